@@ -1,0 +1,211 @@
+//! Grants of roles, and an application's access policy.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::ids::{AppId, GrantId};
+use crate::user::{Email, parse_group, parse_tag_key};
+use crate::validation::{Collector, Invalid};
+
+/// Who a grant is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Subject {
+    /// A user by e-mail (case-insensitive).
+    Email(String),
+    /// Members of an IdP group.
+    Group(String),
+    /// Users with a tag `key` = `value`.
+    Tag {
+        /// Tag key.
+        key: String,
+        /// Tag value.
+        value: String,
+    },
+}
+
+impl Subject {
+    /// A short text for lists: `email ana@x`, `group eng`, `tag dept=R&D`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Email(e) => format!("email {e}"),
+            Self::Group(g) => format!("group {g}"),
+            Self::Tag { key, value } => format!("tag {key}={value}"),
+        }
+    }
+}
+
+/// A role granted to a subject.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// Id.
+    pub id: GrantId,
+    /// The application.
+    pub app_id: AppId,
+    /// The role.
+    pub role: String,
+    /// Who.
+    pub subject: Subject,
+    /// When created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A role name: the built-ins `admin`, `member`, `viewer`, or a custom name
+/// of 1-64 lowercase letters, digits, `-`, `_`, `.`, `:`.
+pub fn parse_role(raw: &str, field: &str) -> Result<String, Invalid> {
+    let r = raw.trim();
+    let ok = !r.is_empty()
+        && r.len() <= 64
+        && r.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.' | b':')
+        });
+    if ok {
+        Ok(r.to_owned())
+    } else {
+        Err(Invalid::field(
+            field,
+            "a role is 1-64 lowercase letters, digits, '-', '_', '.' or ':' (built-ins: admin, member, viewer)",
+        ))
+    }
+}
+
+/// A grant as sent: `{"role", "subject": {"email": ..} | {"group": ..} | {"tag": {"key", "value"}}}`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantInput {
+    /// The role.
+    #[serde(default)]
+    pub role: String,
+    /// Who: exactly one of `email`, `group`, `tag`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub subject: serde_json::Value,
+}
+
+impl GrantInput {
+    /// Validate into a role and a subject.
+    pub fn validate(&self) -> Result<(String, Subject), Invalid> {
+        let mut c = Collector::new();
+        let role = c.check(parse_role(&self.role, "role"));
+        let subject = c.check(parse_subject(&self.subject));
+        c.finish()?;
+        match (role, subject) {
+            (Some(r), Some(s)) => Ok((r, s)),
+            _ => Err(Invalid::field("subject", "invalid")),
+        }
+    }
+}
+
+fn parse_subject(v: &serde_json::Value) -> Result<Subject, Invalid> {
+    let bad = || {
+        Invalid::field(
+            "subject",
+            "must be {\"email\": ...}, {\"group\": ...} or {\"tag\": {\"key\": ..., \"value\": ...}}",
+        )
+    };
+    let obj = v.as_object().filter(|o| o.len() == 1).ok_or_else(bad)?;
+    let (kind, value) = obj.iter().next().ok_or_else(bad)?;
+    match (kind.as_str(), value) {
+        ("email", serde_json::Value::String(e)) => {
+            let email = Email::parse(e)
+                .map_err(|_| Invalid::field("subject.email", "must be an e-mail address"))?;
+            Ok(Subject::Email(email.normalized()))
+        }
+        ("group", serde_json::Value::String(g)) => {
+            Ok(Subject::Group(parse_group(g.trim(), "subject.group")?))
+        }
+        ("tag", serde_json::Value::Object(t)) => {
+            let key = t
+                .get("key")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("")
+                .trim();
+            let value = t
+                .get("value")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("");
+            parse_tag_key(key).map_err(|m| Invalid::field("subject.tag.key", m))?;
+            if value.chars().count() > 1024 || value.chars().any(char::is_control) {
+                return Err(Invalid::field(
+                    "subject.tag.value",
+                    "must be at most 1024 characters without control characters",
+                ));
+            }
+            Ok(Subject::Tag {
+                key: key.to_owned(),
+                value: value.to_owned(),
+            })
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// A per-route rule: requests whose path starts with `prefix` need one of `roles`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteRule {
+    /// A path prefix such as `/admin` (matches `/admin` and `/admin/...`; `/` matches everything).
+    pub prefix: String,
+    /// Roles that may reach it (any one suffices).
+    pub roles: Vec<String>,
+}
+
+/// An application's access policy.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessPolicy {
+    /// The role of users no grant matches; `None`: they are refused (the default).
+    pub default_role: Option<String>,
+    /// Rules evaluated in order; the first whose prefix matches decides.
+    pub routes: Vec<RouteRule>,
+}
+
+impl AccessPolicy {
+    /// Validate a policy as sent.
+    pub fn validate(self) -> Result<Self, Invalid> {
+        let mut c = Collector::new();
+        let default_role = match self.default_role.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(r) => c.check(parse_role(r, "default_role")),
+        };
+        let mut routes = Vec::new();
+        for (i, r) in self.routes.into_iter().enumerate() {
+            let prefix = r.prefix.trim().trim_end_matches('/');
+            let prefix = if prefix.is_empty() { "/" } else { prefix };
+            if !prefix.starts_with('/')
+                || prefix.contains(['?', '#', '\\'])
+                || prefix
+                    .chars()
+                    .any(|ch| ch.is_control() || ch.is_whitespace())
+            {
+                c.push(
+                    format!("routes[{i}].prefix"),
+                    "must be a path such as /admin",
+                );
+            }
+            if r.roles.is_empty() {
+                c.push(format!("routes[{i}].roles"), "name at least one role");
+            }
+            let roles: Vec<String> = r
+                .roles
+                .iter()
+                .enumerate()
+                .filter_map(|(j, role)| {
+                    c.check(parse_role(role, &format!("routes[{i}].roles[{j}]")))
+                })
+                .collect();
+            routes.push(RouteRule {
+                prefix: prefix.to_owned(),
+                roles,
+            });
+        }
+        c.finish()?;
+        Ok(Self {
+            default_role,
+            routes,
+        })
+    }
+}

@@ -1,0 +1,11 @@
+//! Access: which roles a user has in an application (the union of the
+//! grants that match them, or the application's default role), and whether
+//! those roles may reach a path (per-route rules). Pure functions: the same
+//! decision at sign-in, on every proxied request, in forward-auth and for
+//! bearer tokens.
+
+mod grant;
+mod resolve;
+
+pub use grant::{AccessPolicy, Grant, GrantInput, RouteRule, Subject, parse_role};
+pub use resolve::{Decision, Reason, resolve, route_allows};

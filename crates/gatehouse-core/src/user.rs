@@ -1,0 +1,272 @@
+//! Users of an application: profile fields, tags, groups, status and the IdP
+//! identities `(issuer, sub)` they are keyed by.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::ids::{AppId, UserId};
+use crate::validation::Invalid;
+
+/// An e-mail address as given (case kept for display), compared case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Email(String);
+
+impl Email {
+    /// A plausible address: one `@`, something on each side, a dot-free or
+    /// dotted domain, no whitespace or control characters, at most 254 bytes.
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let raw = raw.trim();
+        let err = || Invalid::field("email", "must be an e-mail address such as ana@example.com");
+        if raw.len() > 254 || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(err());
+        }
+        let (local, domain) = raw.split_once('@').ok_or_else(err)?;
+        if local.is_empty()
+            || domain.is_empty()
+            || domain.contains('@')
+            || domain.starts_with('.')
+            || domain.ends_with('.')
+            || domain.contains("..")
+        {
+            return Err(err());
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The address as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The lowercase form used for lookups and uniqueness.
+    pub fn normalized(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Whether a user may sign in.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum UserStatus {
+    /// May sign in.
+    #[default]
+    Active,
+    /// May not sign in; existing sessions are ended.
+    Disabled,
+}
+
+impl UserStatus {
+    /// `"active"` or `"disabled"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Disabled => "disabled",
+        }
+    }
+
+    /// Parse the stored form.
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        match raw {
+            "active" => Ok(Self::Active),
+            "disabled" => Ok(Self::Disabled),
+            _ => Err(Invalid::field(
+                "status",
+                "must be \"active\" or \"disabled\"",
+            )),
+        }
+    }
+}
+
+/// Where a tag came from. Sign-in replaces the IdP's tags with what the
+/// claims say now; tags set by an administrator stay.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum TagSource {
+    /// Mapped from an IdP claim at sign-in.
+    Idp,
+    /// Set through the API or console.
+    #[default]
+    Admin,
+}
+
+impl TagSource {
+    /// `"idp"` or `"admin"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Idp => "idp",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// Parse the stored form.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "idp" => Some(Self::Idp),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// A key/value on a user. Custom IdP claims become tags; tags can be used in
+/// access rules.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Tag {
+    /// The key: 1-64 of letters, digits, `_ . : -`.
+    pub key: String,
+    /// The value: up to 1024 characters.
+    pub value: String,
+    /// Where it came from.
+    #[serde(default)]
+    pub source: TagSource,
+}
+
+impl Tag {
+    /// Parse a tag, naming `field` on error.
+    pub fn parse(key: &str, value: &str, source: TagSource, field: &str) -> Result<Self, Invalid> {
+        parse_tag_key(key).map_err(|e| Invalid::field(format!("{field}.key"), e))?;
+        if value.chars().count() > 1024 || value.chars().any(char::is_control) {
+            return Err(Invalid::field(
+                format!("{field}.value"),
+                "must be at most 1024 characters without control characters",
+            ));
+        }
+        Ok(Self {
+            key: key.to_owned(),
+            value: value.to_owned(),
+            source,
+        })
+    }
+}
+
+/// Check a tag key: 1-64 of ASCII letters, digits, `_ . : -`.
+pub fn parse_tag_key(key: &str) -> Result<(), String> {
+    let ok = !key.is_empty()
+        && key.len() <= 64
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err("a tag key is 1-64 letters, digits, '_', '.', ':' or '-'".to_owned())
+    }
+}
+
+/// Check a group name: 1-256 characters without control characters.
+pub fn parse_group(name: &str, field: &str) -> Result<String, Invalid> {
+    if name.is_empty() || name.chars().count() > 256 || name.chars().any(char::is_control) {
+        return Err(Invalid::field(
+            field,
+            "a group name is 1-256 characters without control characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// A first or last name: at most 200 characters, no control characters.
+pub fn parse_name(raw: &str, field: &str) -> Result<String, Invalid> {
+    let name = raw.trim();
+    if name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(Invalid::field(
+            field,
+            "must be at most 200 characters without control characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// A local password: 8 to 1024 characters.
+pub fn check_password_policy(password: &str) -> Result<(), Invalid> {
+    let n = password.chars().count();
+    if !(8..=1024).contains(&n) {
+        return Err(Invalid::field(
+            "password",
+            "must be at least 8 and at most 1024 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// An identity at an IdP: the user a sign-in is for is found by this pair,
+/// never by e-mail alone.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Identity {
+    /// The IdP's issuer URL.
+    pub issuer: String,
+    /// The IdP's subject identifier.
+    pub subject: String,
+}
+
+/// A user of an application.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct User {
+    /// Stable id, sent upstream as `X-Auth-Request-User`.
+    pub id: UserId,
+    /// The application the user belongs to.
+    pub app_id: AppId,
+    /// E-mail address.
+    pub email: Email,
+    /// First name.
+    pub first_name: String,
+    /// Last name (optional: empty when unknown).
+    pub last_name: String,
+    /// Tags, sorted by key then value.
+    pub tags: Vec<Tag>,
+    /// Groups, sorted.
+    pub groups: Vec<String>,
+    /// Whether the user may sign in.
+    pub status: UserStatus,
+    /// Linked IdP identities.
+    pub identities: Vec<Identity>,
+    /// Whether the user has a local password (the hash itself never leaves the store).
+    pub has_password: bool,
+    /// When created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When last changed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// When the user last signed in.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_login_at: Option<OffsetDateTime>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_checked_and_normalized() {
+        let e = Email::parse(" Ana@Example.COM ").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(e.as_str(), "Ana@Example.COM");
+        assert_eq!(e.normalized(), "ana@example.com");
+        for bad in [
+            "", "ana", "@x.com", "ana@", "a@b@c", "a b@c.d", "a@.com", "a@b..c",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn tags_are_checked() {
+        assert!(Tag::parse("dept", "R&D", TagSource::Admin, "tags[0]").is_ok());
+        let e = Tag::parse("bad key", "v", TagSource::Admin, "tags[0]")
+            .err()
+            .map(|e| e.errors[0].field.clone());
+        assert_eq!(e.as_deref(), Some("tags[0].key"));
+    }
+}

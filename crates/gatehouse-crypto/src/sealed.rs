@@ -1,0 +1,245 @@
+//! Secrets at rest: AES-256-GCM with a random nonce (aws-lc-rs
+//! `RandomizedNonceKey`) under the instance's master key.
+//!
+//! A sealed value reads `v1.<kid>.<base64url(nonce ‖ ciphertext ‖ tag)>`. The
+//! key id names the master key that sealed it, so keys can be rotated: the
+//! active key seals, older keys still open. Every value is sealed with
+//! additional authenticated data naming what it is (e.g.
+//! `sso_client_secret:<app id>`), so a sealed value copied into another row
+//! does not open.
+
+use std::fmt;
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
+use aws_lc_rs::digest;
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use secrecy::{ExposeSecret, SecretString};
+use thiserror::Error;
+
+/// Why a master key could not be used or a sealed value not opened.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SealError {
+    /// The master key is not 32 bytes of base64.
+    #[error("the master key must be 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`)")]
+    BadKey,
+    /// The sealed value is not in the `v1.<kid>.<data>` form.
+    #[error("the sealed value is malformed")]
+    Malformed,
+    /// No configured master key has the value's key id.
+    #[error("the value was sealed with master key {0}, which is not configured")]
+    UnknownKey(String),
+    /// Authentication failed: wrong key, wrong context, or tampered data.
+    #[error(
+        "the sealed value does not open with master key {0} (tampered, or sealed for another context)"
+    )]
+    Open(String),
+    /// The library refused to seal (should not happen).
+    #[error("sealing failed")]
+    Seal,
+}
+
+/// One 256-bit master key and its id.
+pub struct MasterKey {
+    kid: String,
+    key: RandomizedNonceKey,
+}
+
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MasterKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MasterKey {
+    /// Parse a base64 (standard or URL-safe, padding optional) 32-byte key.
+    pub fn from_base64(encoded: &SecretString) -> Result<Self, SealError> {
+        let text = encoded.expose_secret().trim();
+        let bytes = STANDARD
+            .decode(text)
+            .or_else(|_| URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')))
+            .map_err(|_| SealError::BadKey)?;
+        Self::from_bytes(&bytes)
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Result<Self, SealError> {
+        if bytes.len() != 32 {
+            return Err(SealError::BadKey);
+        }
+        let key = RandomizedNonceKey::new(&AES_256_GCM, bytes).map_err(|_| SealError::BadKey)?;
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        ctx.update(b"gatehouse master key id\0");
+        ctx.update(bytes);
+        let kid = hex(&ctx.finish().as_ref()[..4]);
+        Ok(Self { kid, key })
+    }
+
+    /// Make a new random key, returned base64-encoded (to write to a file).
+    pub fn generate_base64() -> Result<SecretString, SealError> {
+        let mut bytes = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut bytes).map_err(|_| SealError::Seal)?;
+        Ok(SecretString::from(STANDARD.encode(bytes)))
+    }
+
+    /// The key id (8 hex digits derived from the key; reveals nothing of it).
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+}
+
+/// The active master key and the older ones kept for opening.
+#[derive(Debug)]
+pub struct MasterKeys {
+    active: MasterKey,
+    older: Vec<MasterKey>,
+}
+
+impl MasterKeys {
+    /// The active key seals; older keys only open.
+    pub fn new(active: MasterKey, older: Vec<MasterKey>) -> Self {
+        Self { active, older }
+    }
+
+    /// The active key's id.
+    pub fn active_kid(&self) -> &str {
+        self.active.kid()
+    }
+
+    /// Seal `plaintext` for the context `aad`.
+    pub fn seal(&self, plaintext: &[u8], aad: &str) -> Result<String, SealError> {
+        let mut buf = plaintext.to_vec();
+        let nonce = self
+            .active
+            .key
+            .seal_in_place_append_tag(Aad::from(aad.as_bytes()), &mut buf)
+            .map_err(|_| SealError::Seal)?;
+        let mut out = Vec::with_capacity(NONCE_LEN + buf.len());
+        out.extend_from_slice(nonce.as_ref());
+        out.extend_from_slice(&buf);
+        Ok(format!(
+            "v1.{}.{}",
+            self.active.kid,
+            URL_SAFE_NO_PAD.encode(out)
+        ))
+    }
+
+    /// Seal a secret string.
+    pub fn seal_secret(&self, secret: &SecretString, aad: &str) -> Result<String, SealError> {
+        self.seal(secret.expose_secret().as_bytes(), aad)
+    }
+
+    /// Open a sealed value for the context `aad`.
+    pub fn open(&self, sealed: &str, aad: &str) -> Result<Vec<u8>, SealError> {
+        let mut parts = sealed.splitn(3, '.');
+        let (Some("v1"), Some(kid), Some(data)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(SealError::Malformed);
+        };
+        let key = std::iter::once(&self.active)
+            .chain(&self.older)
+            .find(|k| k.kid == kid)
+            .ok_or_else(|| SealError::UnknownKey(kid.to_owned()))?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(data)
+            .map_err(|_| SealError::Malformed)?;
+        if bytes.len() < NONCE_LEN {
+            return Err(SealError::Malformed);
+        }
+        let (nonce, ct) = bytes.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| SealError::Malformed)?;
+        let mut ct = ct.to_vec();
+        let plain = key
+            .key
+            .open_in_place(nonce, Aad::from(aad.as_bytes()), &mut ct)
+            .map_err(|_| SealError::Open(kid.to_owned()))?;
+        Ok(plain.to_vec())
+    }
+
+    /// Open a sealed UTF-8 secret.
+    pub fn open_secret(&self, sealed: &str, aad: &str) -> Result<SecretString, SealError> {
+        let bytes = self.open(sealed, aad)?;
+        String::from_utf8(bytes)
+            .map(SecretString::from)
+            .map_err(|_| SealError::Malformed)
+    }
+
+    /// Whether `sealed` was sealed by an older key (to re-seal after rotation).
+    pub fn needs_reseal(&self, sealed: &str) -> bool {
+        sealed.split('.').nth(1) != Some(self.active.kid.as_str())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn key() -> MasterKey {
+        MasterKey::from_base64(&MasterKey::generate_base64().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn seals_and_opens_in_context() {
+        let keys = MasterKeys::new(key(), vec![]);
+        let sealed = keys.seal(b"hunter2-secret", "ctx:a").unwrap();
+        assert!(sealed.starts_with(&format!("v1.{}.", keys.active_kid())));
+        assert!(!sealed.contains("hunter2"));
+        assert_eq!(keys.open(&sealed, "ctx:a").unwrap(), b"hunter2-secret");
+        assert!(matches!(
+            keys.open(&sealed, "ctx:b"),
+            Err(SealError::Open(_))
+        ));
+    }
+
+    #[test]
+    fn the_same_secret_seals_differently_each_time() {
+        let keys = MasterKeys::new(key(), vec![]);
+        assert_ne!(keys.seal(b"x", "c").unwrap(), keys.seal(b"x", "c").unwrap());
+    }
+
+    #[test]
+    fn tampering_is_detected() {
+        let keys = MasterKeys::new(key(), vec![]);
+        let sealed = keys.seal(b"secret", "c").unwrap();
+        let mut bytes = sealed.into_bytes();
+        let last = bytes.len() - 3;
+        bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(bytes).unwrap();
+        assert!(keys.open(&tampered, "c").is_err());
+        assert_eq!(keys.open("v2.x.y", "c"), Err(SealError::Malformed));
+    }
+
+    #[test]
+    fn rotated_keys_still_open_old_values() {
+        let old_b64 = MasterKey::generate_base64().unwrap();
+        let old = MasterKeys::new(MasterKey::from_base64(&old_b64).unwrap(), vec![]);
+        let sealed = old.seal(b"s", "c").unwrap();
+        let rotated = MasterKeys::new(key(), vec![MasterKey::from_base64(&old_b64).unwrap()]);
+        assert!(rotated.needs_reseal(&sealed));
+        assert_eq!(rotated.open(&sealed, "c").unwrap(), b"s");
+        let without_old = MasterKeys::new(key(), vec![]);
+        assert!(matches!(
+            without_old.open(&sealed, "c"),
+            Err(SealError::UnknownKey(_))
+        ));
+    }
+
+    #[test]
+    fn bad_keys_are_refused() {
+        for bad in ["", "abc", "AAAA", &STANDARD.encode([0u8; 31])] {
+            assert_eq!(
+                MasterKey::from_base64(&SecretString::from(bad)).err(),
+                Some(SealError::BadKey)
+            );
+        }
+        assert!(
+            MasterKey::from_base64(&SecretString::from(URL_SAFE_NO_PAD.encode([7u8; 32]))).is_ok()
+        );
+    }
+}

@@ -1,0 +1,43 @@
+//! `/api/v1/apps/{id}/api-access`: whether an application accepts bearer
+//! tokens, and the rules they must satisfy.
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use gatehouse_core::AppId;
+use gatehouse_core::api_access::ApiAccess;
+
+use super::views::Problem;
+use super::{ok, parse_id};
+use crate::error::HttpError;
+use crate::extract::{Admin, ApiJson};
+use crate::state::AppState;
+
+/// The bearer-token settings (empty issuer, audience and key source mean
+/// the SSO Issuer URL, the Client ID and the IdP's JWKS).
+#[utoipa::path(get, path = "/api/v1/apps/{id}/api-access", tag = "access",
+    params(("id" = String, Path, description = "Application id")),
+    responses((status = 200, body = ApiAccess), (status = 404, body = Problem)),
+    security(("admin_token" = [])))]
+pub async fn get(
+    State(s): State<AppState>,
+    Admin(_): Admin,
+    Path(id): Path<String>,
+) -> Result<Response, HttpError> {
+    let app: AppId = parse_id(&id, "Application")?;
+    Ok(ok(s.gh().get_api_access(app).await?))
+}
+
+/// Replace the bearer-token settings; they apply on the next request on every node.
+#[utoipa::path(put, path = "/api/v1/apps/{id}/api-access", tag = "access", request_body = ApiAccess,
+    params(("id" = String, Path, description = "Application id")),
+    responses((status = 200, body = ApiAccess), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("admin_token" = [])))]
+pub async fn put(
+    State(s): State<AppState>,
+    Admin(ctx): Admin,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<ApiAccess>,
+) -> Result<Response, HttpError> {
+    let app: AppId = parse_id(&id, "Application")?;
+    Ok(ok(s.gh().put_api_access(app, input, &ctx).await?))
+}

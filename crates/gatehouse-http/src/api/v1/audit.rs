@@ -1,0 +1,97 @@
+//! `/api/v1/apps/{id}/audit`: the audit log, newest first, paged.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
+use gatehouse_core::AppId;
+use gatehouse_store::AuditQuery;
+use serde::Deserialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use utoipa::IntoParams;
+
+use super::views::{AuditEventView, Problem};
+use super::{ok, parse_id};
+use crate::error::HttpError;
+use crate::extract::Admin;
+use crate::state::AppState;
+
+/// Query of the audit log.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AuditParams {
+    /// Page size (1-500, default 50).
+    pub limit: Option<u32>,
+    /// Only events older than this id (the `id` of the last event of the previous page).
+    pub before: Option<i64>,
+    /// Only actions starting with this, e.g. `signin` or `signin.failed`.
+    pub action: Option<String>,
+    /// Only events whose target or actor contains this (an e-mail, an id).
+    pub subject: Option<String>,
+    /// Only events at or after this time (RFC 3339).
+    pub since: Option<String>,
+    /// Only events before this time (RFC 3339).
+    pub until: Option<String>,
+}
+
+fn time_param(raw: Option<&str>, field: &str) -> Result<Option<OffsetDateTime>, HttpError> {
+    raw.map(|r| {
+        OffsetDateTime::parse(r, &Rfc3339).map_err(|_| {
+            HttpError::invalid_field(
+                field,
+                "must be an RFC 3339 time such as 2026-11-23T10:00:00Z",
+            )
+        })
+    })
+    .transpose()
+}
+
+/// Audit events of an application, newest first. When more follow, a
+/// `Link: <…>; rel="next"` header points to the next page.
+#[utoipa::path(get, path = "/api/v1/apps/{id}/audit", tag = "audit",
+    params(("id" = String, Path, description = "Application id"), AuditParams),
+    responses((status = 200, body = [AuditEventView]), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("admin_token" = [])))]
+pub async fn list(
+    State(s): State<AppState>,
+    Admin(_): Admin,
+    Path(id): Path<String>,
+    Query(p): Query<AuditParams>,
+) -> Result<Response, HttpError> {
+    let app: AppId = parse_id(&id, "Application")?;
+    let limit = p.limit.unwrap_or(50).clamp(1, 500);
+    let query = AuditQuery {
+        app_id: Some(app),
+        action_prefix: p.action.clone(),
+        subject: p.subject.clone(),
+        since: time_param(p.since.as_deref(), "since")?,
+        until: time_param(p.until.as_deref(), "until")?,
+        before_id: p.before,
+        limit,
+    };
+    let events = s.gh().list_audit(app, query).await?;
+    let next = (events.len() as u32 == limit)
+        .then(|| events.last().map(|e| e.id))
+        .flatten();
+    let mut resp = ok(events
+        .into_iter()
+        .map(AuditEventView::from)
+        .collect::<Vec<_>>());
+    if let Some(last) = next {
+        let mut url = format!("/api/v1/apps/{app}/audit?limit={limit}&before={last}");
+        for (k, v) in [
+            ("action", &p.action),
+            ("subject", &p.subject),
+            ("since", &p.since),
+            ("until", &p.until),
+        ] {
+            if let Some(v) = v {
+                url.push_str(&format!("&{k}="));
+                url.extend(form_urlencoded::byte_serialize(v.as_bytes()));
+            }
+        }
+        if let Ok(v) = HeaderValue::from_str(&format!("<{url}>; rel=\"next\"")) {
+            resp.headers_mut().insert(header::LINK, v);
+        }
+    }
+    Ok(resp)
+}

@@ -1,0 +1,233 @@
+//! `GET|POST <prefix>/login`: the application's local sign-in page (when SSO
+//! OIDC is disabled).
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use gatehouse_core::ReturnPath;
+use gatehouse_service::oidc::Purpose;
+use gatehouse_service::{Context, ServiceError};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::callback::sign_in_failure;
+use super::{cookie_header, labelled, session_cookie};
+use crate::error::HttpError;
+use crate::extract::{AppRoute, Client, cookie};
+use crate::pages::{BRAND, LoginPage, css, html};
+use crate::state::AppState;
+
+/// Form of `POST /login`.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    email: String,
+    password: SecretString,
+    #[serde(default)]
+    rd: Option<String>,
+}
+
+/// The return path, never back into Gatehouse's own routes.
+pub(crate) fn return_path(route: &AppRoute, rd: Option<&str>) -> ReturnPath {
+    let rd = ReturnPath::parse_or_root(rd);
+    if rd.is_under(route.rt.app.auth_prefix.as_str()) {
+        ReturnPath::root()
+    } else {
+        rd
+    }
+}
+
+fn render(
+    route: &AppRoute,
+    rd: &ReturnPath,
+    email: &str,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    html(
+        status,
+        &LoginPage {
+            brand: BRAND,
+            css: css(),
+            app_name: &route.rt.app.name,
+            action: format!("{}/login", route.rt.app.auth_prefix),
+            rd: rd.as_str(),
+            email,
+            error,
+        },
+    )
+}
+
+/// Show the sign-in form, or with SSO OIDC enabled start the sign-in at the
+/// IdP (there is no standalone login page then); go straight back when
+/// already signed in.
+async fn show(
+    state: &AppState,
+    route: &AppRoute,
+    client: &Client,
+    headers: &axum::http::HeaderMap,
+    query: &[(String, String)],
+) -> Result<Response, HttpError> {
+    let rd = query
+        .iter()
+        .find(|(k, _)| k == "rd")
+        .map(|(_, v)| v.as_str());
+    let rd = return_path(route, rd);
+    if let Some(c) = cookie(headers, &state.settings().session_cookie)
+        && state.gh().session(route.rt.app.id, c).await?.is_some()
+    {
+        return Ok(Redirect::to(rd.as_str()).into_response());
+    }
+    if !route.rt.sso_enabled() {
+        return Ok(render(route, &rd, "", None, StatusCode::OK));
+    }
+    let started = state
+        .gh()
+        .start_oidc_sign_in(
+            &route.rt,
+            &route.entry,
+            &rd,
+            query,
+            Purpose::SignIn,
+            &client.info,
+        )
+        .await;
+    match started {
+        Ok(start) => {
+            let app = &route.rt.app;
+            let mut resp = Redirect::to(&start.redirect).into_response();
+            let path = format!("{}/callback", app.auth_prefix);
+            let max_age =
+                time::Duration::seconds(i64::try_from(start.max_age.as_secs()).unwrap_or(600));
+            if let Some(c) = cookie_header(
+                &start.cookie_name,
+                &start.cookie_value,
+                &path,
+                app.scheme,
+                max_age,
+            ) {
+                resp.headers_mut().append(header::SET_COOKIE, c);
+            }
+            resp.headers_mut().insert(
+                header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            );
+            Ok(resp)
+        }
+        Err(e) => {
+            state.metrics().observe_signin("oidc", e.reason());
+            Err(sign_in_failure(
+                e,
+                format!("{}/login", route.rt.app.auth_prefix),
+            ))
+        }
+    }
+}
+
+/// `GET /login`: every query parameter but `rd` is forwarded to the IdP
+/// (the protocol's own are never overridden).
+pub async fn page(
+    State(state): State<AppState>,
+    route: AppRoute,
+    client: Client,
+    headers: axum::http::HeaderMap,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Response {
+    labelled(
+        "auth_login",
+        show(&state, &route, &client, &headers, &query).await,
+    )
+}
+
+/// `POST /login`: check the credentials, issue the session, go back to `rd`.
+pub async fn submit(
+    State(state): State<AppState>,
+    route: AppRoute,
+    client: Client,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let rd = return_path(&route, form.rd.as_deref());
+    if route.rt.sso_enabled() {
+        return labelled(
+            "auth_login",
+            HttpError::new(
+                StatusCode::FORBIDDEN,
+                "password_sign_in_off",
+                "Sign in with your organisation",
+                "This application signs users in through its identity provider; passwords are not accepted here.",
+            )
+            .link(format!("{}/login", route.rt.app.auth_prefix), "Sign in"),
+        );
+    }
+    let ctx = Context {
+        actor: gatehouse_core::Actor::Anonymous {
+            ip: client.info.ip.clone().unwrap_or_default(),
+        },
+        correlation_id: client.correlation_id.clone(),
+    };
+    let app = &route.rt.app;
+    let result = state
+        .gh()
+        .sign_in_with_password(app, &form.email, form.password, &client.info, &ctx)
+        .await;
+    let resp = match result {
+        Ok(issued) => {
+            state.metrics().observe_signin("password", "succeeded");
+            let max_age = issued.expires_at - state.gh().now();
+            let mut resp = Redirect::to(rd.as_str()).into_response();
+            use secrecy::ExposeSecret;
+            if let Some(c) = session_cookie(
+                &state.settings().session_cookie,
+                issued.token.expose_secret(),
+                app.scheme,
+                max_age,
+            ) {
+                resp.headers_mut().insert(header::SET_COOKIE, c);
+            }
+            resp
+        }
+        Err(ServiceError::InvalidCredentials) => {
+            state
+                .metrics()
+                .observe_signin("password", "invalid_credentials");
+            render(
+                &route,
+                &rd,
+                form.email.trim(),
+                Some("The e-mail or password is not correct.".to_owned()),
+                StatusCode::UNAUTHORIZED,
+            )
+        }
+        Err(ServiceError::RateLimited { retry_after }) => {
+            state.metrics().observe_signin("password", "rate_limited");
+            let mut resp = render(
+                &route,
+                &rd,
+                form.email.trim(),
+                Some(format!(
+                    "Too many sign-in attempts. Try again in {} seconds.",
+                    retry_after.as_secs().max(1)
+                )),
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+            if let Ok(v) = retry_after.as_secs().max(1).to_string().parse() {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            resp
+        }
+        Err(ServiceError::NoAccess { email }) => {
+            state.metrics().observe_signin("password", "no_access");
+            HttpError::no_access(&email, None)
+                .link(
+                    format!("{}/login", app.auth_prefix),
+                    "Sign in as someone else",
+                )
+                .into_response()
+        }
+        Err(e) => {
+            state.metrics().observe_signin("password", "error");
+            HttpError::from(e).into_response()
+        }
+    };
+    labelled("auth_login", resp)
+}

@@ -1,0 +1,78 @@
+//! `GET <prefix>/try?t=...`: "Try sign-in" from the console. The token
+//! (sealed, 10 minutes) proves an administrator started it; the flow goes to
+//! the IdP like a sign-in, and the callback shows the claims and mappings
+//! instead of creating a session.
+
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use gatehouse_core::ReturnPath;
+use gatehouse_service::oidc::Purpose;
+use serde::Deserialize;
+
+use super::callback::sign_in_failure;
+use super::{cookie_header, labelled};
+use crate::error::HttpError;
+use crate::extract::{AppRoute, Client};
+use crate::state::AppState;
+
+/// Query of `/try`.
+#[derive(Deserialize)]
+pub struct TryQuery {
+    t: Option<String>,
+}
+
+/// `GET /try`.
+pub async fn try_sign_in(
+    State(state): State<AppState>,
+    route: AppRoute,
+    client: Client,
+    Query(q): Query<TryQuery>,
+) -> Response {
+    let app = &route.rt.app;
+    let Some(by) =
+        q.t.as_deref()
+            .and_then(|t| state.gh().open_try_token(app.id, t))
+    else {
+        return labelled(
+            "auth_try",
+            HttpError::new(
+                StatusCode::FORBIDDEN,
+                "try_link_invalid",
+                "This Try sign-in link is not valid",
+                "Try sign-in links are made by the console and work for 10 minutes. Open the SSO OIDC page again.",
+            ),
+        );
+    };
+    let started = state
+        .gh()
+        .start_oidc_sign_in(
+            &route.rt,
+            &route.entry,
+            &ReturnPath::root(),
+            &[],
+            Purpose::TrySignIn { by },
+            &client.info,
+        )
+        .await;
+    let resp = match started {
+        Ok(start) => {
+            let mut resp = Redirect::to(&start.redirect).into_response();
+            let path = format!("{}/callback", app.auth_prefix);
+            let max_age =
+                time::Duration::seconds(i64::try_from(start.max_age.as_secs()).unwrap_or(600));
+            if let Some(c) = cookie_header(
+                &start.cookie_name,
+                &start.cookie_value,
+                &path,
+                app.scheme,
+                max_age,
+            ) {
+                resp.headers_mut().append(header::SET_COOKIE, c);
+            }
+            resp
+        }
+        Err(e) => sign_in_failure(e, format!("{}/try", app.auth_prefix)).into_response(),
+    };
+    labelled("auth_try", resp)
+}

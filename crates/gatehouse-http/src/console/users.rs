@@ -1,0 +1,287 @@
+//! Users: search, the user page (fields, tags, groups, identities, sessions),
+//! disable / enable, delete, revoke sessions.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use gatehouse_core::user::{User, UserStatus};
+use gatehouse_core::{AppId, UserId};
+use gatehouse_service::users::UserPatch;
+use gatehouse_store::UserQuery;
+use serde::Deserialize;
+
+use super::apps::ConfirmPage;
+use super::sessions::SessionRow;
+use super::{Chrome, ConsoleAdmin, Pairs, app_id, field, render, when};
+use crate::error::HttpError;
+use crate::state::AppState;
+
+const PAGE: u32 = 50;
+
+struct UserRow {
+    id: String,
+    email: String,
+    name: String,
+    groups: Vec<String>,
+    tags: Vec<String>,
+    active: bool,
+    last_login: String,
+}
+
+impl From<&User> for UserRow {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id.to_string(),
+            email: u.email.to_string(),
+            name: format!("{} {}", u.first_name, u.last_name)
+                .trim()
+                .to_owned(),
+            groups: u.groups.clone(),
+            tags: u
+                .tags
+                .iter()
+                .map(|t| format!("{}={}", t.key, t.value))
+                .collect(),
+            active: u.status == UserStatus::Active,
+            last_login: u
+                .last_login_at
+                .as_ref()
+                .map_or_else(|| "never".to_owned(), when),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/users.html")]
+struct UsersPage {
+    chrome: Chrome,
+    app_id: String,
+    app_name: String,
+    q: String,
+    users: Vec<UserRow>,
+    prev: Option<String>,
+    next: Option<String>,
+}
+
+/// Query of the user list.
+#[derive(Deserialize)]
+pub struct ListQuery {
+    q: Option<String>,
+    offset: Option<u32>,
+}
+
+/// `GET /admin/apps/{id}/users`.
+pub async fn list(
+    State(s): State<AppState>,
+    admin: ConsoleAdmin,
+    Path(id): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, HttpError> {
+    let id: AppId = app_id(&id)?;
+    let app = s.gh().get_app(id).await?;
+    let search = q.q.clone().unwrap_or_default();
+    let offset = q.offset.unwrap_or(0);
+    let users = s
+        .gh()
+        .list_users(
+            id,
+            UserQuery {
+                search: Some(search.clone()),
+                limit: PAGE,
+                offset,
+            },
+        )
+        .await?;
+    let qs: String = form_urlencoded::byte_serialize(search.as_bytes()).collect();
+    let next = (users.len() as u32 == PAGE).then(|| format!("?q={qs}&offset={}", offset + PAGE));
+    let prev = (offset > 0).then(|| format!("?q={qs}&offset={}", offset.saturating_sub(PAGE)));
+    Ok(render(
+        StatusCode::OK,
+        &UsersPage {
+            chrome: Chrome::app(&admin, &app, "users"),
+            app_id: id.to_string(),
+            app_name: app.name.clone(),
+            q: search,
+            users: users.iter().map(UserRow::from).collect(),
+            prev,
+            next,
+        },
+    ))
+}
+
+struct UserDetail {
+    id: String,
+    email: String,
+    first_name: String,
+    last_name: String,
+    active: bool,
+    has_password: bool,
+    created: String,
+    last_login: String,
+    tags: Vec<(String, String, &'static str)>,
+    groups: Vec<String>,
+    identities: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "console/user.html")]
+struct UserPage {
+    chrome: Chrome,
+    app_id: String,
+    app_name: String,
+    u: UserDetail,
+    sessions: Vec<SessionRow>,
+    notice: Option<String>,
+}
+
+/// A notice after a redirect.
+#[derive(Deserialize)]
+pub struct Notice {
+    done: Option<String>,
+}
+
+fn ids(id: &str, user: &str) -> Result<(AppId, UserId), HttpError> {
+    Ok((
+        app_id(id)?,
+        user.parse().map_err(|_| HttpError::not_found("User"))?,
+    ))
+}
+
+/// `GET /admin/apps/{id}/users/{user_id}`.
+pub async fn page(
+    State(s): State<AppState>,
+    admin: ConsoleAdmin,
+    Path((id, user)): Path<(String, String)>,
+    Query(n): Query<Notice>,
+) -> Result<Response, HttpError> {
+    let (id, uid) = ids(&id, &user)?;
+    let app = s.gh().get_app(id).await?;
+    let u = s.gh().get_user(id, uid).await?;
+    let sessions = s.gh().list_sessions(id, Some(uid)).await?;
+    let notice = n.done.as_deref().map(|d| match d {
+        "revoked" => "Sessions revoked.".to_owned(),
+        "status" => "Status changed.".to_owned(),
+        other => other.to_owned(),
+    });
+    let detail = UserDetail {
+        id: u.id.to_string(),
+        email: u.email.to_string(),
+        first_name: u.first_name.clone(),
+        last_name: u.last_name.clone(),
+        active: u.status == UserStatus::Active,
+        has_password: u.has_password,
+        created: when(&u.created_at),
+        last_login: u
+            .last_login_at
+            .as_ref()
+            .map_or_else(|| "never".to_owned(), when),
+        tags: u
+            .tags
+            .iter()
+            .map(|t| (t.key.clone(), t.value.clone(), t.source.as_str()))
+            .collect(),
+        groups: u.groups.clone(),
+        identities: u
+            .identities
+            .iter()
+            .map(|i| (i.issuer.clone(), i.subject.clone()))
+            .collect(),
+    };
+    Ok(render(
+        StatusCode::OK,
+        &UserPage {
+            chrome: Chrome::app(&admin, &app, "users"),
+            app_id: id.to_string(),
+            app_name: app.name.clone(),
+            u: detail,
+            sessions: sessions
+                .iter()
+                .map(|r| SessionRow::new(r, u.email.as_str()))
+                .collect(),
+            notice,
+        },
+    ))
+}
+
+/// `POST /admin/apps/{id}/users/{user_id}/status`.
+pub async fn set_status(
+    State(s): State<AppState>,
+    admin: ConsoleAdmin,
+    Path((id, user)): Path<(String, String)>,
+    Form(f): Form<Pairs>,
+) -> Result<Response, HttpError> {
+    let (id, uid) = ids(&id, &user)?;
+    let status = match field(&f, "status") {
+        "disabled" => UserStatus::Disabled,
+        "active" => UserStatus::Active,
+        _ => {
+            return Err(HttpError::invalid_field(
+                "status",
+                "must be active or disabled",
+            ));
+        }
+    };
+    s.gh()
+        .update_user(
+            id,
+            uid,
+            UserPatch {
+                status: Some(status),
+                ..UserPatch::default()
+            },
+            &admin.ctx(),
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/admin/apps/{id}/users/{uid}?done=status")).into_response())
+}
+
+/// `POST /admin/apps/{id}/users/{user_id}/sessions/revoke`.
+pub async fn revoke_sessions(
+    State(s): State<AppState>,
+    admin: ConsoleAdmin,
+    Path((id, user)): Path<(String, String)>,
+) -> Result<Response, HttpError> {
+    let (id, uid) = ids(&id, &user)?;
+    s.gh().revoke_user_sessions(id, uid, &admin.ctx()).await?;
+    Ok(Redirect::to(&format!("/admin/apps/{id}/users/{uid}?done=revoked")).into_response())
+}
+
+/// `GET /admin/apps/{id}/users/{user_id}/delete`.
+pub async fn delete_page(
+    State(s): State<AppState>,
+    admin: ConsoleAdmin,
+    Path((id, user)): Path<(String, String)>,
+) -> Result<Response, HttpError> {
+    let (id, uid) = ids(&id, &user)?;
+    let app = s.gh().get_app(id).await?;
+    let u = s.gh().get_user(id, uid).await?;
+    Ok(render(
+        StatusCode::OK,
+        &ConfirmPage {
+            chrome: Chrome::app(&admin, &app, "users"),
+            heading: format!("Delete {}?", u.email),
+            message: format!(
+                "This deletes the user {} of {} and ends their sessions. If they sign in through the IdP again, a new user is created.",
+                u.email, app.name
+            ),
+            action: format!("/admin/apps/{id}/users/{uid}/delete"),
+            back: format!("/admin/apps/{id}/users/{uid}"),
+            button: "Delete user",
+            type_to_confirm: None,
+            error: None,
+        },
+    ))
+}
+
+/// `POST /admin/apps/{id}/users/{user_id}/delete`.
+pub async fn delete(
+    State(s): State<AppState>,
+    admin: ConsoleAdmin,
+    Path((id, user)): Path<(String, String)>,
+) -> Result<Response, HttpError> {
+    let (id, uid) = ids(&id, &user)?;
+    s.gh().delete_user(id, uid, &admin.ctx()).await?;
+    Ok(Redirect::to(&format!("/admin/apps/{id}/users")).into_response())
+}

@@ -1,0 +1,211 @@
+//! Dispatch by `Host`: an application host gets its `<prefix>/*` routes and
+//! the proxy; the admin host gets the admin API and health endpoints; any
+//! other host gets a 404 page (and `/healthz`, `/readyz` for load balancers
+//! that probe by address).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use gatehouse_core::RequestHost;
+use gatehouse_service::AppRuntime;
+use tower::ServiceExt;
+
+use crate::auth::labelled;
+use crate::error::HttpError;
+use crate::extract::AppRoute;
+use crate::pages::{BRAND, SignedInPage, css, html};
+use crate::state::AppState;
+use crate::{api, auth, health, identity, middleware, proxy};
+
+#[derive(Clone)]
+struct Routers {
+    auth: Router,
+    admin: Router,
+}
+
+pub(crate) fn router(state: AppState) -> Router {
+    let routers = Routers {
+        auth: auth::router(state.clone()),
+        admin: admin_router(state.clone()),
+    };
+    Router::new()
+        .fallback(move |State(s): State<AppState>, req: Request| {
+            let routers = routers.clone();
+            async move { dispatch(s, routers, req).await }
+        })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::observe,
+        ))
+        .with_state(state)
+}
+
+fn admin_router(state: AppState) -> Router {
+    Router::new()
+        .merge(health::router())
+        .nest("/api/v1", api::v1::router())
+        .nest("/admin", crate::console::router())
+        .fallback(|| async { labelled("admin", HttpError::not_found("Page")) })
+        .with_state(state)
+}
+
+/// The host a request names: `Host`, or the authority of an absolute-form URI.
+fn request_host(req: &Request) -> Option<RequestHost> {
+    let raw = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))?;
+    RequestHost::parse(raw)
+}
+
+async fn dispatch(state: AppState, routers: Routers, req: Request) -> Response {
+    let Some(host) = request_host(&req) else {
+        return labelled(
+            "unknown_host",
+            HttpError::bad_request("The request has no valid Host header."),
+        );
+    };
+    let rt = state.gh().routes().find(&host).cloned();
+    if let Some(rt) = rt {
+        let entry = rt
+            .app
+            .matching_host(&host)
+            .or_else(|| rt.app.hosts.first())
+            .cloned();
+        if let Some(entry) = entry {
+            return app_request(&state, &routers, AppRoute { rt, host, entry }, req).await;
+        }
+    }
+    // Forward-auth from a proxy that calls Gatehouse by its own address
+    // (Traefik): the application is the one `X-Forwarded-Host` names.
+    if let Some(route) = forwarded_verify(&state, &req) {
+        return app_request(&state, &routers, route, req).await;
+    }
+    if state.gh().settings().admin_host.matches(&host) {
+        return oneshot(routers.admin, req).await;
+    }
+    match req.uri().path() {
+        "/healthz" | "/readyz" | "/.well-known/jwks.json" => {
+            oneshot(health::router().with_state(state), req).await
+        }
+        _ => labelled(
+            "unknown_host",
+            HttpError::not_found("Application")
+                .reason(format!("no application has the host {host}")),
+        ),
+    }
+}
+
+/// A forward-auth check for the application `X-Forwarded-Host` names, when
+/// the path is that application's `<prefix>/verify`.
+fn forwarded_verify(state: &AppState, req: &Request) -> Option<AppRoute> {
+    let host = req
+        .headers()
+        .get("x-forwarded-host")
+        .and_then(|v| v.to_str().ok())
+        .and_then(RequestHost::parse)?;
+    let rt = state.gh().routes().find(&host).cloned()?;
+    let rest = rt.app.auth_prefix.route(req.uri().path())?;
+    if rest != "verify" {
+        return None;
+    }
+    let entry = rt
+        .app
+        .matching_host(&host)
+        .or_else(|| rt.app.hosts.first())
+        .cloned()?;
+    Some(AppRoute { rt, host, entry })
+}
+
+async fn oneshot(router: Router, req: Request) -> Response {
+    match router.oneshot(req).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    }
+}
+
+async fn app_request(
+    state: &AppState,
+    routers: &Routers,
+    route: AppRoute,
+    mut req: Request,
+) -> Response {
+    let app = &route.rt.app;
+    if let Some(rest) = app.auth_prefix.route(req.uri().path()) {
+        let rewritten = match req.uri().query() {
+            Some(q) => format!("/{rest}?{q}"),
+            None => format!("/{rest}"),
+        };
+        match rewritten.parse::<Uri>() {
+            Ok(uri) => *req.uri_mut() = uri,
+            Err(_) => return labelled("auth", HttpError::bad_request("Invalid path.")),
+        }
+        req.extensions_mut().insert(route);
+        return oneshot(routers.auth.clone(), req).await;
+    }
+    match protected(state, &route, req).await {
+        Ok(r) => r,
+        Err(e) => labelled("proxy", e),
+    }
+}
+
+/// A request for the application itself: proxied for a signed-in user (or
+/// a valid bearer token) with a role; otherwise a redirect to sign in
+/// (browsers) or 401 (API callers).
+async fn protected(
+    state: &AppState,
+    route: &AppRoute,
+    req: Request,
+) -> Result<Response, HttpError> {
+    let rt: &Arc<AppRuntime> = &route.rt;
+    let who = match identity::identify(state, route, req.headers(), req.uri().path()).await {
+        Ok(Some(who)) => who,
+        Ok(None) => return Ok(unauthenticated(route, &req)),
+        Err(resp) => return Ok(labelled("proxy", resp)),
+    };
+    if rt.app.upstream_url.is_none() {
+        return Ok(labelled(
+            "signed_in",
+            html(
+                StatusCode::OK,
+                &SignedInPage {
+                    brand: BRAND,
+                    css: css(),
+                    app_name: &rt.app.name,
+                    email: who.user.email.as_str(),
+                    logout_url: format!("{}/logout", rt.app.auth_prefix),
+                },
+            ),
+        ));
+    }
+    let resp = proxy::forward(state, route, &who, req).await?;
+    Ok(labelled("proxy", resp))
+}
+
+fn unauthenticated(route: &AppRoute, req: &Request) -> Response {
+    let app = &route.rt.app;
+    if middleware::wants_json(req.headers()) {
+        let mut resp = labelled(
+            "unauthenticated",
+            HttpError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Sign-in required",
+                "This request needs a signed-in session or a valid bearer token.",
+            ),
+        );
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return resp;
+    }
+    let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let rd: String = form_urlencoded::byte_serialize(pq.as_bytes()).collect();
+    let mut resp = Redirect::to(&format!("{}/login?rd={rd}", app.auth_prefix)).into_response();
+    resp.extensions_mut()
+        .insert(middleware::RouteLabel("unauthenticated"));
+    resp
+}

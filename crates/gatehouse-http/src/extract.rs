@@ -1,0 +1,295 @@
+//! Extractors: what a handler needs from a request, parsed at the edge.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use gatehouse_core::RequestHost;
+use gatehouse_service::{AppRuntime, ClientInfo, Context};
+use serde::de::DeserializeOwned;
+
+use crate::error::HttpError;
+use crate::middleware::RequestId;
+use crate::state::AppState;
+
+/// The application a request on an application host is for (set by the dispatcher).
+#[derive(Debug, Clone)]
+pub struct AppRoute {
+    /// The application and its settings.
+    pub rt: Arc<AppRuntime>,
+    /// The host the request was sent to.
+    pub host: RequestHost,
+    /// The application's host entry it matched (generated URLs use it as written).
+    pub entry: gatehouse_core::HostPattern,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AppRoute {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<AppRoute>()
+            .cloned()
+            .ok_or_else(|| HttpError::internal("auth route reached without an application"))
+    }
+}
+
+/// The host a request was sent to, as a host entry (for URLs generated for the console).
+pub fn public_host(
+    parts: &Parts,
+    fallback: &gatehouse_core::HostPattern,
+) -> gatehouse_core::HostPattern {
+    parts
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| gatehouse_core::HostPattern::parse(h).ok())
+        .unwrap_or_else(|| fallback.clone())
+}
+
+/// The host the console is reached at, for generated URLs.
+#[derive(Debug, Clone)]
+pub struct PublicHost(pub gatehouse_core::HostPattern);
+
+impl FromRequestParts<AppState> for PublicHost {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(public_host(parts, &state.gh().settings().admin_host)))
+    }
+}
+
+/// The request's correlation id.
+pub fn request_id(parts: &Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<RequestId>()
+        .map(|r| r.as_str().to_owned())
+}
+
+/// The client's address (the TCP peer).
+pub fn client_ip(extensions: &axum::http::Extensions) -> Option<String> {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(a)| a.ip().to_string())
+}
+
+/// The client's address and browser.
+pub fn client_info(parts: &Parts) -> ClientInfo {
+    let ip = client_ip(&parts.extensions);
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(256).collect());
+    ClientInfo {
+        ip,
+        user_agent,
+        correlation_id: request_id(parts),
+    }
+}
+
+/// Who a request comes from and its correlation id, for service calls that
+/// are not admin calls.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// Address and browser.
+    pub info: ClientInfo,
+    /// Correlation id.
+    pub correlation_id: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            info: client_info(parts),
+            correlation_id: request_id(parts),
+        })
+    }
+}
+
+/// An authenticated admin API call: `Authorization: Bearer <admin token>`.
+#[derive(Debug, Clone)]
+pub struct Admin(pub Context);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let unauthorized = |why: &str| {
+            HttpError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Unauthorized",
+                "A valid admin token is required: Authorization: Bearer <token>.",
+            )
+            .reason(why.to_owned())
+        };
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| unauthorized("no Authorization header"))?;
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                let (scheme, rest) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+            })
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| unauthorized("Authorization is not a Bearer token"))?;
+        let actor = match state.gh().authenticate_admin(token).await {
+            Ok(a) => a,
+            Err(gatehouse_service::ServiceError::Unauthorized) => {
+                return Err(unauthorized("unknown or revoked admin token"));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Self(state.gh().admin_context(actor, request_id(parts))))
+    }
+}
+
+/// A JSON body, with errors that name the field at fault: malformed JSON is
+/// a 400, a wrong or unknown field a 422 with its path.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = HttpError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| {
+                let mime = ct.split(';').next().unwrap_or("").trim();
+                mime.eq_ignore_ascii_case("application/json")
+                    || mime.to_ascii_lowercase().ends_with("+json")
+            });
+        if !is_json {
+            return Err(HttpError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Unsupported media type",
+                "Send a JSON body with Content-Type: application/json.",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| HttpError::new(e.status(), "bad_request", "Bad request", e.body_text()))?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Deserialize JSON, naming the field at fault.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, HttpError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let message = inner.to_string();
+                let message = message
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or(&message)
+                    .to_owned();
+                let field = if path == "." { "body".to_owned() } else { path };
+                HttpError::invalid_field(field, message)
+            }
+            _ => HttpError::bad_request(format!("The body is not valid JSON: {inner}")),
+        }
+    })
+}
+
+/// The value of the session cookie, if the request carries one.
+pub fn cookie<'h>(headers: &'h axum::http::HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"'))
+        .filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        hosts: Vec<String>,
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        enabled: bool,
+    }
+
+    fn field(json: &str) -> Option<String> {
+        parse_json::<Body>(json.as_bytes())
+            .err()
+            .and_then(|e| e.report().fields.first().map(|f| f.field.clone()))
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        assert_eq!(
+            field(r#"{"name": 1, "hosts": []}"#).as_deref(),
+            Some("name")
+        );
+        assert_eq!(
+            field(r#"{"name": "a", "hosts": ["x", 2]}"#).as_deref(),
+            Some("hosts[1]")
+        );
+        assert_eq!(
+            field(r#"{"name": "a", "hosts": [], "bogus": 1}"#).as_deref(),
+            Some("bogus")
+        );
+        assert_eq!(
+            field(r#"{"name": "a", "hosts": [], "inner": {"enabled": "yes"}}"#).as_deref(),
+            Some("inner.enabled")
+        );
+        assert_eq!(
+            field(r#"{"name": "a", "hosts": [], "inner": {"x": 1}}"#).as_deref(),
+            Some("inner.x")
+        );
+        let syntax = parse_json::<Body>(b"{not json")
+            .err()
+            .map(|e| e.report().status);
+        assert_eq!(syntax, Some(StatusCode::BAD_REQUEST));
+    }
+
+    #[test]
+    fn cookies_are_found() {
+        let mut h = axum::http::HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            axum::http::HeaderValue::from_static("a=1; gatehouse_session=abc; b=2"),
+        );
+        assert_eq!(cookie(&h, "gatehouse_session"), Some("abc"));
+        assert_eq!(cookie(&h, "c"), None);
+    }
+}

@@ -1,0 +1,198 @@
+//! The reverse proxy: signed-in requests go to the application's upstream
+//! over a pooled hyper client, bodies stream both ways, WebSocket upgrades
+//! are spliced, identity headers are replaced by Gatehouse's own.
+
+pub mod headers;
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{StatusCode, Uri, header};
+use axum::response::Response;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use crate::error::HttpError;
+use crate::extract::AppRoute;
+use crate::identity::{Identified, identity_headers};
+use crate::state::AppState;
+
+type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+
+/// The upstream client could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the upstream HTTP client: {0}")]
+pub struct ProxyError(String);
+
+/// A pooled HTTP/1.1 client for upstreams (`http` and `https`).
+#[derive(Clone)]
+pub struct ProxyClient {
+    client: Client<Connector, Body>,
+}
+
+impl std::fmt::Debug for ProxyClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProxyClient")
+    }
+}
+
+impl ProxyClient {
+    /// Build the client. TLS trusts the system's roots, or the Mozilla roots
+    /// when the system has none.
+    pub fn new() -> Result<Self, ProxyError> {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(std::time::Duration::from_secs(5)));
+        let builder = hyper_rustls::HttpsConnectorBuilder::new();
+        let builder = match builder.with_native_roots() {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "no system TLS roots; trusting the Mozilla roots for https upstreams");
+                hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots()
+            }
+        };
+        let connector = builder.https_or_http().enable_http1().wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(std::time::Duration::from_secs(90))
+            .pool_max_idle_per_host(256)
+            .build(connector);
+        Ok(Self { client })
+    }
+}
+
+/// The upstream URI for a request path and query.
+fn upstream_uri(base: &url::Url, path_and_query: &str) -> Result<Uri, HttpError> {
+    let prefix = base.path().trim_end_matches('/');
+    let authority = match base.port() {
+        Some(p) => format!("{}:{p}", base.host_str().unwrap_or("")),
+        None => base.host_str().unwrap_or("").to_owned(),
+    };
+    format!("{}://{authority}{prefix}{path_and_query}", base.scheme())
+        .parse()
+        .map_err(|e| HttpError::internal(format!("cannot build upstream URI: {e}")))
+}
+
+/// Send a signed-in request to the application's upstream.
+pub async fn forward(
+    state: &AppState,
+    route: &AppRoute,
+    who: &Identified,
+    mut req: Request,
+) -> Result<Response, HttpError> {
+    let Some(upstream) = route.rt.app.upstream_url.as_ref() else {
+        return Err(HttpError::internal("forward called without an upstream"));
+    };
+    let pq = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    let uri = upstream_uri(upstream.as_url(), &pq)?;
+    let client_ip = crate::extract::client_ip(req.extensions());
+    let upgrade = headers::is_upgrade(req.headers());
+    let client_upgrade = if upgrade {
+        req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>()
+    } else {
+        None
+    };
+
+    let h = req.headers_mut();
+    headers::strip_hop_by_hop(h, upgrade);
+    headers::strip_identity_headers(h);
+    headers::remove_cookie(h, &state.settings().session_cookie);
+    headers::set_forwarded(
+        h,
+        client_ip.as_deref(),
+        route.rt.app.scheme.as_str(),
+        &route.host.to_string(),
+    );
+    identity_headers(state, route, who, h)?;
+    h.remove(header::HOST);
+    *req.uri_mut() = uri;
+
+    let started = Instant::now();
+    let sent = tokio::time::timeout(
+        state.settings().upstream_timeout,
+        state.proxy().client.request(req),
+    )
+    .await;
+    let mut resp = match sent {
+        Err(_) => {
+            return Err(HttpError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream_timeout",
+                "The application did not answer",
+                "The application behind Gatehouse did not answer in time. Try again shortly.",
+            )
+            .reason(format!("upstream {} timed out", upstream.as_str())));
+        }
+        Ok(Err(e)) => {
+            return Err(HttpError::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream_unreachable",
+                "The application is not reachable",
+                "The application behind Gatehouse could not be reached. Try again shortly.",
+            )
+            .reason(format!("upstream {}: {e}", upstream.as_str())));
+        }
+        Ok(Ok(resp)) => resp,
+    };
+    state
+        .metrics()
+        .observe_upstream(started.elapsed().as_secs_f64());
+
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+        let Some(client_upgrade) = client_upgrade else {
+            return Err(HttpError::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream_protocol",
+                "The application answered unexpectedly",
+                "The application switched protocols without being asked to.",
+            ));
+        };
+        let upstream_upgrade = hyper::upgrade::on(&mut resp);
+        tokio::spawn(async move {
+            match tokio::try_join!(client_upgrade, upstream_upgrade) {
+                Ok((client, upstream)) => {
+                    let mut client = TokioIo::new(client);
+                    let mut upstream = TokioIo::new(upstream);
+                    if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await
+                    {
+                        tracing::debug!(error = %e, "upgraded connection ended");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "protocol upgrade failed"),
+            }
+        });
+        let (mut parts, _) = resp.into_parts();
+        headers::strip_hop_by_hop(&mut parts.headers, true);
+        return Ok(Response::from_parts(parts, Body::empty()));
+    }
+
+    let (mut parts, body) = resp.into_parts();
+    headers::strip_hop_by_hop(&mut parts.headers, false);
+    Ok(Response::from_parts(parts, Body::new(body)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_uris_keep_the_base_path() {
+        let base = url::Url::parse("http://127.0.0.1:9000/base/").unwrap_or_else(|e| panic!("{e}"));
+        let uri = upstream_uri(&base, "/x?y=1").map(|u| u.to_string()).ok();
+        assert_eq!(uri.as_deref(), Some("http://127.0.0.1:9000/base/x?y=1"));
+        let root = url::Url::parse("https://up.example").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            upstream_uri(&root, "/")
+                .map(|u| u.to_string())
+                .ok()
+                .as_deref(),
+            Some("https://up.example/")
+        );
+    }
+}

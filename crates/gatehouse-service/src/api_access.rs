@@ -1,0 +1,344 @@
+//! API access with bearer tokens. A request carrying `Authorization: Bearer
+//! <JWT>` for an application that accepts them is checked against the
+//! application's rules (algorithm allow-list, keys, issuer, audience,
+//! times); the claims are mapped as at sign-in and the user's roles
+//! resolved. No session is made.
+//!
+//! Validated tokens are remembered by their SHA-256 until they expire, and
+//! users by `(issuer, sub)`, so a known token costs one hash and two cache
+//! lookups; a new token from a known user costs one signature check and no
+//! database round trip unless its claims change the user.
+
+use std::sync::Arc;
+
+use gatehouse_core::AppId;
+use gatehouse_core::api_access::ApiAccess;
+use gatehouse_core::user::{User, UserStatus};
+use gatehouse_core::{Actor, UserId};
+use gatehouse_oidc::bearer::{self, BearerRules};
+use gatehouse_oidc::validate::Jwt;
+use gatehouse_oidc::{Check, KeySource, OidcError};
+use quick_cache::sync::Cache;
+use serde_json::Value;
+
+use crate::oidc::SignInError;
+use crate::routing::AppRuntime;
+use crate::{Context, Gatehouse, ServiceError};
+
+/// The application setting holding the bearer-token settings.
+pub const API_KEY: &str = "api";
+
+/// Why a bearer token was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum BearerError {
+    /// The application does not accept bearer tokens.
+    #[error("this application does not accept bearer tokens")]
+    NotAccepted,
+    /// The token failed a check (401).
+    #[error("the bearer token is invalid: {0}")]
+    Invalid(String),
+    /// The token is valid but names nobody Gatehouse can identify (401).
+    #[error("{0}")]
+    Unidentified(String),
+    /// The user is known but may not use the application (403).
+    #[error("{email} may not use this application: {why}")]
+    Forbidden {
+        /// Who.
+        email: String,
+        /// Why.
+        why: String,
+    },
+    /// The keys cannot be fetched (503).
+    #[error("the identity provider's keys cannot be fetched: {0}")]
+    KeysUnavailable(String),
+    /// Anything else.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+/// A validated token, remembered until it expires.
+#[derive(Clone, Copy)]
+struct KnownToken {
+    app: AppId,
+    generation: u64,
+    user: UserId,
+    exp: i64,
+}
+
+/// The bearer-token caches.
+pub(crate) struct BearerCache {
+    tokens: Cache<[u8; 32], KnownToken>,
+    subjects: Cache<(AppId, String, String), UserId>,
+}
+
+impl BearerCache {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            tokens: Cache::new(capacity),
+            subjects: Cache::new(capacity),
+        }
+    }
+}
+
+fn failed_checks(checks: &[Check]) -> Option<String> {
+    let failed: Vec<String> = checks
+        .iter()
+        .filter(|c| c.is_failed())
+        .map(|c| match &c.outcome {
+            gatehouse_oidc::Outcome::Failed(why) => format!("{}: {why}", c.name),
+            _ => c.name.to_owned(),
+        })
+        .collect();
+    (!failed.is_empty()).then(|| failed.join("; "))
+}
+
+impl Gatehouse {
+    /// The bearer-token settings of an application.
+    pub async fn get_api_access(&self, app: AppId) -> Result<ApiAccess, ServiceError> {
+        self.get_app(app).await?;
+        match self.store().get_app_setting(app, API_KEY).await? {
+            Some(v) => serde_json::from_value(v).map_err(|e| ServiceError::Internal(e.to_string())),
+            None => Ok(ApiAccess::default()),
+        }
+    }
+
+    /// Replace the bearer-token settings of an application.
+    pub async fn put_api_access(
+        &self,
+        app: AppId,
+        input: ApiAccess,
+        ctx: &Context,
+    ) -> Result<ApiAccess, ServiceError> {
+        let application = self.get_app(app).await?;
+        let oidc = self
+            .store()
+            .get_oidc(app)
+            .await?
+            .map(|s| s.settings)
+            .unwrap_or_default();
+        let sso_issuer = oidc
+            .issuer_url
+            .as_ref()
+            .map_or("", |i| i.as_str())
+            .to_owned();
+        let settings = input.validate(&sso_issuer, &oidc.client_id)?;
+        if let Some(pem) = &settings.public_key_pem {
+            bearer::pem_key_set(pem)
+                .map_err(|why| gatehouse_core::Invalid::field("public_key_pem", why))?;
+        }
+        let now = self.now();
+        let value =
+            serde_json::to_value(&settings).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let audit = ctx
+            .event(Some(app), now, "api_access.updated")
+            .target(application.slug.as_str())
+            .detail("enabled", settings.enabled)
+            .detail("issuer", settings.effective_issuer(&sso_issuer))
+            .detail("audience", settings.effective_audience(&oidc.client_id))
+            .detail(
+                "keys",
+                match (&settings.public_key_pem, &settings.jwks_url) {
+                    (Some(_), _) => "public key (PEM)".to_owned(),
+                    (None, Some(u)) => u.clone(),
+                    (None, None) => "the IdP's JWKS".to_owned(),
+                },
+            )
+            .detail("algorithms", settings.algorithms.clone());
+        self.store()
+            .put_app_setting(app, API_KEY, &value, now, &audit)
+            .await?;
+        self.reload_routes().await?;
+        Ok(settings)
+    }
+
+    /// The user a bearer token is for, in application `rt`. The caller
+    /// resolves roles (as for a session).
+    pub async fn authenticate_bearer(
+        &self,
+        rt: &AppRuntime,
+        token: &str,
+    ) -> Result<Arc<User>, BearerError> {
+        let Some(api) = rt.api.as_ref() else {
+            return Err(BearerError::NotAccepted);
+        };
+        if !self.within_outage_grace() {
+            return Err(BearerError::Service(ServiceError::Unavailable(
+                "the database has not answered for longer than database_outage_grace".into(),
+            )));
+        }
+        let app = rt.app.id;
+        let now = self.now();
+        let skew = rt.oidc.extra.clock_skew_seconds;
+        let hash: [u8; 32] = gatehouse_crypto::token::lookup_key(token);
+        if let Some(known) = self.inner.bearer.tokens.get(&hash)
+            && known.app == app
+            && known.generation == rt.generation
+            && now.unix_timestamp() < known.exp.saturating_add(i64::from(skew))
+        {
+            return self.bearer_user(rt, known.user).await;
+        }
+        let jwt = Jwt::parse(token).map_err(|c| {
+            BearerError::Invalid(failed_checks(std::slice::from_ref(&c)).unwrap_or_default())
+        })?;
+        let alg = bearer::check_alg(&jwt.header, &api.algorithms);
+        if let Some(why) = failed_checks(std::slice::from_ref(&alg)) {
+            return Err(BearerError::Invalid(why));
+        }
+        let source = match (&api.pem, &api.jwks_url) {
+            (Some(set), _) => KeySource::Static(set),
+            (None, Some(url)) => KeySource::Jwks(url),
+            (None, None) => {
+                let Some(issuer) = &api.discover else {
+                    return Err(BearerError::Invalid(
+                        "no key source is configured for bearer tokens".into(),
+                    ));
+                };
+                let meta = self.rp().metadata(issuer).await.map_err(unavailable)?;
+                return self
+                    .finish_bearer(rt, api, jwt, KeySource::Jwks(&meta.jwks_uri), hash, now)
+                    .await;
+            }
+        };
+        self.finish_bearer(rt, api, jwt, source, hash, now).await
+    }
+
+    async fn finish_bearer(
+        &self,
+        rt: &AppRuntime,
+        api: &crate::routing::ApiRuntime,
+        jwt: Jwt<'_>,
+        source: KeySource<'_>,
+        hash: [u8; 32],
+        now: time::OffsetDateTime,
+    ) -> Result<Arc<User>, BearerError> {
+        let verified = self
+            .rp()
+            .verify_parsed(jwt, source, None, "bearer token")
+            .await
+            .map_err(|e| match e {
+                OidcError::Invalid { checks, .. } => BearerError::Invalid(
+                    failed_checks(&checks).unwrap_or_else(|| "the token is invalid".into()),
+                ),
+                other => unavailable(other),
+            })?;
+        let rules = BearerRules {
+            issuer: &api.issuer,
+            audience: &api.audience,
+            algorithms: &api.algorithms,
+            now,
+            skew: std::time::Duration::from_secs(u64::from(rt.oidc.extra.clock_skew_seconds)),
+        };
+        if let Some(why) = failed_checks(&bearer::check(&verified.claims, &rules)) {
+            return Err(BearerError::Invalid(why));
+        }
+        let claims = verified.claims;
+        let iss = claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let sub = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let exp = bearer::expiry(&claims).unwrap_or(0);
+        let app = rt.app.id;
+        let subject_key = (app, iss.clone(), sub.clone());
+        let known_user = self.inner.bearer.subjects.get(&subject_key);
+        let mapped = gatehouse_core::claims::mapping::map(
+            &claims,
+            &rt.oidc.claim_mappings,
+            rt.oidc.groups_claim.as_ref(),
+        );
+        let user = match mapped {
+            Ok(m) => {
+                // Unchanged claims of a known user: nothing to write.
+                let cached = match known_user {
+                    Some(id) => self.cached_user(app, id).await?,
+                    None => None,
+                };
+                match cached {
+                    Some(u) if crate::oidc::users::unchanged(&u, &m) => u,
+                    _ => {
+                        let ctx = Context {
+                            actor: Actor::User {
+                                id: String::new(),
+                                email: m.email.to_string(),
+                            },
+                            correlation_id: None,
+                        };
+                        let user = self.sign_in_user(app, &iss, &sub, &m, &ctx).await.map_err(
+                            |e| match e {
+                                SignInError::Service(s) => BearerError::Service(s),
+                                other => BearerError::Unidentified(other.to_string()),
+                            },
+                        )?;
+                        self.forget_user(user.id);
+                        match self.cached_user(app, user.id).await? {
+                            Some(u) => u,
+                            None => Arc::new(user),
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                // A token without the identity claims (a typical access
+                // token) names a user who signed in before by its subject.
+                let id = match known_user {
+                    Some(id) => Some(id),
+                    None => self
+                        .store()
+                        .find_user_by_identity(app, &iss, &sub)
+                        .await
+                        .map_err(ServiceError::from)?
+                        .map(|u| u.id),
+                };
+                let user = match id {
+                    Some(id) => self.cached_user(app, id).await?,
+                    None => None,
+                };
+                user.ok_or_else(|| {
+                    BearerError::Unidentified(format!(
+                        "{e}; a user without it must sign in through the browser once before using tokens"
+                    ))
+                })?
+            }
+        };
+        self.inner.bearer.subjects.insert(subject_key, user.id);
+        self.inner.bearer.tokens.insert(
+            hash,
+            KnownToken {
+                app,
+                generation: rt.generation,
+                user: user.id,
+                exp,
+            },
+        );
+        check_status(user)
+    }
+
+    async fn bearer_user(&self, rt: &AppRuntime, id: UserId) -> Result<Arc<User>, BearerError> {
+        match self.cached_user(rt.app.id, id).await? {
+            Some(u) => check_status(u),
+            None => Err(BearerError::Unidentified(
+                "the token's user no longer exists".into(),
+            )),
+        }
+    }
+}
+
+fn check_status(user: Arc<User>) -> Result<Arc<User>, BearerError> {
+    if user.status == UserStatus::Active {
+        Ok(user)
+    } else {
+        Err(BearerError::Forbidden {
+            email: user.email.to_string(),
+            why: "the account is disabled".into(),
+        })
+    }
+}
+
+fn unavailable(e: OidcError) -> BearerError {
+    BearerError::KeysUnavailable(e.to_string())
+}

@@ -1,0 +1,306 @@
+//! Administrators of the console: accounts (argon2id passwords, kept as the
+//! break-glass sign-in even when admin sign-in uses SSO OIDC), console
+//! sessions (HttpOnly cookie, stored hashed, idle and absolute lifetimes),
+//! and the one-time setup link that creates the first administrator.
+
+use std::sync::Mutex;
+
+use gatehouse_core::ids::{AdminId, SessionId};
+use gatehouse_core::session::SessionState;
+use gatehouse_core::user::{Email, check_password_policy};
+use gatehouse_core::{Actor, AppId};
+use gatehouse_crypto::{password, token};
+use gatehouse_store::{AdminRecord, AdminSessionRecord, StoreError};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::sessions::{ClientInfo, IssuedSession};
+use crate::{Context, Gatehouse, ServiceError};
+
+/// A signed-in administrator.
+#[derive(Debug, Clone)]
+pub struct AdminView {
+    /// Id.
+    pub id: AdminId,
+    /// E-mail.
+    pub email: String,
+    /// Name.
+    pub name: String,
+    /// The console session's id.
+    pub session_id: SessionId,
+}
+
+impl AdminView {
+    /// A context for the service calls this administrator makes.
+    pub fn context(&self, correlation_id: Option<String>) -> Context {
+        Context {
+            actor: Actor::Admin {
+                id: self.id.to_string(),
+                email: self.email.clone(),
+            },
+            correlation_id,
+        }
+    }
+}
+
+/// The rate-limit bucket of console sign-ins (no application).
+fn console_bucket() -> AppId {
+    AppId::from_uuid(uuid::Uuid::nil())
+}
+
+/// The one-time token of the setup link (only while no administrator exists).
+#[derive(Default)]
+pub(crate) struct SetupToken(Mutex<Option<SecretString>>);
+
+impl Gatehouse {
+    /// How many administrators exist.
+    pub async fn admin_count(&self) -> Result<i64, ServiceError> {
+        Ok(self.store().count_admins().await?)
+    }
+
+    /// A setup token for the first administrator, while there is none.
+    /// Made once per process; printed by `serve` as a link.
+    pub async fn setup_token(&self) -> Result<Option<SecretString>, ServiceError> {
+        if self.admin_count().await? > 0 {
+            return Ok(None);
+        }
+        let mut slot = self
+            .inner
+            .setup
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(Some(
+            slot.get_or_insert_with(|| token::random_token(24)).clone(),
+        ))
+    }
+
+    /// Whether `candidate` is the current setup token.
+    pub async fn check_setup_token(&self, candidate: &str) -> Result<bool, ServiceError> {
+        let Some(t) = self.setup_token().await? else {
+            return Ok(false);
+        };
+        Ok(token::secrets_equal(&t, candidate))
+    }
+
+    /// Create an administrator.
+    pub async fn create_admin(
+        &self,
+        email: &str,
+        name: &str,
+        password: Option<SecretString>,
+        ctx: &Context,
+    ) -> Result<AdminRecord, ServiceError> {
+        let mut c = gatehouse_core::validation::Collector::new();
+        let email = c.check(Email::parse(email));
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+            c.push("name", "must be 1 to 100 characters");
+        }
+        if let Some(pw) = &password {
+            c.check(check_password_policy(pw.expose_secret()));
+        }
+        c.finish()?;
+        let Some(email) = email else {
+            return Err(ServiceError::Internal("validated e-mail missing".into()));
+        };
+        let hash = match password {
+            Some(pw) => Some(
+                tokio::task::spawn_blocking(move || password::hash(&pw))
+                    .await
+                    .map_err(|e| ServiceError::Internal(e.to_string()))?
+                    .map_err(|e| ServiceError::Internal(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let now = self.now();
+        let admin = AdminRecord {
+            id: AdminId::new(),
+            email: email.to_string(),
+            name: name.to_owned(),
+            password_hash: hash,
+            active: true,
+            created_at: now,
+            last_login_at: None,
+        };
+        let audit = ctx
+            .event(None, now, "admin.created")
+            .target(admin.email.as_str())
+            .detail("admin_id", admin.id.to_string());
+        match self.store().create_admin(&admin, &audit).await {
+            Err(StoreError::Conflict { .. }) => Err(ServiceError::Conflict {
+                field: "email",
+                message: "an administrator with this e-mail exists".into(),
+            }),
+            other => other.map_err(ServiceError::from),
+        }?;
+        *self
+            .inner
+            .setup
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        Ok(admin)
+    }
+
+    /// All administrators.
+    pub async fn list_admins(&self) -> Result<Vec<AdminRecord>, ServiceError> {
+        Ok(self.store().list_admins().await?)
+    }
+
+    /// Sign in to the console with e-mail and password (the break-glass way
+    /// when admin sign-in uses SSO). Rate limited like application sign-ins.
+    pub async fn admin_sign_in(
+        &self,
+        email: &str,
+        password: SecretString,
+        client: &ClientInfo,
+    ) -> Result<(AdminView, IssuedSession), ServiceError> {
+        let now = self.now();
+        let email_lower = email.trim().to_lowercase();
+        let fail = |reason: &str| {
+            gatehouse_core::AuditEvent::new(
+                None,
+                now,
+                Actor::Anonymous {
+                    ip: client.ip.clone().unwrap_or_default(),
+                },
+                "admin.signin_failed",
+            )
+            .target(email.trim())
+            .detail("reason", reason)
+            .correlated(client.correlation_id.clone())
+        };
+        if let Err(wait) =
+            self.inner
+                .limiter
+                .check(console_bucket(), &email_lower, client.ip.as_deref())
+        {
+            self.store().append_audit(&fail("rate_limited")).await?;
+            return Err(ServiceError::RateLimited {
+                retry_after: wait.max(std::time::Duration::from_secs(1)),
+            });
+        }
+        let found = self.store().find_admin_by_email(&email_lower).await?;
+        let Some(admin) = found.filter(|a| a.password_hash.is_some()) else {
+            let pw = password.clone();
+            let _ = tokio::task::spawn_blocking(move || password::verify_dummy(&pw)).await;
+            self.store().append_audit(&fail("unknown_admin")).await?;
+            tracing::info!(
+                outcome = "failed",
+                reason = "unknown_admin",
+                "console sign-in refused"
+            );
+            return Err(ServiceError::InvalidCredentials);
+        };
+        let hash = admin.password_hash.clone().unwrap_or_default();
+        let ok = tokio::task::spawn_blocking(move || password::verify(&password, &hash))
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        if !ok || !admin.active {
+            self.store()
+                .append_audit(&fail(if ok { "disabled" } else { "bad_password" }))
+                .await?;
+            tracing::info!(outcome = "failed", "console sign-in refused");
+            return Err(ServiceError::InvalidCredentials);
+        }
+        self.create_admin_session(&admin, "password", client).await
+    }
+
+    /// Issue a console session for `admin`.
+    pub async fn create_admin_session(
+        &self,
+        admin: &AdminRecord,
+        method: &str,
+        client: &ClientInfo,
+    ) -> Result<(AdminView, IssuedSession), ServiceError> {
+        let now = self.now();
+        let policy = self.settings().session_policy;
+        let secret = token::random_token(32);
+        let record = AdminSessionRecord {
+            id: SessionId::new(),
+            token_hash: token::lookup_hash(secret.expose_secret()),
+            admin_id: admin.id,
+            method: method.to_owned(),
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now + policy.absolute,
+            revoked_at: None,
+            ip: client.ip.clone(),
+            user_agent: client.user_agent.clone(),
+        };
+        let view = AdminView {
+            id: admin.id,
+            email: admin.email.clone(),
+            name: admin.name.clone(),
+            session_id: record.id,
+        };
+        let audit = view
+            .context(client.correlation_id.clone())
+            .event(None, now, "admin.signin")
+            .target(admin.email.as_str())
+            .detail("method", method);
+        self.store().create_admin_session(&record, &audit).await?;
+        tracing::info!(admin = %admin.email, method, "console sign-in");
+        Ok((
+            view,
+            IssuedSession {
+                token: secret,
+                id: record.id,
+                expires_at: record.expires_at,
+            },
+        ))
+    }
+
+    /// The administrator behind a console cookie.
+    pub async fn admin_session(&self, cookie: &str) -> Result<Option<AdminView>, ServiceError> {
+        let hash = token::lookup_hash(cookie);
+        let Some(s) = self.store().get_admin_session(&hash).await? else {
+            return Ok(None);
+        };
+        let now = self.now();
+        if s.revoked_at.is_some()
+            || self
+                .settings()
+                .session_policy
+                .state(s.created_at, s.last_seen_at, now)
+                != SessionState::Active
+        {
+            return Ok(None);
+        }
+        let Some(admin) = self
+            .store()
+            .get_admin(s.admin_id)
+            .await?
+            .filter(|a| a.active)
+        else {
+            return Ok(None);
+        };
+        if now - s.last_seen_at > time::Duration::seconds(30) {
+            self.store().touch_admin_session(&hash, now).await?;
+        }
+        Ok(Some(AdminView {
+            id: admin.id,
+            email: admin.email,
+            name: admin.name,
+            session_id: s.id,
+        }))
+    }
+
+    /// End a console session.
+    pub async fn admin_sign_out(
+        &self,
+        cookie: &str,
+        admin: &AdminView,
+        correlation_id: Option<String>,
+    ) -> Result<(), ServiceError> {
+        let now = self.now();
+        let audit = admin
+            .context(correlation_id)
+            .event(None, now, "admin.signout")
+            .target(admin.email.as_str());
+        self.store()
+            .revoke_admin_session(&token::lookup_hash(cookie), now, &audit)
+            .await?;
+        Ok(())
+    }
+}

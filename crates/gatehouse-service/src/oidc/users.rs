@@ -1,0 +1,159 @@
+//! The user an IdP sign-in is for: found by `(issuer, sub)`; otherwise an
+//! existing user with the same e-mail, linked only when the IdP says the
+//! e-mail is verified; otherwise a new user. Fields, IdP tags and groups are
+//! updated from the claims at every sign-in (a claim that is gone removes its
+//! tag); tags an administrator set stay.
+
+use gatehouse_core::claims::MappedIdentity;
+use gatehouse_core::user::{Identity, TagSource, User, UserStatus};
+use gatehouse_core::{AppId, UserId};
+use gatehouse_store::{PasswordChange, StoreError};
+
+use super::SignInError;
+use crate::{Context, Gatehouse};
+
+/// Apply the mapped claims to `user`; returns the names of the fields that changed.
+fn apply(user: &mut User, m: &MappedIdentity) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    if user.email.as_str() != m.email.as_str() {
+        user.email = m.email.clone();
+        changed.push("email");
+    }
+    if user.first_name != m.first_name {
+        user.first_name.clone_from(&m.first_name);
+        changed.push("first_name");
+    }
+    if user.last_name != m.last_name {
+        user.last_name.clone_from(&m.last_name);
+        changed.push("last_name");
+    }
+    let mut tags: Vec<_> = user
+        .tags
+        .iter()
+        .filter(|t| t.source == TagSource::Admin)
+        .cloned()
+        .collect();
+    tags.extend(m.tags.iter().cloned());
+    tags.sort();
+    tags.dedup_by(|a, b| a.key == b.key && a.value == b.value);
+    if tags != user.tags {
+        user.tags = tags;
+        changed.push("tags");
+    }
+    if let Some(groups) = &m.groups
+        && *groups != user.groups
+    {
+        user.groups.clone_from(groups);
+        changed.push("groups");
+    }
+    changed
+}
+
+/// Whether the mapped claims would leave `user` as it is.
+pub(crate) fn unchanged(user: &User, m: &MappedIdentity) -> bool {
+    apply(&mut user.clone(), m).is_empty()
+}
+
+impl Gatehouse {
+    /// Find, link or create the user of an IdP sign-in and bring it up to date.
+    pub(crate) async fn sign_in_user(
+        &self,
+        app: AppId,
+        issuer: &str,
+        sub: &str,
+        m: &MappedIdentity,
+        ctx: &Context,
+    ) -> Result<User, SignInError> {
+        let store = self.store();
+        let now = self.now();
+        let taken = |e: StoreError| match e {
+            StoreError::Conflict { field: "email" } => SignInError::EmailTaken {
+                email: m.email.to_string(),
+            },
+            other => SignInError::Service(other.into()),
+        };
+        if let Some(mut user) = store
+            .find_user_by_identity(app, issuer, sub)
+            .await
+            .map_err(crate::ServiceError::from)?
+        {
+            let changed = apply(&mut user, m);
+            if !changed.is_empty() {
+                user.updated_at = now;
+                let audit = ctx
+                    .event(Some(app), now, "user.updated_from_idp")
+                    .target(user.email.as_str())
+                    .detail("user_id", user.id.to_string())
+                    .detail("changed", changed);
+                store
+                    .update_user(&user, PasswordChange::Keep, &audit)
+                    .await
+                    .map_err(taken)?;
+                self.forget_user(user.id);
+            }
+            return Ok(user);
+        }
+        let identity = Identity {
+            issuer: issuer.to_owned(),
+            subject: sub.to_owned(),
+        };
+        let existing = store
+            .find_user_by_email(app, &m.email.normalized())
+            .await
+            .map_err(crate::ServiceError::from)?;
+        if let Some((mut user, _)) = existing {
+            if !m.email_verified {
+                return Err(SignInError::EmailNotVerified {
+                    email: m.email.to_string(),
+                });
+            }
+            apply(&mut user, m);
+            user.identities.push(identity);
+            user.updated_at = now;
+            let audit = ctx
+                .event(Some(app), now, "user.identity_linked")
+                .target(user.email.as_str())
+                .detail("user_id", user.id.to_string())
+                .detail("issuer", issuer);
+            store
+                .update_user(&user, PasswordChange::Keep, &audit)
+                .await
+                .map_err(taken)?;
+            self.forget_user(user.id);
+            return Ok(user);
+        }
+        let user = User {
+            id: UserId::new(),
+            app_id: app,
+            email: m.email.clone(),
+            first_name: m.first_name.clone(),
+            last_name: m.last_name.clone(),
+            tags: m.tags.clone(),
+            groups: m.groups.clone().unwrap_or_default(),
+            status: UserStatus::Active,
+            identities: vec![identity],
+            has_password: false,
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+        };
+        let audit = ctx
+            .event(Some(app), now, "user.created")
+            .target(user.email.as_str())
+            .detail("user_id", user.id.to_string())
+            .detail("source", "idp")
+            .detail("issuer", issuer);
+        match store.create_user(&user, None, &audit).await {
+            Ok(()) => Ok(user),
+            // A parallel first sign-in of the same identity won the race: use its user.
+            Err(StoreError::Conflict { field: "identity" }) => store
+                .find_user_by_identity(app, issuer, sub)
+                .await
+                .map_err(crate::ServiceError::from)?
+                .ok_or(SignInError::Service(crate::ServiceError::Internal(
+                    "identity conflict without a user".into(),
+                ))),
+            Err(e) => Err(taken(e)),
+        }
+    }
+}

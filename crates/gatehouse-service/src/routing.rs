@@ -1,0 +1,333 @@
+//! Which application a request is for: a snapshot of every application with
+//! its settings, indexed by host, swapped atomically when anything changes.
+//! Reading it takes no lock and no database round trip.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use gatehouse_core::access::{AccessPolicy, Decision, Grant};
+use gatehouse_core::api_access::ApiAccess;
+use gatehouse_core::sso::OidcSettings;
+use gatehouse_core::{AppId, Application, RequestHost};
+use gatehouse_crypto::MasterKeys;
+use gatehouse_crypto::signing::EcKey;
+use gatehouse_store::Store;
+use secrecy::SecretString;
+
+use crate::ServiceError;
+
+/// The AAD under which an application's client secret is sealed.
+pub fn client_secret_aad(app: AppId) -> String {
+    format!("sso_client_secret:{app}")
+}
+
+/// The AAD under which an application's client key is sealed.
+pub fn client_key_aad(app: AppId) -> String {
+    format!("sso_client_key:{app}")
+}
+
+/// One application as the request path needs it.
+#[derive(Debug)]
+pub struct AppRuntime {
+    /// The application.
+    pub app: Application,
+    /// Its SSO OIDC settings (default, disabled, when never saved).
+    pub oidc: OidcSettings,
+    /// The client secret, opened (kept in memory only, zeroized on drop).
+    pub client_secret: Option<SecretString>,
+    /// The application's key for `private_key_jwt`, opened.
+    pub client_key: Option<Arc<EcKey>>,
+    /// Its grants.
+    pub grants: Vec<Grant>,
+    /// Its access policy (default role, per-route rules).
+    pub access: AccessPolicy,
+    /// Its bearer-token rules, when it accepts bearer tokens.
+    pub api: Option<ApiRuntime>,
+    /// Changes whenever the snapshot is rebuilt (cached validations carry it).
+    pub generation: u64,
+}
+
+/// The bearer-token rules of an application, ready to check with.
+#[derive(Debug)]
+pub struct ApiRuntime {
+    /// The issuer tokens must carry.
+    pub issuer: String,
+    /// The audience tokens must carry.
+    pub audience: String,
+    /// The allowed algorithms.
+    pub algorithms: Vec<gatehouse_oidc::Algorithm>,
+    /// A configured PEM public key.
+    pub pem: Option<Arc<gatehouse_oidc::KeySet>>,
+    /// A configured JWKS URL (else the issuer's, from discovery).
+    pub jwks_url: Option<String>,
+    /// The issuer, for discovering its `jwks_uri` when no key source is configured.
+    pub discover: Option<gatehouse_core::sso::IssuerUrl>,
+}
+
+impl ApiRuntime {
+    fn build(api: &ApiAccess, oidc: &OidcSettings, slug: &str) -> Option<Self> {
+        if !api.enabled {
+            return None;
+        }
+        let sso_issuer = oidc.issuer_url.as_ref().map_or("", |i| i.as_str());
+        let issuer = api.effective_issuer(sso_issuer).to_owned();
+        let audience = api.effective_audience(&oidc.client_id).to_owned();
+        if issuer.is_empty() || audience.is_empty() {
+            tracing::error!(
+                app = slug,
+                "bearer tokens are enabled but no issuer or audience is known; refusing them"
+            );
+            return None;
+        }
+        let pem = match &api.public_key_pem {
+            Some(pem) => match gatehouse_oidc::bearer::pem_key_set(pem) {
+                Ok(set) => Some(Arc::new(set)),
+                Err(why) => {
+                    tracing::error!(
+                        app = slug,
+                        why,
+                        "the stored bearer-token public key cannot be read; refusing bearer tokens"
+                    );
+                    return None;
+                }
+            },
+            None => None,
+        };
+        let discover = match (&pem, &api.jwks_url) {
+            (None, None) => match gatehouse_core::sso::IssuerUrl::parse(&issuer, "issuer") {
+                Ok(i) => Some(i),
+                Err(e) => {
+                    tracing::error!(app = slug, error = %e, "no key source for bearer tokens; refusing them");
+                    return None;
+                }
+            },
+            _ => None,
+        };
+        Some(Self {
+            issuer,
+            audience,
+            algorithms: gatehouse_oidc::bearer::algorithms(&api.algorithms),
+            pem,
+            jwks_url: api.jwks_url.clone(),
+            discover,
+        })
+    }
+}
+
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+impl AppRuntime {
+    /// Whether sign-in goes to the IdP.
+    pub fn sso_enabled(&self) -> bool {
+        self.oidc.enabled
+    }
+
+    /// The roles of `user` in this application.
+    pub fn decide(&self, user: &gatehouse_core::user::User) -> Decision {
+        gatehouse_core::access::resolve(user, &self.grants, &self.access)
+    }
+}
+
+/// The application setting holding the access policy.
+pub const ACCESS_KEY: &str = "access";
+
+/// The applications one host name leads to.
+#[derive(Debug, Default)]
+struct HostEntry {
+    any_port: Option<Arc<AppRuntime>>,
+    ports: Vec<(u16, Arc<AppRuntime>)>,
+}
+
+/// Every application, by id and by host.
+#[derive(Debug, Default)]
+pub struct Routes {
+    by_id: HashMap<AppId, Arc<AppRuntime>>,
+    by_host: HashMap<String, HostEntry>,
+    console: Option<Arc<AppRuntime>>,
+    signer: Option<Arc<crate::assertion::KeyRing>>,
+}
+
+/// The instance setting holding the console's own SSO OIDC settings.
+pub const ADMIN_SSO_KEY: &str = "admin_sso";
+
+/// The AAD of the console's client secret.
+pub fn admin_secret_aad() -> String {
+    "admin_sso_client_secret".to_owned()
+}
+
+/// The console as a pseudo-application (for its SSO sign-in): the admin
+/// host, routes under `/admin/auth`.
+pub fn console_app(
+    host: &gatehouse_core::HostPattern,
+    scheme: gatehouse_core::Scheme,
+) -> Application {
+    let epoch = time::OffsetDateTime::UNIX_EPOCH;
+    Application {
+        id: AppId::from_uuid(uuid::Uuid::nil()),
+        name: "Gatehouse console".to_owned(),
+        slug: gatehouse_core::Slug::parse("console").unwrap_or_else(|_| unreachable!()),
+        hosts: vec![host.clone()],
+        upstream_url: None,
+        scheme,
+        auth_prefix: gatehouse_core::AuthPrefix::parse("/admin/auth")
+            .unwrap_or_else(|_| unreachable!()),
+        created_at: epoch,
+        updated_at: epoch,
+    }
+}
+
+impl Routes {
+    /// Load every application and its settings from the store, and the
+    /// console's own SSO settings.
+    pub async fn load(
+        store: &dyn Store,
+        keys: &MasterKeys,
+        console: &Application,
+        now: time::OffsetDateTime,
+    ) -> Result<Self, ServiceError> {
+        let mut routes = Self {
+            signer: crate::assertion::load(store, keys, now).await?,
+            ..Self::default()
+        };
+        if let Some((value, sealed)) = store.get_setting(ADMIN_SSO_KEY).await? {
+            let oidc: OidcSettings = serde_json::from_value(value)
+                .map_err(|e| ServiceError::Internal(format!("admin SSO settings: {e}")))?;
+            let client_secret = sealed.and_then(|s| keys.open_secret(&s, &admin_secret_aad()).ok());
+            routes.console = Some(Arc::new(AppRuntime {
+                app: console.clone(),
+                oidc,
+                client_secret,
+                client_key: None,
+                grants: Vec::new(),
+                access: AccessPolicy::default(),
+                api: None,
+                generation: 0,
+            }));
+        }
+        let mut grants: HashMap<AppId, Vec<Grant>> = HashMap::new();
+        for g in store.list_all_grants().await? {
+            grants.entry(g.app_id).or_default().push(g);
+        }
+        let mut policies: HashMap<AppId, AccessPolicy> = HashMap::new();
+        for (app, v) in store.list_app_settings(ACCESS_KEY).await? {
+            match serde_json::from_value(v) {
+                Ok(p) => {
+                    policies.insert(app, p);
+                }
+                Err(e) => {
+                    tracing::error!(%app, error = %e, "stored access policy is invalid; denying by default")
+                }
+            }
+        }
+        let mut apis: HashMap<AppId, ApiAccess> = HashMap::new();
+        for (app, v) in store.list_app_settings(crate::api_access::API_KEY).await? {
+            match serde_json::from_value(v) {
+                Ok(a) => {
+                    apis.insert(app, a);
+                }
+                Err(e) => {
+                    tracing::error!(%app, error = %e, "stored bearer-token settings are invalid; refusing bearer tokens")
+                }
+            }
+        }
+        let generation = GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        for app in store.list_apps().await? {
+            let app_id = app.id;
+            let stored = store.get_oidc(app.id).await?;
+            let client_key = stored
+                .as_ref()
+                .and_then(|s| s.client_key_sealed.as_deref())
+                .and_then(|sealed| match keys.open(sealed, &client_key_aad(app.id)) {
+                    Ok(der) => EcKey::from_pkcs8(&der).ok().map(Arc::new),
+                    Err(e) => {
+                        tracing::error!(app = %app.slug, error = %e, "cannot open the stored client key");
+                        None
+                    }
+                });
+            let (oidc, client_secret) = match stored {
+                Some(s) => {
+                    let secret = match &s.client_secret_sealed {
+                        Some(sealed) => {
+                            match keys.open_secret(sealed, &client_secret_aad(app.id)) {
+                                Ok(secret) => Some(secret),
+                                Err(e) => {
+                                    // The app keeps working for local sign-in; SSO will report the missing secret.
+                                    tracing::error!(app = %app.slug, error = %e, "cannot open the stored client secret");
+                                    None
+                                }
+                            }
+                        }
+                        None => None,
+                    };
+                    (s.settings, secret)
+                }
+                None => (OidcSettings::default(), None),
+            };
+            let api = apis
+                .remove(&app_id)
+                .and_then(|a| ApiRuntime::build(&a, &oidc, app.slug.as_str()));
+            routes.insert(Arc::new(AppRuntime {
+                app,
+                oidc,
+                client_secret,
+                client_key,
+                grants: grants.remove(&app_id).unwrap_or_default(),
+                access: policies.remove(&app_id).unwrap_or_default(),
+                api,
+                generation,
+            }));
+        }
+        Ok(routes)
+    }
+
+    fn insert(&mut self, rt: Arc<AppRuntime>) {
+        for h in &rt.app.hosts {
+            let entry = self.by_host.entry(h.host().to_owned()).or_default();
+            match h.port() {
+                Some(p) => entry.ports.push((p, rt.clone())),
+                None => entry.any_port = Some(rt.clone()),
+            }
+        }
+        self.by_id.insert(rt.app.id, rt);
+    }
+
+    /// The application a request for `host` is for: an entry with the
+    /// request's port first, then an entry for the host on any port.
+    pub fn find(&self, host: &RequestHost) -> Option<&Arc<AppRuntime>> {
+        let entry = self.by_host.get(host.host())?;
+        host.port()
+            .and_then(|port| {
+                entry
+                    .ports
+                    .iter()
+                    .find(|(p, _)| *p == port)
+                    .map(|(_, rt)| rt)
+            })
+            .or(entry.any_port.as_ref())
+    }
+
+    /// The console's SSO runtime, when admin SSO settings were saved.
+    pub fn console(&self) -> Option<&Arc<AppRuntime>> {
+        self.console.as_ref()
+    }
+
+    /// The assertion key ring.
+    pub fn signer(&self) -> Option<&Arc<crate::assertion::KeyRing>> {
+        self.signer.as_ref()
+    }
+
+    /// An application by id.
+    pub fn get(&self, id: AppId) -> Option<&Arc<AppRuntime>> {
+        self.by_id.get(&id)
+    }
+
+    /// How many applications there are.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+}

@@ -1,0 +1,438 @@
+//! Sessions: issuing them at sign-in, finding the one behind a cookie on
+//! every request (from memory), and ending them (sign-out, revocation,
+//! expiry). Last-use times are kept in memory and written in batches.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gatehouse_core::session::SessionState;
+use gatehouse_core::user::{User, UserStatus};
+use gatehouse_core::{AppId, Application, SessionId, UserId};
+use gatehouse_crypto::token;
+use gatehouse_store::SessionRecord;
+use secrecy::{ExposeSecret, SecretString};
+use time::OffsetDateTime;
+
+use crate::cache::{Cached, LiveSession, key_from_hex, key_hex, millis};
+use crate::{Context, Gatehouse, ServiceError};
+
+/// How long "no such session" is remembered for a cookie before asking the store again.
+const GONE_TTL_MS: i64 = 60_000;
+
+/// Who is asking, as far as the request tells.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    /// The client's address.
+    pub ip: Option<String>,
+    /// The `User-Agent` header (truncated).
+    pub user_agent: Option<String>,
+    /// The request's correlation id.
+    pub correlation_id: Option<String>,
+}
+
+/// A session just issued: the cookie value is shown once, here.
+#[derive(Debug)]
+pub struct IssuedSession {
+    /// The cookie value (256 random bits).
+    pub token: SecretString,
+    /// The public id.
+    pub id: SessionId,
+    /// The absolute end (for the cookie's lifetime).
+    pub expires_at: OffsetDateTime,
+}
+
+/// Tokens from the IdP to keep with an OIDC session (already sealed).
+#[derive(Debug, Clone, Default)]
+pub struct IdpSessionData {
+    /// The issuer.
+    pub issuer: Option<String>,
+    /// The IdP's `sid`.
+    pub sid: Option<String>,
+    /// The ID token, sealed.
+    pub id_token_sealed: Option<String>,
+    /// The refresh token, sealed.
+    pub refresh_token_sealed: Option<String>,
+    /// When the tokens expire.
+    pub token_expires_at: Option<OffsetDateTime>,
+}
+
+/// A valid session behind a request's cookie.
+#[derive(Debug, Clone)]
+pub struct ActiveSession {
+    /// The session's public id.
+    pub id: SessionId,
+    /// The signed-in user.
+    pub user: Arc<User>,
+    /// How the user signed in.
+    pub method: String,
+    /// When the session started.
+    pub created_at: OffsetDateTime,
+}
+
+impl Gatehouse {
+    /// Issue a session for `user` after a successful sign-in and record the
+    /// sign-in (audit `signin.succeeded`).
+    pub async fn create_session(
+        &self,
+        app: &Application,
+        user: &User,
+        method: &str,
+        client: &ClientInfo,
+        idp: IdpSessionData,
+        ctx: &Context,
+    ) -> Result<IssuedSession, ServiceError> {
+        let now = self.now();
+        let policy = self.settings().session_policy;
+        let secret = token::random_token(32);
+        let key = token::lookup_key(secret.expose_secret());
+        let record = SessionRecord {
+            id: SessionId::new(),
+            token_hash: key_hex(&key),
+            app_id: app.id,
+            user_id: user.id,
+            method: method.to_owned(),
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now + policy.absolute,
+            revoked_at: None,
+            ip: client.ip.clone(),
+            user_agent: client.user_agent.clone(),
+            idp_issuer: idp.issuer,
+            idp_sid: idp.sid,
+            id_token_sealed: idp.id_token_sealed,
+            refresh_token_sealed: idp.refresh_token_sealed,
+            token_expires_at: idp.token_expires_at,
+        };
+        let audit = ctx
+            .event(Some(app.id), now, "signin.succeeded")
+            .target(user.email.as_str())
+            .detail("method", method)
+            .detail("user_id", user.id.to_string())
+            .detail("session_id", record.id.to_string());
+        self.inner.store.create_session(&record, &audit).await?;
+        let issued = IssuedSession {
+            token: secret,
+            id: record.id,
+            expires_at: record.expires_at,
+        };
+        self.inner.sessions.insert_live(key, record);
+        Ok(issued)
+    }
+
+    /// The valid session behind `cookie` for application `app`, if any.
+    /// Served from memory after the first request on this node.
+    pub async fn session(
+        &self,
+        app: AppId,
+        cookie: &str,
+    ) -> Result<Option<ActiveSession>, ServiceError> {
+        if !self.within_outage_grace() {
+            return Err(ServiceError::Unavailable(
+                "the database has not answered for longer than database_outage_grace".into(),
+            ));
+        }
+        let key = token::lookup_key(cookie);
+        let now = self.now();
+        let now_ms = millis(now);
+        let live = match self.inner.sessions.get(&key) {
+            Some(Cached::Live(live)) => live,
+            Some(Cached::Gone(at)) if now_ms - at < GONE_TTL_MS => return Ok(None),
+            _ => match self.load_session(key, now_ms).await? {
+                Some(live) => live,
+                None => return Ok(None),
+            },
+        };
+        if live.record.app_id != app {
+            return Ok(None);
+        }
+        let Some(live) = self.check_lifetime(key, live, now).await? else {
+            return Ok(None);
+        };
+        let token_expires = live
+            .token_expires_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if token_expires != 0 && now_ms >= token_expires {
+            let rt = self.routes().get(app).cloned();
+            if let Some(rt) = rt.filter(|rt| rt.oidc.enabled && rt.oidc.extra.refresh_sessions)
+                && !self.refresh_session(&rt, &live).await?
+            {
+                return Ok(None);
+            }
+        }
+        let flush_ms =
+            i64::try_from(self.settings().session_flush_interval.as_millis()).unwrap_or(i64::MAX);
+        self.inner.sessions.touch(&live, now_ms, flush_ms);
+        let Some(user) = self.cached_user(app, live.record.user_id).await? else {
+            self.inner.sessions.insert_gone(key, now_ms);
+            return Ok(None);
+        };
+        if user.status != UserStatus::Active {
+            return Ok(None);
+        }
+        Ok(Some(ActiveSession {
+            id: live.record.id,
+            user,
+            method: live.record.method.clone(),
+            created_at: live.record.created_at,
+        }))
+    }
+
+    async fn load_session(
+        &self,
+        key: [u8; 32],
+        now_ms: i64,
+    ) -> Result<Option<Arc<LiveSession>>, ServiceError> {
+        match self.inner.store.get_session_by_hash(&key_hex(&key)).await? {
+            Some(rec) if rec.revoked_at.is_none() => {
+                Ok(Some(self.inner.sessions.insert_live(key, rec)))
+            }
+            _ => {
+                self.inner.sessions.insert_gone(key, now_ms);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Check idle and absolute lifetimes. An apparently idle session is
+    /// re-read once: another node may have seen it used more recently.
+    async fn check_lifetime(
+        &self,
+        key: [u8; 32],
+        live: Arc<LiveSession>,
+        now: OffsetDateTime,
+    ) -> Result<Option<Arc<LiveSession>>, ServiceError> {
+        let policy = self.settings().session_policy;
+        let seen = |l: &LiveSession| {
+            let ms = l.last_seen_ms.load(std::sync::atomic::Ordering::Relaxed);
+            OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+                .unwrap_or(l.record.last_seen_at)
+        };
+        match policy.state(live.record.created_at, seen(&live), now) {
+            SessionState::Active => Ok(Some(live)),
+            SessionState::AbsoluteExpired => {
+                self.inner.sessions.insert_gone(key, millis(now));
+                Ok(None)
+            }
+            SessionState::IdleExpired => {
+                let Some(fresh) = self.load_session(key, millis(now)).await? else {
+                    return Ok(None);
+                };
+                fresh.last_seen_ms.fetch_max(
+                    live.last_seen_ms.load(std::sync::atomic::Ordering::Relaxed),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+                if policy.state(fresh.record.created_at, seen(&fresh), now) == SessionState::Active
+                {
+                    Ok(Some(fresh))
+                } else {
+                    self.inner.sessions.insert_gone(key, millis(now));
+                    Ok(None)
+                }
+            }
+        }
+    }
+
+    /// A user from the cache, or the store on a miss.
+    pub(crate) async fn cached_user(
+        &self,
+        app: AppId,
+        id: UserId,
+    ) -> Result<Option<Arc<User>>, ServiceError> {
+        if let Some(u) = self.inner.users.get(&id) {
+            return Ok((u.app_id == app).then_some(u));
+        }
+        let Some(user) = self.inner.store.get_user(app, id).await? else {
+            return Ok(None);
+        };
+        let user = Arc::new(user);
+        self.inner.users.insert(user.clone());
+        Ok(Some(user))
+    }
+
+    /// End the session behind `cookie` (sign-out). Returns the ended session,
+    /// whose IdP data the logout redirect needs.
+    pub async fn sign_out(
+        &self,
+        app: AppId,
+        cookie: &str,
+        ctx: &Context,
+    ) -> Result<Option<SessionRecord>, ServiceError> {
+        let key = token::lookup_key(cookie);
+        let hash = key_hex(&key);
+        let now = self.now();
+        let Some(rec) = self.inner.store.get_session_by_hash(&hash).await? else {
+            return Ok(None);
+        };
+        if rec.app_id != app || rec.revoked_at.is_some() {
+            self.inner.sessions.insert_gone(key, millis(now));
+            return Ok(None);
+        }
+        let email = self
+            .cached_user(app, rec.user_id)
+            .await?
+            .map(|u| u.email.to_string())
+            .unwrap_or_default();
+        let audit = ctx
+            .event(Some(app), now, "signout")
+            .target(email)
+            .detail("session_id", rec.id.to_string());
+        self.inner
+            .store
+            .revoke_session_by_hash(&hash, now, &audit)
+            .await?;
+        self.inner.sessions.insert_gone(key, millis(now));
+        Ok(Some(rec))
+    }
+
+    /// Sessions of an application (optionally one user's) that have not ended.
+    pub async fn list_sessions(
+        &self,
+        app: AppId,
+        user: Option<UserId>,
+    ) -> Result<Vec<SessionRecord>, ServiceError> {
+        self.get_app(app).await?;
+        let now = self.now();
+        let policy = self.settings().session_policy;
+        let mut list = self.inner.store.list_sessions(app, user, now).await?;
+        for s in &mut list {
+            // The store's last use may lag this node's memory.
+            if let Some(Cached::Live(l)) =
+                key_from_hex(&s.token_hash).and_then(|k| self.inner.sessions.get(&k))
+            {
+                let ms = l.last_seen_ms.load(std::sync::atomic::Ordering::Relaxed);
+                if let Ok(t) = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+                {
+                    s.last_seen_at = s.last_seen_at.max(t);
+                }
+            }
+        }
+        list.retain(|s| policy.state(s.created_at, s.last_seen_at, now) == SessionState::Active);
+        Ok(list)
+    }
+
+    /// One session of an application.
+    pub async fn get_session(
+        &self,
+        app: AppId,
+        id: SessionId,
+    ) -> Result<SessionRecord, ServiceError> {
+        self.inner
+            .store
+            .get_session(app, id)
+            .await?
+            .ok_or(ServiceError::NotFound("session"))
+    }
+
+    /// Revoke one session; it stops working at once on this node and within
+    /// a feed interval on every other.
+    pub async fn revoke_session(
+        &self,
+        app: AppId,
+        id: SessionId,
+        ctx: &Context,
+    ) -> Result<(), ServiceError> {
+        self.get_app(app).await?;
+        let now = self.now();
+        let audit = ctx
+            .event(Some(app), now, "session.revoked")
+            .target(id.to_string());
+        let hash = match self.inner.store.revoke_session(app, id, now, &audit).await {
+            Err(gatehouse_store::StoreError::NotFound) => {
+                return Err(ServiceError::NotFound("session"));
+            }
+            other => other?,
+        };
+        self.forget_session_hash(&hash, now);
+        Ok(())
+    }
+
+    /// Revoke every session of a user.
+    pub async fn revoke_user_sessions(
+        &self,
+        app: AppId,
+        user: UserId,
+        ctx: &Context,
+    ) -> Result<usize, ServiceError> {
+        let now = self.now();
+        let u = self
+            .inner
+            .store
+            .get_user(app, user)
+            .await?
+            .ok_or(ServiceError::NotFound("user"))?;
+        let audit = ctx
+            .event(Some(app), now, "user.sessions_revoked")
+            .target(u.email.as_str());
+        let hashes = self
+            .inner
+            .store
+            .revoke_sessions_of_user(user, now, &audit)
+            .await?;
+        for h in &hashes {
+            self.forget_session_hash(h, now);
+        }
+        Ok(hashes.len())
+    }
+
+    pub(crate) fn forget_session_hash(&self, hash: &str, now: OffsetDateTime) {
+        if let Some(key) = key_from_hex(hash) {
+            self.inner.sessions.insert_gone(key, millis(now));
+        }
+    }
+
+    pub(crate) fn forget_user(&self, user: UserId) {
+        self.inner.users.evict(&user);
+    }
+
+    /// Write queued last-use times now.
+    pub async fn flush_sessions(&self) {
+        let dirty = self.inner.sessions.take_dirty();
+        if dirty.is_empty() {
+            return;
+        }
+        if let Err(e) = self.inner.store.touch_sessions(&dirty).await {
+            tracing::warn!(error = %e, count = dirty.len(), "could not write session last-use times; will retry");
+            self.inner.sessions.requeue(dirty);
+        }
+    }
+}
+
+/// Write last-use times every flush interval, and once more at shutdown.
+pub(crate) async fn run_flusher(gh: Gatehouse, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(gh.settings().session_flush_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => gh.flush_sessions().await,
+            _ = shutdown.changed() => {
+                gh.flush_sessions().await;
+                return;
+            }
+        }
+    }
+}
+
+/// Delete long-ended sessions and old change-log rows, and forget idle rate-limit keys.
+pub(crate) async fn run_purger(gh: Gatehouse, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let now = gh.now();
+                match gh.store().purge_sessions(now - Duration::from_secs(24 * 3600)).await {
+                    Ok(n) if n > 0 => tracing::info!(count = n, "purged ended sessions"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not purge ended sessions"),
+                }
+                                if let Err(e) = gh.store().purge_used(now).await {
+                    tracing::warn!(error = %e, "could not purge used sign-in states");
+                }
+                if let Err(e) = gh.store().prune_changes(now - Duration::from_secs(3600)).await {
+                    tracing::warn!(error = %e, "could not prune the change log");
+                }
+                gh.inner.limiter.forget_idle();
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,277 @@
+use async_trait::async_trait;
+use gatehouse_core::AuditEvent;
+use gatehouse_core::ids::AdminId;
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use super::{Backend, DbRow, from_ms, from_ms_opt, ms, parse_id, write_audit};
+use crate::StoreError;
+use crate::admins::{AdminRecord, AdminSessionRecord, AdminStore};
+
+macro_rules! select_admins {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, email, name, password_hash, status, created_at, last_login_at FROM admins ",
+            $tail
+        )
+    };
+}
+
+fn admin_from_row(row: &DbRow) -> Result<AdminRecord, StoreError> {
+    Ok(AdminRecord {
+        id: parse_id(row.try_get::<&str, _>("id")?)?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        password_hash: row.try_get("password_hash")?,
+        active: row.try_get::<&str, _>("status")? == "active",
+        created_at: from_ms(row.try_get("created_at")?)?,
+        last_login_at: from_ms_opt(row.try_get("last_login_at")?)?,
+    })
+}
+
+fn session_from_row(row: &DbRow) -> Result<AdminSessionRecord, StoreError> {
+    Ok(AdminSessionRecord {
+        id: parse_id(row.try_get::<&str, _>("id")?)?,
+        token_hash: row.try_get("token_hash")?,
+        admin_id: parse_id(row.try_get::<&str, _>("admin_id")?)?,
+        method: row.try_get("method")?,
+        created_at: from_ms(row.try_get("created_at")?)?,
+        last_seen_at: from_ms(row.try_get("last_seen_at")?)?,
+        expires_at: from_ms(row.try_get("expires_at")?)?,
+        revoked_at: from_ms_opt(row.try_get("revoked_at")?)?,
+        ip: row.try_get("ip")?,
+        user_agent: row.try_get("user_agent")?,
+    })
+}
+
+#[async_trait]
+impl AdminStore for Backend {
+    async fn count_admins(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM admins")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn create_admin(&self, a: &AdminRecord, audit: &AuditEvent) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let res = sqlx::query(
+            "INSERT INTO admins (id, email, email_lower, name, password_hash, status, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(a.id.to_string())
+        .bind(&a.email)
+        .bind(a.email.to_lowercase())
+        .bind(&a.name)
+        .bind(&a.password_hash)
+        .bind(if a.active { "active" } else { "disabled" })
+        .bind(ms(a.created_at))
+        .execute(&mut *tx)
+        .await;
+        match res {
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                return Err(StoreError::Conflict { field: "email" });
+            }
+            other => {
+                other?;
+            }
+        }
+        write_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_admin(&self, id: AdminId) -> Result<Option<AdminRecord>, StoreError> {
+        sqlx::query(select_admins!("WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(admin_from_row)
+            .transpose()
+    }
+
+    async fn find_admin_by_email(
+        &self,
+        email_lower: &str,
+    ) -> Result<Option<AdminRecord>, StoreError> {
+        sqlx::query(select_admins!("WHERE email_lower = $1"))
+            .bind(email_lower)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(admin_from_row)
+            .transpose()
+    }
+
+    async fn find_admin_by_identity(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<AdminRecord>, StoreError> {
+        sqlx::query(select_admins!(
+            "WHERE id = (SELECT admin_id FROM admin_identities WHERE issuer = $1 AND subject = $2)"
+        ))
+        .bind(issuer)
+        .bind(subject)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(admin_from_row)
+        .transpose()
+    }
+
+    async fn link_admin_identity(
+        &self,
+        admin: AdminId,
+        issuer: &str,
+        subject: &str,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO admin_identities (issuer, subject, admin_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(issuer)
+            .bind(subject)
+            .bind(admin.to_string())
+            .execute(&mut *tx)
+            .await?;
+        write_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_admins(&self) -> Result<Vec<AdminRecord>, StoreError> {
+        let rows = sqlx::query(select_admins!("ORDER BY email_lower"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(admin_from_row).collect()
+    }
+
+    async fn create_admin_session(
+        &self,
+        s: &AdminSessionRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO admin_sessions (id, token_hash, admin_id, method, created_at, last_seen_at, expires_at, ip, user_agent)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(s.id.to_string())
+        .bind(&s.token_hash)
+        .bind(s.admin_id.to_string())
+        .bind(&s.method)
+        .bind(ms(s.created_at))
+        .bind(ms(s.last_seen_at))
+        .bind(ms(s.expires_at))
+        .bind(&s.ip)
+        .bind(&s.user_agent)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE admins SET last_login_at = $2 WHERE id = $1")
+            .bind(s.admin_id.to_string())
+            .bind(ms(s.created_at))
+            .execute(&mut *tx)
+            .await?;
+        write_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_admin_session(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<AdminSessionRecord>, StoreError> {
+        sqlx::query(
+            "SELECT id, token_hash, admin_id, method, created_at, last_seen_at, expires_at, revoked_at, ip, user_agent
+             FROM admin_sessions WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(session_from_row)
+        .transpose()
+    }
+
+    async fn touch_admin_session(
+        &self,
+        token_hash: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE admin_sessions SET last_seen_at = CASE WHEN last_seen_at < $2 THEN $2 ELSE last_seen_at END WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .bind(ms(at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn revoke_admin_session(
+        &self,
+        token_hash: &str,
+        at: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let res = sqlx::query("UPDATE admin_sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL")
+            .bind(token_hash)
+            .bind(ms(at))
+            .execute(&mut *tx)
+            .await?;
+        if res.rows_affected() > 0 {
+            write_audit(&mut tx, audit).await?;
+        }
+        tx.commit().await?;
+        Ok(res.rows_affected() > 0)
+    }
+
+    async fn get_setting(
+        &self,
+        key: &str,
+    ) -> Result<Option<(serde_json::Value, Option<String>)>, StoreError> {
+        let Some(row) = sqlx::query("SELECT value, sealed FROM instance_settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let value = serde_json::from_str(row.try_get::<&str, _>("value")?)
+            .map_err(|e| StoreError::Corrupt(format!("setting {key}: {e}")))?;
+        Ok(Some((value, row.try_get("sealed")?)))
+    }
+
+    async fn put_setting(
+        &self,
+        key: &str,
+        value: &serde_json::Value,
+        sealed: Option<Option<&str>>,
+        at: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let (set_sealed, sealed_value) = match sealed {
+            None => (false, None),
+            Some(v) => (true, v),
+        };
+        sqlx::query(
+            "INSERT INTO instance_settings (key, value, sealed, updated_at) VALUES ($1, $2, $4, $5)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value,
+                sealed = CASE WHEN $3 THEN excluded.sealed ELSE instance_settings.sealed END,
+                updated_at = excluded.updated_at",
+        )
+        .bind(key)
+        .bind(value.to_string())
+        .bind(set_sealed)
+        .bind(sealed_value)
+        .bind(ms(at))
+        .execute(&mut *tx)
+        .await?;
+        write_audit(&mut tx, audit).await?;
+        super::write_change(&mut tx, crate::ChangeKind::App, "instance", at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

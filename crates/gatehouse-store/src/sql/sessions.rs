@@ -1,0 +1,282 @@
+use async_trait::async_trait;
+use gatehouse_core::{AppId, AuditEvent, SessionId, UserId};
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use super::{Backend, DbRow, from_ms, from_ms_opt, ms, parse_id, write_audit, write_change};
+use crate::StoreError;
+use crate::changes::ChangeKind;
+use crate::sessions::{NewSession, SessionRecord, SessionStore};
+
+macro_rules! select_sessions {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, token_hash, app_id, user_id, method, created_at, last_seen_at, expires_at, revoked_at, ip, user_agent,
+                    idp_issuer, idp_sid, id_token_sealed, refresh_token_sealed, token_expires_at FROM sessions ",
+            $tail
+        )
+    };
+}
+
+fn session_from_row(row: &DbRow) -> Result<SessionRecord, StoreError> {
+    Ok(SessionRecord {
+        id: parse_id(row.try_get::<&str, _>("id")?)?,
+        token_hash: row.try_get("token_hash")?,
+        app_id: parse_id(row.try_get::<&str, _>("app_id")?)?,
+        user_id: parse_id(row.try_get::<&str, _>("user_id")?)?,
+        method: row.try_get("method")?,
+        created_at: from_ms(row.try_get("created_at")?)?,
+        last_seen_at: from_ms(row.try_get("last_seen_at")?)?,
+        expires_at: from_ms(row.try_get("expires_at")?)?,
+        revoked_at: from_ms_opt(row.try_get("revoked_at")?)?,
+        ip: row.try_get("ip")?,
+        user_agent: row.try_get("user_agent")?,
+        idp_issuer: row.try_get("idp_issuer")?,
+        idp_sid: row.try_get("idp_sid")?,
+        id_token_sealed: row.try_get("id_token_sealed")?,
+        refresh_token_sealed: row.try_get("refresh_token_sealed")?,
+        token_expires_at: from_ms_opt(row.try_get("token_expires_at")?)?,
+    })
+}
+
+#[async_trait]
+impl SessionStore for Backend {
+    async fn create_session(&self, s: &NewSession, audit: &AuditEvent) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO sessions (id, token_hash, app_id, user_id, method, created_at, last_seen_at, expires_at,
+                                   ip, user_agent, idp_issuer, idp_sid, id_token_sealed, refresh_token_sealed, token_expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        )
+        .bind(s.id.to_string())
+        .bind(&s.token_hash)
+        .bind(s.app_id.to_string())
+        .bind(s.user_id.to_string())
+        .bind(&s.method)
+        .bind(ms(s.created_at))
+        .bind(ms(s.last_seen_at))
+        .bind(ms(s.expires_at))
+        .bind(&s.ip)
+        .bind(&s.user_agent)
+        .bind(&s.idp_issuer)
+        .bind(&s.idp_sid)
+        .bind(&s.id_token_sealed)
+        .bind(&s.refresh_token_sealed)
+        .bind(s.token_expires_at.map(ms))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
+            .bind(s.user_id.to_string())
+            .bind(ms(s.created_at))
+            .execute(&mut *tx)
+            .await?;
+        write_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_session_by_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        sqlx::query(select_sessions!("WHERE token_hash = $1"))
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(session_from_row)
+            .transpose()
+    }
+
+    async fn get_session(
+        &self,
+        app: AppId,
+        id: SessionId,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        sqlx::query(select_sessions!("WHERE id = $1 AND app_id = $2"))
+            .bind(id.to_string())
+            .bind(app.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(session_from_row)
+            .transpose()
+    }
+
+    async fn touch_sessions(&self, seen: &[(String, OffsetDateTime)]) -> Result<(), StoreError> {
+        if seen.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        for (hash, at) in seen {
+            sqlx::query(
+                "UPDATE sessions SET last_seen_at = CASE WHEN last_seen_at < $2 THEN $2 ELSE last_seen_at END WHERE token_hash = $1",
+            )
+            .bind(hash)
+            .bind(ms(*at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_sessions(
+        &self,
+        app: AppId,
+        user: Option<UserId>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let rows = sqlx::query(select_sessions!(
+            "WHERE app_id = $1 AND ($2 IS NULL OR user_id = $2) AND revoked_at IS NULL AND expires_at > $3
+             ORDER BY created_at DESC, id DESC LIMIT 1000"
+        ))
+        .bind(app.to_string())
+        .bind(user.map(|u| u.to_string()))
+        .bind(ms(now))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(session_from_row).collect()
+    }
+
+    async fn revoke_session(
+        &self,
+        app: AppId,
+        id: SessionId,
+        at: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<String, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let hash: Option<String> = sqlx::query_scalar(
+            "UPDATE sessions SET revoked_at = $3 WHERE id = $1 AND app_id = $2 AND revoked_at IS NULL RETURNING token_hash",
+        )
+        .bind(id.to_string())
+        .bind(app.to_string())
+        .bind(ms(at))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let hash = hash.ok_or(StoreError::NotFound)?;
+        write_change(&mut tx, ChangeKind::Session, &hash, at).await?;
+        write_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(hash)
+    }
+
+    async fn revoke_session_by_hash(
+        &self,
+        token_hash: &str,
+        at: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let res = sqlx::query(
+            "UPDATE sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(token_hash)
+        .bind(ms(at))
+        .execute(&mut *tx)
+        .await?;
+        let revoked = res.rows_affected() > 0;
+        if revoked {
+            write_change(&mut tx, ChangeKind::Session, token_hash, at).await?;
+            write_audit(&mut tx, audit).await?;
+        }
+        tx.commit().await?;
+        Ok(revoked)
+    }
+
+    async fn revoke_sessions_of_user(
+        &self,
+        user: UserId,
+        at: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let hashes: Vec<String> = sqlx::query_scalar(
+            "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL RETURNING token_hash",
+        )
+        .bind(user.to_string())
+        .bind(ms(at))
+        .fetch_all(&mut *tx)
+        .await?;
+        for h in &hashes {
+            write_change(&mut tx, ChangeKind::Session, h, at).await?;
+        }
+        write_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(hashes)
+    }
+
+    async fn revoke_idp_sessions(
+        &self,
+        app: AppId,
+        issuer: &str,
+        sid: Option<&str>,
+        user: Option<UserId>,
+        at: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<Vec<String>, StoreError> {
+        if sid.is_none() && user.is_none() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin_write().await?;
+        // Back-Channel Logout 1.0 §2.7: with both, a session must match both.
+        let hashes: Vec<String> = sqlx::query_scalar(
+            "UPDATE sessions SET revoked_at = $5
+             WHERE app_id = $1 AND idp_issuer = $2 AND revoked_at IS NULL
+               AND ($3 IS NULL OR idp_sid = $3) AND ($4 IS NULL OR user_id = $4)
+             RETURNING token_hash",
+        )
+        .bind(app.to_string())
+        .bind(issuer)
+        .bind(sid)
+        .bind(user.map(|u| u.to_string()))
+        .bind(ms(at))
+        .fetch_all(&mut *tx)
+        .await?;
+        for h in &hashes {
+            write_change(&mut tx, ChangeKind::Session, h, at).await?;
+        }
+        write_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(hashes)
+    }
+
+    async fn update_session_tokens(
+        &self,
+        token_hash: &str,
+        id_token_sealed: Option<&str>,
+        refresh_token_sealed: Option<&str>,
+        token_expires_at: Option<OffsetDateTime>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE sessions SET id_token_sealed = coalesce($2, id_token_sealed),
+                refresh_token_sealed = coalesce($3, refresh_token_sealed), token_expires_at = $4
+             WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .bind(id_token_sealed)
+        .bind(refresh_token_sealed)
+        .bind(token_expires_at.map(ms))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn purge_sessions(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let res = sqlx::query("DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1")
+            .bind(ms(before))
+            .execute(&self.pool)
+            .await?;
+        Ok(res.rows_affected())
+    }
+
+    async fn count_active_sessions(&self, now: OffsetDateTime) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > $1",
+        )
+        .bind(ms(now))
+        .fetch_one(&self.pool)
+        .await?)
+    }
+}

@@ -1,0 +1,382 @@
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use gatehouse_core::user::{Email, Identity, Tag, TagSource, User, UserStatus};
+use gatehouse_core::{AppId, AuditEvent, UserId};
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use super::{Backend, Conn, DbRow, from_ms, from_ms_opt, ms, parse_id, write_audit, write_change};
+use crate::StoreError;
+use crate::changes::ChangeKind;
+use crate::users::{PasswordChange, UserQuery, UserStore};
+
+macro_rules! select_users {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, app_id, email, first_name, last_name, status, password_hash, created_at, updated_at, last_login_at FROM users ",
+            $tail
+        )
+    };
+}
+
+/// A user row before tags, groups and identities are attached.
+fn base_user(row: &DbRow) -> Result<(User, Option<String>), StoreError> {
+    let user = User {
+        id: parse_id(row.try_get::<&str, _>("id")?)?,
+        app_id: parse_id(row.try_get::<&str, _>("app_id")?)?,
+        email: Email::parse(row.try_get::<&str, _>("email")?)
+            .map_err(|e| StoreError::Corrupt(format!("email: {e}")))?,
+        first_name: row.try_get("first_name")?,
+        last_name: row.try_get("last_name")?,
+        tags: Vec::new(),
+        groups: Vec::new(),
+        status: UserStatus::parse(row.try_get::<&str, _>("status")?)
+            .map_err(|e| StoreError::Corrupt(format!("status: {e}")))?,
+        identities: Vec::new(),
+        has_password: false,
+        created_at: from_ms(row.try_get("created_at")?)?,
+        updated_at: from_ms(row.try_get("updated_at")?)?,
+        last_login_at: from_ms_opt(row.try_get("last_login_at")?)?,
+    };
+    let hash: Option<String> = row.try_get("password_hash")?;
+    Ok((
+        User {
+            has_password: hash.is_some(),
+            ..user
+        },
+        hash,
+    ))
+}
+
+impl Backend {
+    /// Attach tags, groups and identities to users read from `users`.
+    async fn complete_users(&self, mut users: Vec<User>) -> Result<Vec<User>, StoreError> {
+        if users.is_empty() {
+            return Ok(users);
+        }
+        let ids =
+            serde_json::to_string(&users.iter().map(|u| u.id.to_string()).collect::<Vec<_>>())
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut tags: HashMap<String, Vec<Tag>> = HashMap::new();
+        for row in sqlx::query(concat!(
+            "SELECT user_id, key, value, source FROM user_tags WHERE user_id ",
+            ids_in!(),
+            " ORDER BY key, value"
+        ))
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            let source = TagSource::parse(row.try_get::<&str, _>("source")?)
+                .ok_or_else(|| StoreError::Corrupt("tag source".to_owned()))?;
+            tags.entry(row.try_get("user_id")?).or_default().push(Tag {
+                key: row.try_get("key")?,
+                value: row.try_get("value")?,
+                source,
+            });
+        }
+        let mut groups: HashMap<String, Vec<String>> = HashMap::new();
+        for row in sqlx::query(concat!(
+            "SELECT user_id, name FROM user_groups WHERE user_id ",
+            ids_in!(),
+            " ORDER BY name"
+        ))
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            groups
+                .entry(row.try_get("user_id")?)
+                .or_default()
+                .push(row.try_get("name")?);
+        }
+        let mut idents: HashMap<String, Vec<Identity>> = HashMap::new();
+        for row in sqlx::query(concat!(
+            "SELECT user_id, issuer, subject FROM identities WHERE user_id ",
+            ids_in!(),
+            " ORDER BY created_at, issuer, subject"
+        ))
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            idents
+                .entry(row.try_get("user_id")?)
+                .or_default()
+                .push(Identity {
+                    issuer: row.try_get("issuer")?,
+                    subject: row.try_get("subject")?,
+                });
+        }
+        for u in &mut users {
+            let id = u.id.to_string();
+            u.tags = tags.remove(&id).unwrap_or_default();
+            u.groups = groups.remove(&id).unwrap_or_default();
+            u.identities = idents.remove(&id).unwrap_or_default();
+        }
+        Ok(users)
+    }
+
+    async fn write_user_children(
+        conn: &mut Conn,
+        user: &User,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let id = user.id.to_string();
+        for table in [
+            "DELETE FROM user_tags WHERE user_id = $1",
+            "DELETE FROM user_groups WHERE user_id = $1",
+            "DELETE FROM identities WHERE user_id = $1",
+        ] {
+            sqlx::query(table).bind(&id).execute(&mut *conn).await?;
+        }
+        for t in &user.tags {
+            sqlx::query("INSERT INTO user_tags (user_id, key, value, source) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+                .bind(&id)
+                .bind(&t.key)
+                .bind(&t.value)
+                .bind(t.source.as_str())
+                .execute(&mut *conn)
+                .await?;
+        }
+        for g in &user.groups {
+            sqlx::query(
+                "INSERT INTO user_groups (user_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(&id)
+            .bind(g)
+            .execute(&mut *conn)
+            .await?;
+        }
+        for i in &user.identities {
+            let res = sqlx::query(
+                "INSERT INTO identities (app_id, issuer, subject, user_id, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(user.app_id.to_string())
+            .bind(&i.issuer)
+            .bind(&i.subject)
+            .bind(&id)
+            .bind(ms(at))
+            .execute(&mut *conn)
+            .await;
+            match res {
+                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                    return Err(StoreError::Conflict { field: "identity" });
+                }
+                other => {
+                    other?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl UserStore for Backend {
+    async fn create_user(
+        &self,
+        user: &User,
+        password_hash: Option<&str>,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO users (id, app_id, email, email_lower, first_name, last_name, status, password_hash, created_at, updated_at, last_login_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(user.id.to_string())
+        .bind(user.app_id.to_string())
+        .bind(user.email.as_str())
+        .bind(user.email.normalized())
+        .bind(&user.first_name)
+        .bind(&user.last_name)
+        .bind(user.status.as_str())
+        .bind(password_hash)
+        .bind(ms(user.created_at))
+        .bind(ms(user.updated_at))
+        .bind(user.last_login_at.map(ms))
+        .execute(&mut *tx)
+        .await?;
+        Self::write_user_children(&mut tx, user, user.created_at).await?;
+        write_audit(&mut tx, audit).await?;
+        write_change(&mut tx, ChangeKind::User, &user.id.to_string(), audit.at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_user(
+        &self,
+        user: &User,
+        password: PasswordChange,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let (set_pw, pw) = match password {
+            PasswordChange::Keep => (false, None),
+            PasswordChange::Remove => (true, None),
+            PasswordChange::Set(h) => (true, Some(h)),
+        };
+        let mut tx = self.begin_write().await?;
+        let res = sqlx::query(
+            "UPDATE users SET email = $3, email_lower = $4, first_name = $5, last_name = $6, status = $7,
+                password_hash = CASE WHEN $8 THEN $9 ELSE password_hash END,
+                updated_at = $10, last_login_at = $11
+             WHERE id = $1 AND app_id = $2",
+        )
+        .bind(user.id.to_string())
+        .bind(user.app_id.to_string())
+        .bind(user.email.as_str())
+        .bind(user.email.normalized())
+        .bind(&user.first_name)
+        .bind(&user.last_name)
+        .bind(user.status.as_str())
+        .bind(set_pw)
+        .bind(pw)
+        .bind(ms(user.updated_at))
+        .bind(user.last_login_at.map(ms))
+        .execute(&mut *tx)
+        .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Self::write_user_children(&mut tx, user, user.updated_at).await?;
+        write_audit(&mut tx, audit).await?;
+        write_change(&mut tx, ChangeKind::User, &user.id.to_string(), audit.at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_user(
+        &self,
+        app: AppId,
+        id: UserId,
+        audit: &AuditEvent,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let hashes: Vec<String> = sqlx::query_scalar(
+            "SELECT token_hash FROM sessions WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id.to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+        let res = sqlx::query("DELETE FROM users WHERE id = $1 AND app_id = $2")
+            .bind(id.to_string())
+            .bind(app.to_string())
+            .execute(&mut *tx)
+            .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        for h in &hashes {
+            write_change(&mut tx, ChangeKind::Session, h, audit.at).await?;
+        }
+        write_audit(&mut tx, audit).await?;
+        write_change(&mut tx, ChangeKind::User, &id.to_string(), audit.at).await?;
+        tx.commit().await?;
+        Ok(hashes)
+    }
+
+    async fn get_user(&self, app: AppId, id: UserId) -> Result<Option<User>, StoreError> {
+        let Some(row) = sqlx::query(select_users!("WHERE id = $1 AND app_id = $2"))
+            .bind(id.to_string())
+            .bind(app.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let (user, _) = base_user(&row)?;
+        Ok(self.complete_users(vec![user]).await?.pop())
+    }
+
+    async fn find_user_by_email(
+        &self,
+        app: AppId,
+        email_lower: &str,
+    ) -> Result<Option<(User, Option<String>)>, StoreError> {
+        let Some(row) = sqlx::query(select_users!("WHERE app_id = $1 AND email_lower = $2"))
+            .bind(app.to_string())
+            .bind(email_lower)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let (user, hash) = base_user(&row)?;
+        let user = self.complete_users(vec![user]).await?.pop();
+        Ok(user.map(|u| (u, hash)))
+    }
+
+    async fn find_user_by_identity(
+        &self,
+        app: AppId,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<User>, StoreError> {
+        let Some(row) = sqlx::query(select_users!(
+            "WHERE id = (SELECT user_id FROM identities WHERE app_id = $1 AND issuer = $2 AND subject = $3)"
+        ))
+        .bind(app.to_string())
+        .bind(issuer)
+        .bind(subject)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let (user, _) = base_user(&row)?;
+        Ok(self.complete_users(vec![user]).await?.pop())
+    }
+
+    async fn list_users(&self, app: AppId, query: &UserQuery) -> Result<Vec<User>, StoreError> {
+        let pattern = query
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| format!("%{}%", escape_like(&s.to_lowercase())));
+        let rows = sqlx::query(select_users!(
+            "WHERE app_id = $1 AND ($2 IS NULL
+                OR email_lower LIKE $2 ESCAPE '\\'
+                OR lower(first_name) LIKE $2 ESCAPE '\\'
+                OR lower(last_name) LIKE $2 ESCAPE '\\'
+                OR lower(first_name || ' ' || last_name) LIKE $2 ESCAPE '\\'
+                OR EXISTS (SELECT 1 FROM user_tags t WHERE t.user_id = users.id
+                           AND (lower(t.value) LIKE $2 ESCAPE '\\' OR lower(t.key || '=' || t.value) LIKE $2 ESCAPE '\\'))
+                OR EXISTS (SELECT 1 FROM user_groups g WHERE g.user_id = users.id AND lower(g.name) LIKE $2 ESCAPE '\\'))
+             ORDER BY email_lower LIMIT $3 OFFSET $4"
+        ))
+        .bind(app.to_string())
+        .bind(pattern)
+        .bind(i64::from(query.limit.clamp(1, 500)))
+        .bind(i64::from(query.offset))
+        .fetch_all(&self.pool)
+        .await?;
+        let users = rows
+            .iter()
+            .map(|r| base_user(r).map(|(u, _)| u))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.complete_users(users).await
+    }
+
+    async fn record_login(&self, id: UserId, at: OffsetDateTime) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
+            .bind(id.to_string())
+            .bind(ms(at))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}

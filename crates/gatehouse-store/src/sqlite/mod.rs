@@ -1,0 +1,143 @@
+//! The SQLite backend: the embedded default. One file, WAL mode, foreign
+//! keys on. Writes run in `BEGIN IMMEDIATE` transactions so concurrent
+//! writers queue on the busy timeout instead of failing on lock upgrade.
+//!
+//! The queries are shared with the PostgreSQL backend (`src/sql/`, written
+//! in the SQL both accept); this module gives them their connection types
+//! and the few statements that differ.
+
+// The query modules are compiled once per backend, on purpose.
+#![allow(clippy::duplicate_mod)]
+
+pub(crate) type Backend = SqliteStore;
+pub(crate) type DbRow = sqlx::sqlite::SqliteRow;
+pub(crate) type Conn = SqliteConnection;
+
+/// `IN (...)` over a JSON array of ids bound as `$1`.
+macro_rules! ids_in {
+    () => {
+        "IN (SELECT value FROM json_each($1))"
+    };
+}
+
+#[path = "../sql/admins.rs"]
+mod admins;
+#[path = "../sql/apps.rs"]
+mod apps;
+#[path = "../sql/audit.rs"]
+mod audit;
+#[path = "../sql/changes.rs"]
+mod changes;
+#[path = "../sql/grants.rs"]
+mod grants;
+#[path = "../sql/replay.rs"]
+mod replay;
+#[path = "../sql/sessions.rs"]
+mod sessions;
+#[path = "../sql/tokens.rs"]
+mod tokens;
+#[path = "../sql/users.rs"]
+mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use gatehouse_core::AuditEvent;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{SqliteConnection, SqlitePool};
+use time::OffsetDateTime;
+
+use crate::changes::ChangeKind;
+use crate::{Store, StoreError};
+
+/// Gatehouse's storage in a SQLite database file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Open (creating if missing) the database at a `sqlite://` URL.
+    pub async fn connect(url: &str, pool: &crate::PoolSettings) -> Result<Self, StoreError> {
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("invalid sqlite database_url: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(pool.max_connections.min(16))
+            .min_connections(pool.min_connections.clamp(1, 16))
+            .acquire_timeout(pool.acquire_timeout.max(Duration::from_secs(10)))
+            .connect_with(opts)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+}
+
+pub(crate) use crate::common::{from_ms, from_ms_opt, ms, parse_id};
+
+/// Append an audit event inside a transaction.
+pub(crate) async fn write_audit(
+    conn: &mut SqliteConnection,
+    e: &AuditEvent,
+) -> Result<(), StoreError> {
+    let actor = serde_json::to_string(&e.actor).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let details =
+        serde_json::to_string(&e.details).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO audit_events (app_id, at, actor, action, target, details, correlation_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(e.app_id.map(|a| a.to_string()))
+    .bind(ms(e.at))
+    .bind(actor)
+    .bind(&e.action)
+    .bind(&e.target)
+    .bind(details)
+    .bind(&e.correlation_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Append a change-log row inside a transaction.
+pub(crate) async fn write_change(
+    conn: &mut SqliteConnection,
+    kind: ChangeKind,
+    key: &str,
+    at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO changes (at, kind, key) VALUES ($1, $2, $3)")
+        .bind(ms(at))
+        .bind(kind.as_str())
+        .bind(key)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

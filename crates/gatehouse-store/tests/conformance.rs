@@ -1,0 +1,1068 @@
+//! The store conformance suite: every backend must pass it unchanged.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gatehouse_core::app::{AuthPrefix, HostPattern, Scheme, UpstreamUrl};
+use gatehouse_core::sso::OidcSettings;
+use gatehouse_core::user::{Email, Identity, Tag, TagSource, User, UserStatus};
+use gatehouse_core::{Actor, AppId, Application, AuditEvent, SessionId, Slug, UserId};
+use gatehouse_store::{
+    AdminTokenRecord, AuditQuery, ChangeKind, PasswordChange, SealedSecretChange, SessionRecord,
+    Store, StoreError, UserQuery,
+};
+use time::OffsetDateTime;
+
+fn now() -> OffsetDateTime {
+    // Millisecond precision, as stored.
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000)
+        .unwrap()
+}
+
+fn audit(app: Option<AppId>, action: &str) -> AuditEvent {
+    AuditEvent::new(app, now(), Actor::Cli, action)
+}
+
+fn app(slug: &str, hosts: &[&str]) -> Application {
+    let t = now();
+    Application {
+        id: AppId::new(),
+        name: format!("App {slug}"),
+        slug: Slug::parse(slug).unwrap(),
+        hosts: hosts
+            .iter()
+            .map(|h| HostPattern::parse(h).unwrap())
+            .collect(),
+        upstream_url: Some(UpstreamUrl::parse("http://127.0.0.1:9/").unwrap()),
+        scheme: Scheme::Http,
+        auth_prefix: AuthPrefix::default(),
+        created_at: t,
+        updated_at: t,
+    }
+}
+
+fn user(app: AppId, email: &str) -> User {
+    let t = now();
+    User {
+        id: UserId::new(),
+        app_id: app,
+        email: Email::parse(email).unwrap(),
+        first_name: "Ana".into(),
+        last_name: "Silva".into(),
+        tags: vec![Tag {
+            key: "dept".into(),
+            value: "R&D".into(),
+            source: TagSource::Idp,
+        }],
+        groups: vec!["eng".into(), "ops".into()],
+        status: UserStatus::Active,
+        identities: vec![Identity {
+            issuer: "https://idp".into(),
+            subject: format!("sub-{email}"),
+        }],
+        has_password: false,
+        created_at: t,
+        updated_at: t,
+        last_login_at: None,
+    }
+}
+
+fn session(app: AppId, user: UserId, hash: &str, ttl: Duration) -> SessionRecord {
+    let t = now();
+    SessionRecord {
+        id: SessionId::new(),
+        token_hash: hash.into(),
+        app_id: app,
+        user_id: user,
+        method: "password".into(),
+        created_at: t,
+        last_seen_at: t,
+        expires_at: t + ttl,
+        revoked_at: None,
+        ip: Some("127.0.0.1".into()),
+        user_agent: Some("test".into()),
+        idp_issuer: None,
+        idp_sid: None,
+        id_token_sealed: None,
+        refresh_token_sealed: None,
+        token_expires_at: None,
+    }
+}
+
+async fn apps(store: &dyn Store) {
+    let a = app("alpha", &["alpha.localhost", "alpha.localhost:8080"]);
+    store
+        .create_app(&a, &audit(Some(a.id), "app.created"))
+        .await
+        .unwrap();
+    assert_eq!(store.get_app(a.id).await.unwrap().as_ref(), Some(&a));
+    assert_eq!(
+        store.get_app_by_slug(&a.slug).await.unwrap().as_ref(),
+        Some(&a)
+    );
+
+    let same_slug = app("alpha", &["other.localhost"]);
+    assert!(matches!(
+        store
+            .create_app(&same_slug, &audit(None, "app.created"))
+            .await,
+        Err(StoreError::Conflict { field: "slug" })
+    ));
+    let same_host = app("beta", &["alpha.localhost"]);
+    assert!(matches!(
+        store
+            .create_app(&same_host, &audit(None, "app.created"))
+            .await,
+        Err(StoreError::Conflict { field: "hosts" })
+    ));
+    // Nothing half-written: the failed app is not there.
+    assert!(store.get_app(same_host.id).await.unwrap().is_none());
+
+    let mut changed = a.clone();
+    changed.name = "Renamed".into();
+    changed.hosts = vec![HostPattern::parse("new.localhost").unwrap()];
+    changed.upstream_url = None;
+    store
+        .update_app(&changed, &audit(Some(a.id), "app.updated"))
+        .await
+        .unwrap();
+    assert_eq!(store.get_app(a.id).await.unwrap().as_ref(), Some(&changed));
+    // The old host is free again.
+    let reuse = app("gamma", &["alpha.localhost"]);
+    store
+        .create_app(&reuse, &audit(None, "app.created"))
+        .await
+        .unwrap();
+    let names: Vec<String> = store
+        .list_apps()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    assert!(names.contains(&"Renamed".to_owned()) && names.contains(&"App gamma".to_owned()));
+
+    // SSO settings and the sealed secret.
+    assert!(store.get_oidc(a.id).await.unwrap().is_none());
+    let mut s = OidcSettings {
+        client_id: "client".into(),
+        ..Default::default()
+    };
+    let t = now();
+    store
+        .put_oidc(
+            a.id,
+            &s,
+            SealedSecretChange::Set("v1.k.sealed".into()),
+            t,
+            &audit(Some(a.id), "sso.updated"),
+        )
+        .await
+        .unwrap();
+    let got = store.get_oidc(a.id).await.unwrap().unwrap();
+    assert_eq!(
+        (got.settings, got.client_secret_sealed.as_deref()),
+        (s.clone(), Some("v1.k.sealed"))
+    );
+    s.enabled = true;
+    store
+        .put_oidc(
+            a.id,
+            &s,
+            SealedSecretChange::Keep,
+            t,
+            &audit(Some(a.id), "sso.updated"),
+        )
+        .await
+        .unwrap();
+    let got = store.get_oidc(a.id).await.unwrap().unwrap();
+    assert_eq!(
+        (got.settings.enabled, got.client_secret_sealed.as_deref()),
+        (true, Some("v1.k.sealed"))
+    );
+    store
+        .put_oidc(
+            a.id,
+            &s,
+            SealedSecretChange::Remove,
+            t,
+            &audit(Some(a.id), "sso.updated"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_oidc(a.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .client_secret_sealed,
+        None
+    );
+    assert!(matches!(
+        store
+            .put_oidc(
+                AppId::new(),
+                &s,
+                SealedSecretChange::Keep,
+                t,
+                &audit(None, "sso.updated")
+            )
+            .await,
+        Err(StoreError::NotFound)
+    ));
+
+    store
+        .delete_app(reuse.id, &audit(Some(reuse.id), "app.deleted"))
+        .await
+        .unwrap();
+    assert!(store.get_app(reuse.id).await.unwrap().is_none());
+    assert!(matches!(
+        store
+            .delete_app(reuse.id, &audit(None, "app.deleted"))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn users_and_sessions(store: &dyn Store) {
+    let a = app("users", &["users.localhost"]);
+    store
+        .create_app(&a, &audit(Some(a.id), "app.created"))
+        .await
+        .unwrap();
+    let u = user(a.id, "Ana@Example.com");
+    store
+        .create_user(
+            &u,
+            Some("$argon2id$hash"),
+            &audit(Some(a.id), "user.created"),
+        )
+        .await
+        .unwrap();
+    let mut expect = u.clone();
+    expect.has_password = true;
+    assert_eq!(
+        store.get_user(a.id, u.id).await.unwrap().as_ref(),
+        Some(&expect)
+    );
+    let (found, hash) = store
+        .find_user_by_email(a.id, "ana@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((found.id, hash.as_deref()), (u.id, Some("$argon2id$hash")));
+    // Same e-mail, other case: taken. Same identity: taken.
+    assert!(matches!(
+        store
+            .create_user(
+                &user(a.id, "ANA@example.com"),
+                None,
+                &audit(None, "user.created")
+            )
+            .await,
+        Err(StoreError::Conflict { field: "email" })
+    ));
+    let mut twin = user(a.id, "twin@example.com");
+    twin.identities = u.identities.clone();
+    assert!(matches!(
+        store
+            .create_user(&twin, None, &audit(None, "user.created"))
+            .await,
+        Err(StoreError::Conflict { field: "identity" })
+    ));
+    assert!(
+        store
+            .find_user_by_email(a.id, "twin@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let b = user(a.id, "bruno@example.com");
+    store
+        .create_user(&b, None, &audit(None, "user.created"))
+        .await
+        .unwrap();
+    let q = |s: &str| UserQuery {
+        search: Some(s.into()),
+        limit: 50,
+        offset: 0,
+    };
+    let emails = |v: Vec<User>| {
+        v.into_iter()
+            .map(|u| u.email.normalized())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        emails(
+            store
+                .list_users(
+                    a.id,
+                    &UserQuery {
+                        limit: 50,
+                        ..Default::default()
+                    }
+                )
+                .await
+                .unwrap()
+        ),
+        vec!["ana@example.com", "bruno@example.com"]
+    );
+    assert_eq!(
+        emails(store.list_users(a.id, &q("BRU")).await.unwrap()),
+        vec!["bruno@example.com"]
+    );
+    assert_eq!(
+        emails(store.list_users(a.id, &q("dept=r&d")).await.unwrap()).len(),
+        2
+    );
+    assert_eq!(
+        emails(store.list_users(a.id, &q("%")).await.unwrap()).len(),
+        0
+    );
+
+    let mut changed = u.clone();
+    changed.first_name = "Ana Maria".into();
+    changed.tags = vec![Tag {
+        key: "level".into(),
+        value: "3".into(),
+        source: TagSource::Admin,
+    }];
+    changed.groups = vec![];
+    changed.status = UserStatus::Disabled;
+    store
+        .update_user(
+            &changed,
+            PasswordChange::Remove,
+            &audit(None, "user.updated"),
+        )
+        .await
+        .unwrap();
+    let got = store.get_user(a.id, u.id).await.unwrap().unwrap();
+    assert_eq!(got, changed);
+
+    // Sessions.
+    let t = now();
+    let s1 = session(a.id, u.id, "hash-1", Duration::from_secs(3600));
+    let s2 = session(a.id, u.id, "hash-2", Duration::from_secs(3600));
+    let s3 = session(a.id, b.id, "hash-3", Duration::from_secs(3600));
+    let old = session(a.id, b.id, "hash-old", Duration::from_secs(0));
+    for s in [&s1, &s2, &s3, &old] {
+        store
+            .create_session(s, &audit(Some(a.id), "signin.succeeded"))
+            .await
+            .unwrap();
+    }
+    assert!(
+        store
+            .get_user(a.id, u.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_login_at
+            .is_some()
+    );
+    assert_eq!(
+        store.get_session_by_hash("hash-1").await.unwrap().as_ref(),
+        Some(&s1)
+    );
+    assert_eq!(
+        store
+            .list_sessions(a.id, None, t + Duration::from_millis(1))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        store
+            .list_sessions(a.id, Some(b.id), t + Duration::from_millis(1))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let later = t + Duration::from_secs(60);
+    store
+        .touch_sessions(&[("hash-1".into(), later), ("hash-1".into(), t)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_session_by_hash("hash-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seen_at,
+        later
+    );
+
+    assert_eq!(
+        store
+            .revoke_session(a.id, s3.id, t, &audit(Some(a.id), "session.revoked"))
+            .await
+            .unwrap(),
+        "hash-3"
+    );
+    assert!(matches!(
+        store
+            .revoke_session(a.id, s3.id, t, &audit(None, "x"))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        store
+            .get_session_by_hash("hash-3")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+    assert!(
+        store
+            .revoke_session_by_hash("hash-2", t, &audit(None, "signout"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .revoke_session_by_hash("hash-2", t, &audit(None, "signout"))
+            .await
+            .unwrap()
+    );
+    let mut revoked = store
+        .revoke_sessions_of_user(u.id, t, &audit(None, "user.sessions_revoked"))
+        .await
+        .unwrap();
+    revoked.sort();
+    assert_eq!(revoked, vec!["hash-1".to_owned()]);
+    assert_eq!(
+        store
+            .count_active_sessions(t + Duration::from_millis(1))
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(
+        store
+            .purge_sessions(t + Duration::from_secs(1))
+            .await
+            .unwrap()
+            >= 4
+    );
+
+    // Deleting a user ends their sessions.
+    let s4 = session(a.id, b.id, "hash-4", Duration::from_secs(3600));
+    store
+        .create_session(&s4, &audit(None, "signin.succeeded"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .delete_user(a.id, b.id, &audit(None, "user.deleted"))
+            .await
+            .unwrap(),
+        vec!["hash-4".to_owned()]
+    );
+    assert!(store.get_session_by_hash("hash-4").await.unwrap().is_none());
+    assert!(matches!(
+        store
+            .delete_user(a.id, b.id, &audit(None, "user.deleted"))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn audit_tokens_changes(store: &dyn Store) {
+    let a = AppId::new();
+    let start = store.latest_change().await.unwrap();
+    for i in 0..5 {
+        store
+            .append_audit(
+                &audit(
+                    Some(a),
+                    if i % 2 == 0 {
+                        "signin.failed"
+                    } else {
+                        "signin.succeeded"
+                    },
+                )
+                .target(format!("u{i}@x")),
+            )
+            .await
+            .unwrap();
+    }
+    let all = store
+        .list_audit(&AuditQuery {
+            app_id: Some(a),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 5);
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    let failed = store
+        .list_audit(&AuditQuery {
+            app_id: Some(a),
+            action_prefix: Some("signin.failed".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 3);
+    let page = store
+        .list_audit(&AuditQuery {
+            app_id: Some(a),
+            before_id: Some(all[1].id),
+            limit: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![all[2].id, all[3].id]
+    );
+    let by_subject = store
+        .list_audit(&AuditQuery {
+            app_id: Some(a),
+            subject: Some("U3@".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_subject.len(), 1);
+
+    let tok = AdminTokenRecord {
+        id: gatehouse_core::ids::TokenId::new(),
+        name: "ci".into(),
+        token_hash: "th".into(),
+        created_at: now(),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    store
+        .create_admin_token(&tok, &audit(None, "admin_token.created"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.find_admin_token("th").await.unwrap().map(|t| t.name),
+        Some("ci".into())
+    );
+    store.touch_admin_token(tok.id, now()).await.unwrap();
+    assert!(
+        store
+            .find_admin_token("th")
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at
+            .is_some()
+    );
+    assert!(store.find_admin_token("nope").await.unwrap().is_none());
+
+    // Changes: every mutation above left rows; a new app adds one of kind App.
+    let x = app("changes", &["changes.localhost"]);
+    store
+        .create_app(&x, &audit(Some(x.id), "app.created"))
+        .await
+        .unwrap();
+    let changes = store.changes_since(start, 1000).await.unwrap();
+    let last = changes.last().unwrap();
+    assert_eq!(
+        (last.kind, last.key.clone()),
+        (ChangeKind::App, x.id.to_string())
+    );
+    assert_eq!(store.latest_change().await.unwrap(), last.seq);
+    store
+        .prune_changes(now() + Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.latest_change().await.unwrap(),
+        last.seq,
+        "the newest change is kept"
+    );
+}
+
+async fn oidc_support(store: &dyn Store) {
+    let a = app("oidc", &["oidc.localhost"]);
+    store
+        .create_app(&a, &audit(Some(a.id), "app.created"))
+        .await
+        .unwrap();
+    // The client key: the first one stored wins.
+    let s = OidcSettings::default();
+    store
+        .put_oidc(
+            a.id,
+            &s,
+            SealedSecretChange::Keep,
+            now(),
+            &audit(None, "sso.updated"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .set_client_key(a.id, "v1.k.first", &audit(None, "sso.client_key_created"))
+            .await
+            .unwrap(),
+        "v1.k.first"
+    );
+    assert_eq!(
+        store
+            .set_client_key(a.id, "v1.k.second", &audit(None, "sso.client_key_created"))
+            .await
+            .unwrap(),
+        "v1.k.first"
+    );
+    assert_eq!(
+        store
+            .get_oidc(a.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .client_key_sealed
+            .as_deref(),
+        Some("v1.k.first")
+    );
+
+    let u = user(a.id, "idp@example.com");
+    store
+        .create_user(&u, None, &audit(None, "user.created"))
+        .await
+        .unwrap();
+    let found = store
+        .find_user_by_identity(a.id, "https://idp", "sub-idp@example.com")
+        .await
+        .unwrap();
+    assert_eq!(found.map(|f| f.id), Some(u.id));
+    assert!(
+        store
+            .find_user_by_identity(a.id, "https://other", "sub-idp@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // IdP sessions: revoked by sid, by user, by both.
+    let mut s1 = session(a.id, u.id, "idp-1", Duration::from_secs(3600));
+    s1.idp_issuer = Some("https://idp".into());
+    s1.idp_sid = Some("sid-1".into());
+    let mut s2 = s1.clone();
+    s2.id = SessionId::new();
+    s2.token_hash = "idp-2".into();
+    s2.idp_sid = Some("sid-2".into());
+    for s in [&s1, &s2] {
+        store
+            .create_session(s, &audit(None, "signin.succeeded"))
+            .await
+            .unwrap();
+    }
+    let t = now();
+    assert!(
+        store
+            .revoke_idp_sessions(a.id, "https://idp", None, None, t, &audit(None, "x"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .revoke_idp_sessions(
+                a.id,
+                "https://other",
+                Some("sid-1"),
+                None,
+                t,
+                &audit(None, "x")
+            )
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .revoke_idp_sessions(
+                a.id,
+                "https://idp",
+                Some("sid-1"),
+                None,
+                t,
+                &audit(None, "x")
+            )
+            .await
+            .unwrap(),
+        vec!["idp-1".to_owned()]
+    );
+    assert!(
+        store
+            .revoke_idp_sessions(
+                a.id,
+                "https://idp",
+                Some("sid-2"),
+                Some(UserId::new()),
+                t,
+                &audit(None, "x")
+            )
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .revoke_idp_sessions(a.id, "https://idp", None, Some(u.id), t, &audit(None, "x"))
+            .await
+            .unwrap(),
+        vec!["idp-2".to_owned()]
+    );
+
+    store
+        .update_session_tokens("idp-1", Some("v1.k.idt"), None, Some(t))
+        .await
+        .unwrap();
+    let got = store.get_session_by_hash("idp-1").await.unwrap().unwrap();
+    assert_eq!(
+        (got.id_token_sealed.as_deref(), got.token_expires_at),
+        (Some("v1.k.idt"), Some(t))
+    );
+
+    // Single-use values.
+    let later = t + Duration::from_secs(600);
+    assert!(store.mark_used("flow_state", "h1", later).await.unwrap());
+    assert!(!store.mark_used("flow_state", "h1", later).await.unwrap());
+    assert!(
+        store.mark_used("logout_jti", "h1", later).await.unwrap(),
+        "kinds are separate"
+    );
+    assert_eq!(
+        store
+            .purge_used(later + Duration::from_secs(1))
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(store.mark_used("flow_state", "h1", later).await.unwrap());
+}
+
+async fn admins(store: &dyn Store) {
+    use gatehouse_core::ids::AdminId;
+    use gatehouse_store::{AdminRecord, AdminSessionRecord};
+    assert_eq!(store.count_admins().await.unwrap(), 0);
+    let a = AdminRecord {
+        id: AdminId::new(),
+        email: "Olga@Example.com".into(),
+        name: "Olga".into(),
+        password_hash: Some("$argon2id$x".into()),
+        active: true,
+        created_at: now(),
+        last_login_at: None,
+    };
+    store
+        .create_admin(&a, &audit(None, "admin.created"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .create_admin(
+                &AdminRecord {
+                    id: AdminId::new(),
+                    ..a.clone()
+                },
+                &audit(None, "admin.created")
+            )
+            .await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(store.count_admins().await.unwrap(), 1);
+    assert_eq!(
+        store
+            .find_admin_by_email("olga@example.com")
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&a)
+    );
+    assert_eq!(store.get_admin(a.id).await.unwrap().as_ref(), Some(&a));
+    assert!(
+        store
+            .find_admin_by_identity("https://idp", "olga")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store
+        .link_admin_identity(
+            a.id,
+            "https://idp",
+            "olga",
+            &audit(None, "admin.identity_linked"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .find_admin_by_identity("https://idp", "olga")
+            .await
+            .unwrap()
+            .map(|x| x.id),
+        Some(a.id)
+    );
+    assert_eq!(store.list_admins().await.unwrap().len(), 1);
+
+    let t = now();
+    let s = AdminSessionRecord {
+        id: SessionId::new(),
+        token_hash: "admin-hash".into(),
+        admin_id: a.id,
+        method: "password".into(),
+        created_at: t,
+        last_seen_at: t,
+        expires_at: t + Duration::from_secs(3600),
+        revoked_at: None,
+        ip: None,
+        user_agent: None,
+    };
+    store
+        .create_admin_session(&s, &audit(None, "admin.signin"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_admin_session("admin-hash")
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&s)
+    );
+    assert!(
+        store
+            .get_admin(a.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_login_at
+            .is_some()
+    );
+    store
+        .touch_admin_session("admin-hash", t + Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_admin_session("admin-hash")
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seen_at,
+        t + Duration::from_secs(5)
+    );
+    assert!(
+        store
+            .revoke_admin_session("admin-hash", t, &audit(None, "admin.signout"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .revoke_admin_session("admin-hash", t, &audit(None, "admin.signout"))
+            .await
+            .unwrap()
+    );
+
+    // Instance settings with a sealed secret: kept, replaced, removed.
+    assert!(store.get_setting("admin_sso").await.unwrap().is_none());
+    let v = serde_json::json!({"enabled": true});
+    store
+        .put_setting(
+            "admin_sso",
+            &v,
+            Some(Some("v1.k.s")),
+            t,
+            &audit(None, "admin.sso_updated"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_setting("admin_sso").await.unwrap(),
+        Some((v.clone(), Some("v1.k.s".to_owned())))
+    );
+    store
+        .put_setting("admin_sso", &v, None, t, &audit(None, "admin.sso_updated"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_setting("admin_sso")
+            .await
+            .unwrap()
+            .unwrap()
+            .1
+            .as_deref(),
+        Some("v1.k.s")
+    );
+    store
+        .put_setting(
+            "admin_sso",
+            &v,
+            Some(None),
+            t,
+            &audit(None, "admin.sso_updated"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_setting("admin_sso").await.unwrap().unwrap().1,
+        None
+    );
+}
+
+async fn grants_and_settings(store: &dyn Store) {
+    use gatehouse_core::access::{Grant, Subject};
+    use gatehouse_core::ids::GrantId;
+    let a = app("grants", &["grants.localhost"]);
+    store
+        .create_app(&a, &audit(Some(a.id), "app.created"))
+        .await
+        .unwrap();
+    let start = store.latest_change().await.unwrap();
+    let subjects = [
+        Subject::Email("ana@example.com".into()),
+        Subject::Group("eng".into()),
+        Subject::Tag {
+            key: "dept".into(),
+            value: "R&D".into(),
+        },
+    ];
+    let mut ids = Vec::new();
+    for (i, s) in subjects.iter().enumerate() {
+        let g = Grant {
+            id: GrantId::new(),
+            app_id: a.id,
+            role: format!("role{i}"),
+            subject: s.clone(),
+            created_at: now() + Duration::from_millis(i as u64),
+        };
+        store
+            .create_grant(&g, &audit(Some(a.id), "grant.created"))
+            .await
+            .unwrap();
+        ids.push(g.id);
+    }
+    let listed = store.list_grants(a.id).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|g| g.subject.clone()).collect::<Vec<_>>(),
+        subjects.to_vec()
+    );
+    assert!(store.list_all_grants().await.unwrap().len() >= 3);
+    store
+        .delete_grant(a.id, ids[1], &audit(Some(a.id), "grant.deleted"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.delete_grant(a.id, ids[1], &audit(None, "x")).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(store.list_grants(a.id).await.unwrap().len(), 2);
+    let changes = store.changes_since(start, 100).await.unwrap();
+    assert!(changes.iter().all(|c| c.kind == ChangeKind::Grants));
+
+    assert!(
+        store
+            .get_app_setting(a.id, "access")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let v = serde_json::json!({"default_role": "member"});
+    store
+        .put_app_setting(
+            a.id,
+            "access",
+            &v,
+            now(),
+            &audit(Some(a.id), "access.updated"),
+        )
+        .await
+        .unwrap();
+    store
+        .put_app_setting(
+            a.id,
+            "access",
+            &v,
+            now(),
+            &audit(Some(a.id), "access.updated"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_app_setting(a.id, "access").await.unwrap(),
+        Some(v.clone())
+    );
+    assert!(
+        store
+            .list_app_settings("access")
+            .await
+            .unwrap()
+            .contains(&(a.id, v))
+    );
+    assert!(matches!(
+        store
+            .put_app_setting(
+                AppId::new(),
+                "access",
+                &serde_json::json!({}),
+                now(),
+                &audit(None, "x")
+            )
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+/// Everything every backend must do.
+async fn run_all(store: Arc<dyn Store>) {
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap(); // idempotent
+    store.ping().await.unwrap();
+    apps(&*store).await;
+    users_and_sessions(&*store).await;
+    audit_tokens_changes(&*store).await;
+    oidc_support(&*store).await;
+    admins(&*store).await;
+    grants_and_settings(&*store).await;
+}
+
+#[tokio::test]
+async fn sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/gatehouse.db", dir.path().display());
+    let store = gatehouse_store::connect(&url, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(store.backend(), "sqlite");
+    run_all(store).await;
+}
+
+#[tokio::test]
+async fn postgres() {
+    let db = gatehouse_store::testing::TestDatabase::create()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let store = gatehouse_store::connect(&db.url, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(store.backend(), "postgres");
+    run_all(store.clone()).await;
+    drop(store);
+    db.drop_now().await.unwrap();
+}

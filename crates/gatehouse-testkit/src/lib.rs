@@ -1,0 +1,22 @@
+//! The test harness of Gatehouse (zero2prod's `spawn_app`): every test starts
+//! the real server in-process on `127.0.0.1:0` with its own data directory
+//! and database, an injected clock, and the helpers to drive it: an admin API
+//! client, per-host browser-like clients, and an echo upstream.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod app;
+pub mod balancer;
+pub mod browser;
+pub mod client;
+pub mod idp;
+pub mod jose;
+pub mod node;
+pub mod postgres;
+pub mod proxies;
+pub mod sso;
+pub mod upstream;
+
+pub use app::{TestApp, TestAppBuilder};
+pub use client::{ApiClient, AppClient};
+pub use idp::TestIdp;
+pub use upstream::EchoUpstream;

@@ -1,0 +1,223 @@
+//! Forward-auth behind real reverse proxies: nginx (`auth_request`) and
+//! Caddy (`forward_auth`) from Debian packages, as private instances on
+//! loopback ports, running the examples of `docs/forward-auth/` as written.
+
+use std::net::SocketAddr;
+
+use gatehouse_testkit::proxies::FrontProxy;
+use gatehouse_testkit::{AppClient, EchoUpstream, TestApp};
+use serde_json::json;
+
+const PW: &str = "correct-horse-battery";
+
+/// Gatehouse with an application `shop` (host `shop.localhost`, any port,
+/// no upstream: the proxy in front reaches the application), where
+/// ana@example.com is a member, /admin needs `admin`, and bo@example.com has
+/// no role.
+async fn gatehouse() -> (TestApp, String) {
+    let app = TestApp::spawn().await;
+    let r = app
+        .api()
+        .post(
+            "/api/v1/apps",
+            &json!({"name": "Shop", "slug": "shop", "hosts": ["shop.localhost"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    for email in ["ana@example.com", "bo@example.com"] {
+        let r = app
+            .api()
+            .post(
+                &format!("/api/v1/apps/{id}/users"),
+                &json!({"email": email, "first_name": "Ana", "last_name": "Silva", "password": PW, "groups": ["eng"]}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let r = app
+        .api()
+        .post(
+            &format!("/api/v1/apps/{id}/grants"),
+            &json!({"role": "member", "subject": {"email": "ana@example.com"}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = app
+        .api()
+        .put(
+            &format!("/api/v1/apps/{id}/access"),
+            &json!({"routes": [{"prefix": "/admin", "roles": ["admin"]}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    (app, id)
+}
+
+/// What a browser sees through the proxy on `port`. `redirect_from_gatehouse`:
+/// whether the proxy hands Gatehouse's redirect through (Caddy) or builds
+/// it from `X-Gatehouse-Login-Url` (nginx); the browser sees the same.
+async fn browse_through(port: u16, gatehouse_port: u16) {
+    let base = format!("http://shop.localhost:{port}");
+    let c = AppClient::new(SocketAddr::from(([127, 0, 0, 1], port)), "shop.localhost");
+
+    // Not signed in: to the sign-in page on the application's host, coming back after.
+    let r = c.get("/orders?tab=open").await;
+    assert_eq!(r.status, 302, "{}", r.text);
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{base}/auth/login?rd=%2Forders%3Ftab%3Dopen").as_str())
+    );
+    // The sign-in page itself comes through the proxy.
+    let page = c.get("/auth/login?rd=%2Forders%3Ftab%3Dopen").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("password"));
+
+    let r = c
+        .post_form(
+            "/auth/login",
+            &[
+                ("email", "ana@example.com"),
+                ("password", PW),
+                ("rd", "/orders?tab=open"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(r.header("location"), Some("/orders?tab=open"));
+
+    let r = c
+        .get_with(
+            "/orders?tab=open",
+            &[
+                ("accept", "text/html"),
+                ("x-auth-request-email", "boss@evil.example"),
+                ("x-auth-request-roles", "admin"),
+                ("x-gatehouse-assertion", "forged"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let h = &r.json["headers"];
+    assert_eq!(r.json["path"], "/orders");
+    assert_eq!(h["x-auth-request-email"], json!(["ana@example.com"]), "{h}");
+    assert_eq!(h["x-auth-request-roles"], json!(["member"]));
+    assert_eq!(h["x-auth-request-groups"], json!(["eng"]));
+    assert_eq!(h["x-auth-request-first-name"], json!(["Ana"]));
+    let assertion = h["x-gatehouse-assertion"][0].as_str().unwrap().to_owned();
+    assert_ne!(assertion, "forged");
+    let verified = gatehouse_testkit::jose::verify(
+        &format!("http://127.0.0.1:{gatehouse_port}/.well-known/jwks.json"),
+        &format!("http://localhost:{gatehouse_port}"),
+        "shop.localhost",
+        &[&assertion],
+    )
+    .await;
+    assert_eq!(verified[0]["ok"], true, "{}", verified[0]);
+    assert_eq!(verified[0]["payload"]["email"], "ana@example.com");
+
+    // The per-route rule applies to the path the browser asked for.
+    let r = c.get("/admin/settings").await;
+    assert_eq!(r.status, 403, "{}", r.text);
+
+    // Signed out: back to the sign-in redirect.
+    let r = c.get("/auth/logout").await;
+    assert!(r.status == 303 || r.status == 302, "{}", r.text);
+    let r = c.get("/orders").await;
+    assert_eq!(r.status, 302, "{}", r.text);
+
+    // Someone with no role is refused.
+    let bo = AppClient::new(SocketAddr::from(([127, 0, 0, 1], port)), "shop.localhost");
+    let r = bo
+        .post_form(
+            "/auth/login",
+            &[("email", "bo@example.com"), ("password", PW), ("rd", "/")],
+        )
+        .await;
+    assert_eq!(r.status, 403, "no role, no session: {}", r.text);
+    assert!(bo.session_cookie().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_auth_request_lets_in_whom_gatehouse_says() {
+    let (app, _) = gatehouse().await;
+    let up = EchoUpstream::start().await;
+    let nginx = FrontProxy::nginx(app.addr, up.addr, "shop.localhost").await;
+    browse_through(nginx.port, app.port()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caddy_forward_auth_lets_in_whom_gatehouse_says() {
+    let (app, _) = gatehouse().await;
+    let up = EchoUpstream::start().await;
+    let caddy = FrontProxy::caddy(app.addr, up.addr, "shop.localhost").await;
+    browse_through(caddy.port, app.port()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_answers_401_with_the_login_url_403_and_200_with_identity() {
+    let (app, _) = gatehouse().await;
+    let c = app.client("shop.localhost");
+    let base = format!("http://shop.localhost:{}", app.port());
+
+    let r = c
+        .get_with("/auth/verify", &[("x-original-uri", "/reports?m=5")])
+        .await;
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.header("x-gatehouse-login-url"),
+        Some(format!("{base}/auth/login?rd=%2Freports%3Fm%3D5").as_str())
+    );
+    // Redirect mode: browsers get a 302, API callers still 401.
+    let r = c
+        .get_with(
+            "/auth/verify?redirect=1",
+            &[("x-forwarded-uri", "/reports"), ("accept", "text/html")],
+        )
+        .await;
+    assert_eq!(r.status, 302);
+    let r = c
+        .get_with(
+            "/auth/verify?redirect=1",
+            &[
+                ("x-forwarded-uri", "/reports"),
+                ("accept", "application/json"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 401);
+
+    c.sign_in("ana@example.com", PW).await;
+    let r = c
+        .get_with("/auth/verify", &[("x-original-uri", "/reports")])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.header("x-auth-request-email"), Some("ana@example.com"));
+    assert_eq!(r.header("x-auth-request-roles"), Some("member"));
+    assert!(r.header("x-gatehouse-assertion").is_some());
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let r = c
+        .get_with("/auth/verify", &[("x-original-uri", "/admin/users")])
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+
+    // A proxy that calls Gatehouse by its address (Traefik) names the
+    // application in X-Forwarded-Host.
+    let by_address = app.client("127.0.0.1");
+    let cookie = c.cookie_header().unwrap();
+    let r = by_address
+        .get_with(
+            "/auth/verify",
+            &[
+                (
+                    "x-forwarded-host",
+                    &format!("shop.localhost:{}", app.port()),
+                ),
+                ("x-forwarded-uri", "/reports"),
+                ("cookie", &cookie),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.header("x-auth-request-email"), Some("ana@example.com"));
+}

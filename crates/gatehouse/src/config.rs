@@ -1,0 +1,370 @@
+//! Configuration: one TOML file, every key overridable by `GATEHOUSE_<KEY>`,
+//! secrets also from files (`<key>_file` / `GATEHOUSE_<KEY>_FILE`). Defaults
+//! make `gatehouse serve` work with no file at all. Documented key by key in
+//! `docs/configuration.md`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::CliError;
+
+/// `text` or `json` logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The whole configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address of the application hosts, `/admin` and `/api`.
+    pub listen: SocketAddr,
+    /// SQLite file and generated master key live here.
+    pub data_dir: PathBuf,
+    /// `sqlite://...` (default `sqlite://<data_dir>/gatehouse.db`).
+    pub database_url: Option<SecretString>,
+    /// File holding `database_url`.
+    pub database_url_file: Option<PathBuf>,
+    /// Most database connections per node.
+    pub database_max_connections: u32,
+    /// Database connections kept open when idle.
+    pub database_min_connections: u32,
+    /// How long a query waits for a database connection before failing.
+    #[serde(with = "humantime_serde")]
+    pub database_acquire_timeout: Duration,
+    /// While the database is unreachable, signed-in users keep being served
+    /// from this node's memory for this long (revocations made meanwhile
+    /// cannot be seen); after it, requests get 503 until it returns.
+    #[serde(with = "humantime_serde")]
+    pub database_outage_grace: Duration,
+    /// 32 bytes, base64: seals secrets at rest (default: generated into `data_dir`).
+    pub master_key: Option<SecretString>,
+    /// File holding `master_key`.
+    pub master_key_file: Option<PathBuf>,
+    /// Older master keys, still used to open values sealed before a rotation.
+    pub previous_master_keys: Vec<SecretString>,
+    /// Host that serves `/admin` and `/api`.
+    pub admin_host: String,
+    /// `http` or `https`: how the console is reached (its cookie is `Secure` on https).
+    /// Default: `http` for `localhost`, `*.localhost` and IP addresses, else `https`.
+    pub admin_scheme: Option<String>,
+    /// The issuer (`iss`) of `X-Gatehouse-Assertion`, the instance's public
+    /// URL. Default: `<admin_scheme>://<admin_host>` with the listening port
+    /// when `admin_host` names none.
+    pub assertion_issuer: Option<String>,
+    /// A bootstrap admin API token.
+    pub admin_token: Option<SecretString>,
+    /// File holding `admin_token`.
+    pub admin_token_file: Option<PathBuf>,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+    /// Log filter (`info`, `debug`, or a tracing directive list).
+    pub log_level: String,
+    /// How long a session may go unused.
+    #[serde(with = "humantime_serde")]
+    pub session_idle_timeout: Duration,
+    /// How long a session may live at all.
+    #[serde(with = "humantime_serde")]
+    pub session_absolute_timeout: Duration,
+    /// Name of the session cookie on application hosts.
+    pub session_cookie: String,
+    /// How long to wait for an upstream's response head.
+    #[serde(with = "humantime_serde")]
+    pub upstream_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            database_url_file: None,
+            database_max_connections: 16,
+            database_min_connections: 1,
+            database_acquire_timeout: Duration::from_secs(3),
+            database_outage_grace: Duration::from_secs(300),
+            master_key: None,
+            master_key_file: None,
+            previous_master_keys: Vec::new(),
+            admin_host: "localhost".to_owned(),
+            admin_scheme: None,
+            assertion_issuer: None,
+            admin_token: None,
+            admin_token_file: None,
+            log_format: LogFormat::Text,
+            log_level: "info".to_owned(),
+            session_idle_timeout: Duration::from_secs(8 * 3600),
+            session_absolute_timeout: Duration::from_secs(7 * 24 * 3600),
+            session_cookie: "gatehouse_session".to_owned(),
+            upstream_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The default config file, read when it exists and no `--config` is given.
+pub const DEFAULT_FILE: &str = "gatehouse.toml";
+
+impl Config {
+    /// Load: defaults, then the TOML file, then `GATEHOUSE_*` variables,
+    /// then `*_file` secrets. `path` must exist when given explicitly.
+    pub fn load(path: Option<&Path>) -> Result<Self, CliError> {
+        let mut fig = Figment::new();
+        match path {
+            Some(p) if !p.exists() => {
+                return Err(CliError::Config(format!(
+                    "config file {} does not exist",
+                    p.display()
+                )));
+            }
+            Some(p) => fig = fig.merge(Toml::file_exact(p)),
+            None if Path::new(DEFAULT_FILE).exists() => {
+                fig = fig.merge(Toml::file_exact(DEFAULT_FILE))
+            }
+            None => {}
+        }
+        fig = fig.merge(Env::prefixed("GATEHOUSE_").ignore(&["config"]));
+        let mut config: Config = fig.extract().map_err(|e| CliError::Config(e.to_string()))?;
+        config.resolve_files()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn resolve_files(&mut self) -> Result<(), CliError> {
+        resolve(
+            &mut self.master_key,
+            self.master_key_file.take(),
+            "master_key",
+        )?;
+        resolve(
+            &mut self.admin_token,
+            self.admin_token_file.take(),
+            "admin_token",
+        )?;
+        resolve(
+            &mut self.database_url,
+            self.database_url_file.take(),
+            "database_url",
+        )?;
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), CliError> {
+        gatehouse_core::HostPattern::parse(&self.admin_host)
+            .map_err(|e| CliError::Config(format!("admin_host: {e}")))?;
+        if let Some(s) = &self.admin_scheme
+            && s != "http"
+            && s != "https"
+        {
+            return Err(CliError::Config(
+                "admin_scheme must be \"http\" or \"https\"".into(),
+            ));
+        }
+        if let Some(i) = &self.assertion_issuer {
+            gatehouse_core::sso::IssuerUrl::parse(i, "assertion_issuer")
+                .map_err(|e| CliError::Config(e.to_string()))?;
+        }
+        if self.database_max_connections == 0
+            || self.database_min_connections > self.database_max_connections
+        {
+            return Err(CliError::Config(
+                "database_max_connections must be at least 1 and at least database_min_connections"
+                    .into(),
+            ));
+        }
+        if self.database_acquire_timeout.is_zero() {
+            return Err(CliError::Config(
+                "database_acquire_timeout must be longer than zero".into(),
+            ));
+        }
+        if self.session_idle_timeout.is_zero() || self.session_absolute_timeout.is_zero() {
+            return Err(CliError::Config(
+                "session timeouts must be longer than zero".into(),
+            ));
+        }
+        if self.session_cookie.is_empty()
+            || !self
+                .session_cookie
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(CliError::Config(
+                "session_cookie must be letters, digits, '_' or '-'".into(),
+            ));
+        }
+        if let Some(t) = &self.admin_token
+            && t.expose_secret().len() < 16
+        {
+            return Err(CliError::Config(
+                "admin_token must be at least 16 characters".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The issuer of assertions for a node listening on `port`.
+    pub fn assertion_issuer(&self, port: u16) -> String {
+        if let Some(i) = &self.assertion_issuer {
+            return i.trim_end_matches('/').to_owned();
+        }
+        let scheme = self.admin_scheme();
+        let host = &self.admin_host;
+        let named_port = gatehouse_core::HostPattern::parse(host)
+            .ok()
+            .and_then(|h| h.port())
+            .is_some();
+        let default_port = match scheme {
+            gatehouse_core::Scheme::Http => 80,
+            gatehouse_core::Scheme::Https => 443,
+        };
+        if named_port || port == default_port {
+            format!("{}://{host}", scheme.as_str())
+        } else {
+            format!("{}://{host}:{port}", scheme.as_str())
+        }
+    }
+
+    /// The database pool settings.
+    pub fn pool(&self) -> gatehouse_store::PoolSettings {
+        gatehouse_store::PoolSettings {
+            max_connections: self.database_max_connections,
+            min_connections: self.database_min_connections,
+            acquire_timeout: self.database_acquire_timeout,
+        }
+    }
+
+    /// The scheme of the console.
+    pub fn admin_scheme(&self) -> gatehouse_core::Scheme {
+        match self.admin_scheme.as_deref() {
+            Some("https") => gatehouse_core::Scheme::Https,
+            Some(_) => gatehouse_core::Scheme::Http,
+            None => {
+                let host = self.admin_host.split(':').next().unwrap_or("");
+                let local = host == "localhost"
+                    || host.ends_with(".localhost")
+                    || host.parse::<std::net::IpAddr>().is_ok();
+                if local {
+                    gatehouse_core::Scheme::Http
+                } else {
+                    gatehouse_core::Scheme::Https
+                }
+            }
+        }
+    }
+
+    /// The database URL (default: SQLite in `data_dir`).
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(u) => u.expose_secret().to_owned(),
+            None => format!("sqlite://{}", self.data_dir.join("gatehouse.db").display()),
+        }
+    }
+}
+
+/// Fill `value` from `file` (trailing newline removed); both set is an error.
+fn resolve(
+    value: &mut Option<SecretString>,
+    file: Option<PathBuf>,
+    key: &str,
+) -> Result<(), CliError> {
+    let Some(file) = file else {
+        return Ok(());
+    };
+    if value.is_some() {
+        return Err(CliError::Config(format!(
+            "set either {key} or {key}_file, not both"
+        )));
+    }
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| CliError::Config(format!("{key}_file {}: {e}", file.display())))?;
+    *value = Some(SecretString::from(
+        text.trim_end_matches(['\n', '\r']).to_owned(),
+    ));
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::result_large_err)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn no_file_gives_the_documented_defaults() {
+        Jail::expect_with(|_| {
+            let c = Config::load(None).unwrap();
+            assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+            assert_eq!(c.data_dir, PathBuf::from("./data"));
+            assert_eq!(c.database_url(), "sqlite://./data/gatehouse.db");
+            assert_eq!(c.admin_host, "localhost");
+            assert_eq!(c.log_format, LogFormat::Text);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn env_overrides_the_file_and_secrets_come_from_files() {
+        Jail::expect_with(|jail| {
+            jail.create_file("gatehouse.toml", "listen = \"127.0.0.1:9000\"\nadmin_host = \"admin.example.com\"\nsession_idle_timeout = \"30m\"\n")?;
+            jail.create_file("key.txt", "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ=\n")?;
+            jail.set_env("GATEHOUSE_LISTEN", "127.0.0.1:9100");
+            jail.set_env("GATEHOUSE_LOG_FORMAT", "json");
+            jail.set_env("GATEHOUSE_MASTER_KEY_FILE", "key.txt");
+            jail.set_env("GATEHOUSE_CONFIG", "ignored");
+            let c = Config::load(None).unwrap();
+            assert_eq!(c.listen.to_string(), "127.0.0.1:9100");
+            assert_eq!(c.admin_host, "admin.example.com");
+            assert_eq!(c.log_format, LogFormat::Json);
+            assert_eq!(c.session_idle_timeout, Duration::from_secs(1800));
+            assert_eq!(
+                c.master_key
+                    .as_ref()
+                    .map(|k| k.expose_secret().to_owned())
+                    .as_deref(),
+                Some("c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ=")
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_conflicts_are_refused() {
+        Jail::expect_with(|jail| {
+            jail.create_file("gatehouse.toml", "lisen = \"x\"\n")?;
+            assert!(matches!(Config::load(None), Err(CliError::Config(m)) if m.contains("lisen")));
+            jail.create_file("gatehouse.toml", "admin_token = \"0123456789abcdef\"\n")?;
+            jail.create_file("t", "x")?;
+            jail.set_env("GATEHOUSE_ADMIN_TOKEN_FILE", "t");
+            assert!(
+                matches!(Config::load(None), Err(CliError::Config(m)) if m.contains("not both"))
+            );
+            Ok(())
+        });
+        assert!(matches!(
+            Config::load(Some(Path::new("/nonexistent.toml"))),
+            Err(CliError::Config(_))
+        ));
+    }
+
+    #[test]
+    fn the_documented_example_loads() {
+        Jail::expect_with(|jail| {
+            let example = include_str!("../../../docs/gatehouse.example.toml");
+            jail.create_file("gatehouse.toml", example)?;
+            Config::load(None).unwrap();
+            Ok(())
+        });
+    }
+}
