@@ -205,14 +205,7 @@ impl TestIdp {
 
     /// A browser-like client for the IdP (its own cookies).
     pub fn browser(&self) -> IdpBrowser {
-        IdpBrowser {
-            issuer: self.issuer.clone(),
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .cookie_store(true)
-                .build()
-                .expect("client"),
-        }
+        IdpBrowser::new(&self.issuer)
     }
 }
 
@@ -224,6 +217,18 @@ pub struct IdpBrowser {
 }
 
 impl IdpBrowser {
+    /// A fresh browser (no cookies) for the IdP at `issuer`.
+    pub fn new(issuer: &str) -> Self {
+        Self {
+            issuer: issuer.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .cookie_store(true)
+                .build()
+                .expect("client"),
+        }
+    }
+
     fn absolute(&self, location: &str) -> String {
         if location.starts_with('/') {
             format!("{}{location}", self.issuer)
