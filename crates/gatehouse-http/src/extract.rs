@@ -1,6 +1,6 @@
 //! Extractors: what a handler needs from a request, parsed at the edge.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
@@ -73,11 +73,64 @@ pub fn request_id(parts: &Parts) -> Option<String> {
         .map(|r| r.as_str().to_owned())
 }
 
-/// The client's address (the TCP peer).
+/// The client's address as a trusted proxy reported it (set by the
+/// request middleware; see [`forwarded_client`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub IpAddr);
+
+/// The client's address: what a trusted proxy reported, else the TCP peer.
 pub fn client_ip(extensions: &axum::http::Extensions) -> Option<String> {
+    if let Some(ClientAddr(ip)) = extensions.get::<ClientAddr>() {
+        return Some(ip.to_string());
+    }
+    peer_ip(extensions).map(|ip| ip.to_string())
+}
+
+/// The TCP peer's address.
+pub fn peer_ip(extensions: &axum::http::Extensions) -> Option<IpAddr> {
     extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(a)| a.ip().to_string())
+        .map(|ConnectInfo(a)| a.ip())
+}
+
+/// One `trusted_proxies` entry: an address (`10.0.0.5`, `::1`) or a
+/// network (`10.0.0.0/8`).
+pub fn parse_trusted_proxy(s: &str) -> Option<ipnet::IpNet> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .ok()
+        .or_else(|| s.parse::<IpAddr>().ok().map(ipnet::IpNet::from))
+}
+
+/// The client behind trusted proxies: when `peer` is one of `trusted`, walk
+/// `X-Forwarded-For` from the right (the entry the nearest proxy added)
+/// past trusted addresses; the first untrusted one is the client. Entries
+/// left of it were written by the client and are not believed. `None`
+/// when the peer is not trusted or the header is missing or malformed
+/// (then the peer is the client).
+pub fn forwarded_client(
+    trusted: &[ipnet::IpNet],
+    peer: IpAddr,
+    headers: &axum::http::HeaderMap,
+) -> Option<IpAddr> {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return None;
+    }
+    let mut hops = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        for entry in value.to_str().ok()?.split(',') {
+            hops.push(entry.trim().parse::<IpAddr>().ok()?);
+        }
+    }
+    let mut client = None;
+    for ip in hops.into_iter().rev() {
+        client = Some(ip);
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    client
 }
 
 /// The client's address and browser.
@@ -231,6 +284,73 @@ pub fn cookie<'h>(headers: &'h axum::http::HeaderMap, name: &str) -> Option<&'h 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn xff(values: &[&str]) -> axum::http::HeaderMap {
+        let mut h = axum::http::HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", v.parse().unwrap());
+        }
+        h
+    }
+
+    fn nets(list: &[&str]) -> Vec<ipnet::IpNet> {
+        list.iter()
+            .map(|s| parse_trusted_proxy(s).unwrap())
+            .collect()
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_client_is_the_first_untrusted_hop_from_the_right() {
+        let trusted = nets(&["10.0.0.0/8", "192.0.2.1"]);
+        let lb = ip("10.0.0.5");
+        // The client wrote a fake first entry; the proxies appended the truth.
+        let h = xff(&["1.1.1.1, 203.0.113.7", "10.1.2.3"]);
+        assert_eq!(forwarded_client(&trusted, lb, &h), Some(ip("203.0.113.7")));
+        assert_eq!(
+            forwarded_client(&trusted, ip("192.0.2.1"), &xff(&["2001:db8::1"])),
+            Some(ip("2001:db8::1"))
+        );
+        // All hops trusted: the leftmost is the best there is.
+        assert_eq!(
+            forwarded_client(&trusted, lb, &xff(&["10.9.9.9, 10.1.1.1"])),
+            Some(ip("10.9.9.9"))
+        );
+    }
+
+    #[test]
+    fn untrusted_peers_and_bad_headers_are_not_believed() {
+        let trusted = nets(&["10.0.0.0/8"]);
+        let h = xff(&["203.0.113.7"]);
+        assert_eq!(forwarded_client(&trusted, ip("198.51.100.1"), &h), None);
+        assert_eq!(forwarded_client(&[], ip("10.0.0.5"), &h), None);
+        assert_eq!(forwarded_client(&trusted, ip("10.0.0.5"), &xff(&[])), None);
+        for bad in ["203.0.113.7, nonsense", "203.0.113.7:443", ""] {
+            assert_eq!(
+                forwarded_client(&trusted, ip("10.0.0.5"), &xff(&[bad])),
+                None,
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn trusted_proxy_entries_are_addresses_or_networks() {
+        assert_eq!(
+            parse_trusted_proxy("127.0.0.1").unwrap().to_string(),
+            "127.0.0.1/32"
+        );
+        assert_eq!(
+            parse_trusted_proxy(" 10.0.0.0/8 ").unwrap().to_string(),
+            "10.0.0.0/8"
+        );
+        assert_eq!(parse_trusted_proxy("::1").unwrap().to_string(), "::1/128");
+        assert!(parse_trusted_proxy("10.0.0.0/33").is_none());
+        assert!(parse_trusted_proxy("lb.example.com").is_none());
+    }
 
     #[derive(Debug, serde::Deserialize)]
     #[serde(deny_unknown_fields)]

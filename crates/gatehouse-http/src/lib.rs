@@ -19,6 +19,7 @@ pub mod proxy;
 pub mod state;
 
 pub use error::HttpError;
+pub use ipnet::IpNet;
 pub use state::{AppState, HttpSettings};
 
 use axum::Router;

@@ -16,6 +16,9 @@ pub struct HttpSettings {
     pub upstream_timeout: std::time::Duration,
     /// The scheme the console is reached with (the `Secure` flag of its cookie).
     pub admin_scheme: gatehouse_core::Scheme,
+    /// Load balancers and proxies in front of Gatehouse: from these peers,
+    /// the client's address is taken from `X-Forwarded-For`.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for HttpSettings {
@@ -24,6 +27,7 @@ impl Default for HttpSettings {
             session_cookie: "gatehouse_session".to_owned(),
             upstream_timeout: std::time::Duration::from_secs(60),
             admin_scheme: gatehouse_core::Scheme::Http,
+            trusted_proxies: Vec::new(),
         }
     }
 }

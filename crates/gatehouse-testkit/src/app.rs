@@ -19,6 +19,7 @@ pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 pub struct TestAppBuilder {
     idle: Option<Duration>,
     absolute: Option<Duration>,
+    trusted_proxies: Vec<String>,
 }
 
 impl TestAppBuilder {
@@ -34,6 +35,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// `trusted_proxies` (addresses or networks).
+    pub fn trusted_proxies(mut self, list: &[&str]) -> Self {
+        self.trusted_proxies = list.iter().map(|s| (*s).to_owned()).collect();
+        self
+    }
+
     /// Start the node.
     pub async fn spawn(self) -> TestApp {
         init_logs();
@@ -46,6 +53,7 @@ impl TestAppBuilder {
             session_idle_timeout: self.idle.unwrap_or(defaults.session_idle_timeout),
             session_absolute_timeout: self.absolute.unwrap_or(defaults.session_absolute_timeout),
             upstream_timeout: Duration::from_secs(10),
+            trusted_proxies: self.trusted_proxies,
             ..defaults
         };
         let clock = Arc::new(ManualClock::new());

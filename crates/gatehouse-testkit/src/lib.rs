@@ -17,6 +17,6 @@ pub mod sso;
 pub mod upstream;
 
 pub use app::{TestApp, TestAppBuilder};
-pub use client::{ApiClient, AppClient};
+pub use client::{ApiClient, AppClient, Resp};
 pub use idp::TestIdp;
 pub use upstream::EchoUpstream;

@@ -83,6 +83,9 @@ pub struct Config {
     /// How long to wait for an upstream's response head.
     #[serde(with = "humantime_serde")]
     pub upstream_timeout: Duration,
+    /// Addresses or networks of load balancers in front of Gatehouse, whose
+    /// `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for Config {
@@ -104,6 +107,7 @@ impl Default for Config {
             assertion_issuer: None,
             admin_token: None,
             admin_token_file: None,
+            trusted_proxies: Vec::new(),
             log_format: LogFormat::Text,
             log_level: "info".to_owned(),
             session_idle_timeout: Duration::from_secs(8 * 3600),
@@ -161,6 +165,20 @@ impl Config {
         Ok(())
     }
 
+    /// `trusted_proxies`, parsed.
+    pub fn trusted_proxies(&self) -> Result<Vec<gatehouse_http::IpNet>, CliError> {
+        self.trusted_proxies
+            .iter()
+            .map(|s| {
+                gatehouse_http::extract::parse_trusted_proxy(s).ok_or_else(|| {
+                    CliError::Config(format!(
+                        "trusted_proxies: {s:?} is not an IP address or network (10.0.0.5, 10.0.0.0/8)"
+                    ))
+                })
+            })
+            .collect()
+    }
+
     fn validate(&self) -> Result<(), CliError> {
         gatehouse_core::HostPattern::parse(&self.admin_host)
             .map_err(|e| CliError::Config(format!("admin_host: {e}")))?;
@@ -172,6 +190,7 @@ impl Config {
                 "admin_scheme must be \"http\" or \"https\"".into(),
             ));
         }
+        self.trusted_proxies()?;
         if let Some(i) = &self.assertion_issuer {
             gatehouse_core::sso::IssuerUrl::parse(i, "assertion_issuer")
                 .map_err(|e| CliError::Config(e.to_string()))?;
@@ -349,6 +368,27 @@ mod tests {
             jail.set_env("GATEHOUSE_ADMIN_TOKEN_FILE", "t");
             assert!(
                 matches!(Config::load(None), Err(CliError::Config(m)) if m.contains("not both"))
+            );
+            jail.create_file(
+                "gatehouse.toml",
+                "trusted_proxies = [\"10.0.0.0/8\", \"lb.internal\"]\n",
+            )?;
+            jail.clear_env();
+            assert!(
+                matches!(Config::load(None), Err(CliError::Config(m)) if m.contains("lb.internal"))
+            );
+            jail.create_file(
+                "gatehouse.toml",
+                "trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n",
+            )?;
+            assert_eq!(
+                Config::load(None).unwrap().trusted_proxies().unwrap().len(),
+                2
+            );
+            jail.set_env("GATEHOUSE_TRUSTED_PROXIES", "[\"10.0.0.5\"]");
+            assert_eq!(
+                Config::load(None).unwrap().trusted_proxies,
+                vec!["10.0.0.5"]
             );
             Ok(())
         });

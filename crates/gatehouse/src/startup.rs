@@ -165,6 +165,7 @@ impl Application {
             session_cookie: config.session_cookie.clone(),
             upstream_timeout: config.upstream_timeout,
             admin_scheme: config.admin_scheme(),
+            trusted_proxies: config.trusted_proxies()?,
         };
         let state = AppState::new(gh.clone(), http).map_err(|e| CliError::Other(e.to_string()))?;
         let router = gatehouse_http::router(state);

@@ -45,6 +45,14 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
     let id = RequestId::generate();
     let json = wants_json(req.headers());
     req.extensions_mut().insert(id.clone());
+    let trusted = &state.settings().trusted_proxies;
+    if !trusted.is_empty()
+        && let Some(peer) = crate::extract::peer_ip(req.extensions())
+        && let Some(client) = crate::extract::forwarded_client(trusted, peer, req.headers())
+    {
+        req.extensions_mut()
+            .insert(crate::extract::ClientAddr(client));
+    }
     let span = tracing::info_span!(
         "request",
         correlation_id = %id,

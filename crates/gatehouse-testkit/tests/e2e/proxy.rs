@@ -346,3 +346,35 @@ async fn an_app_without_upstream_shows_who_is_signed_in() {
     assert_eq!(r.status, 200);
     assert!(r.text.contains("ana@example.com") && r.text.contains("/auth/logout"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_the_client_address_comes_from_x_forwarded_for() {
+    let app = TestApp::builder()
+        .trusted_proxies(&["10.0.0.0/8", "127.0.0.1"])
+        .spawn()
+        .await;
+    let up = EchoUpstream::start().await;
+    let (_, c) = signed_in(&app, &up).await;
+    let seen = |r: &gatehouse_testkit::Resp| r.json["headers"]["x-forwarded-for"].clone();
+    // The load balancer (this test, at 127.0.0.1) appended the client; the
+    // first entry is what the client claimed and is not believed.
+    let r = c
+        .get_with(
+            "/",
+            &[("x-forwarded-for", "6.6.6.6, 203.0.113.7, 10.1.2.3")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(seen(&r), serde_json::json!(["203.0.113.7"]));
+    // A malformed header is ignored: the peer is the client.
+    let r = c
+        .get_with("/", &[("x-forwarded-for", "not-an-address")])
+        .await;
+    assert_eq!(seen(&r), serde_json::json!(["127.0.0.1"]));
+
+    // Without the setting, the header is not believed at all.
+    let plain = TestApp::spawn().await;
+    let (_, c) = signed_in(&plain, &up).await;
+    let r = c.get_with("/", &[("x-forwarded-for", "203.0.113.7")]).await;
+    assert_eq!(seen(&r), serde_json::json!(["127.0.0.1"]));
+}
