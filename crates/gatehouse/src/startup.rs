@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
+use axum::serve::ListenerExt;
 use gatehouse_core::Clock;
 use gatehouse_core::app::HostPattern;
 use gatehouse_core::session::SessionPolicy;
@@ -199,7 +200,14 @@ impl Application {
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(self.listener, service)
+        // Small responses go out at once, as nginx's tcp_nodelay does on
+        // keep-alive connections (no Nagle wait for the client's ACK).
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY");
+            }
+        });
+        let result = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await;
         let _ = tx.send(true);
