@@ -140,6 +140,35 @@ async fn two_nodes_share_sessions_and_ride_out_a_database_outage() {
     let took = until(Duration::from_secs(1), 403, || page(&n1, &bo, "/admin/x")).await;
     eprintln!("a route rule saved on node 2 reached node 1 in {took:?}");
 
+    // A grant made on node 2 opens /admin on node 1 within a second.
+    let r = n2
+        .api()
+        .post(
+            &format!("/api/v1/apps/{app}/grants"),
+            &json!({"role": "admin", "subject": {"email": "bo@example.com"}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let took = until(Duration::from_secs(1), 200, || page(&n1, &bo, "/admin/x")).await;
+    eprintln!("a grant made on node 2 reached node 1 in {took:?}");
+
+    // Signing out on node 1 ends the session on node 2 within a second.
+    let dee = sign_in(&n2, "cy@example.com").await;
+    assert_eq!(page(&n2, &dee, "/").await, 200, "cached on node 2");
+    assert_eq!(page(&n1, &dee, "/").await, 200);
+    let out = n1
+        .client("shop.localhost")
+        .get_with("/auth/logout", &[("cookie", &dee), ("accept", "text/html")])
+        .await;
+    assert!(
+        (300..400).contains(&out.status),
+        "logout redirects: {} {}",
+        out.status,
+        out.text
+    );
+    let took = until(Duration::from_secs(1), 303, || page(&n2, &dee, "/")).await;
+    eprintln!("a sign-out on node 1 reached node 2 in {took:?}");
+
     // The database stops: cached sessions are served, /readyz fails, new sign-ins get a 503 page.
     pg.stop().await;
     assert_eq!(page(&n1, &bo, "/").await, 200, "cached session on node 1");
