@@ -7,17 +7,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use gatehouse_testkit::load::{closed_loop, env_u64};
 use gatehouse_testkit::sso::Sso;
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// From a Prometheus histogram in `text`: (count, sum, the upper bound below which `q` of observations fall).
 fn histogram(text: &str, part: &str, q: f64) -> (f64, f64, f64) {
@@ -57,41 +50,25 @@ fn histogram(text: &str, part: &str, q: f64) -> (f64, f64, f64) {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    let duration = Duration::from_secs(env("DURATION", 10));
-    let concurrency = env("CONCURRENCY", 8) as usize;
+    let duration = Duration::from_secs(env_u64("DURATION", 10));
+    let concurrency = env_u64("CONCURRENCY", 8) as usize;
     let sso = Arc::new(Sso::start().await);
     for _ in 0..5 {
         let (_, r) = sso.sign_in("alice").await;
         assert_eq!(r.status, 303, "warm-up sign-in: {}", r.text);
     }
     let metrics_before = sso.app.api().get("/metrics").await.text;
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
+    let run = closed_loop(duration, concurrency, {
         let sso = sso.clone();
-        let stop = stop.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
+        move || {
+            let sso = sso.clone();
+            async move {
                 let (_, r) = sso.sign_in("alice").await;
                 assert_eq!(r.status, 303, "{}", r.text);
-                lat.push(t.elapsed());
             }
-            lat
-        }));
-    }
-    tokio::time::sleep(duration).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut lat: Vec<Duration> = Vec::new();
-    for t in tasks {
-        lat.extend(t.await.unwrap());
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    lat.sort();
-    let pct =
-        |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
+        }
+    })
+    .await;
     let text = sso.app.api().get("/metrics").await.text;
     let (c0, s0, _) = histogram(&metrics_before, "gatehouse", 0.5);
     let (c1, s1, p50) = histogram(&text, "gatehouse", 0.5);
@@ -102,7 +79,7 @@ async fn main() {
     let idp_mean = (i1s - i0s) / (i1c - i0c) * 1000.0;
     println!(
         "concurrency {concurrency}, {:.0} s, {} cores",
-        elapsed,
+        run.elapsed.as_secs_f64(),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!();
@@ -110,12 +87,12 @@ async fn main() {
     println!("|---|---:|");
     println!(
         "| complete sign-ins per second (browser → Gatehouse → IdP form → callback → session) | {:.1} |",
-        lat.len() as f64 / elapsed
+        run.rate()
     );
     println!(
         "| full sign-in, p50 / p99 (ms) | {:.1} / {:.1} |",
-        pct(0.5),
-        pct(0.99)
+        run.percentile_ms(0.5),
+        run.percentile_ms(0.99)
     );
     println!("| callback: Gatehouse's own time, mean (ms) | {own_mean:.2} |");
     println!(

@@ -13,19 +13,12 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gatehouse_testkit::idp::IdpBrowser;
+use gatehouse_testkit::load::{closed_loop, env_u64};
 use reqwest::cookie::{CookieStore, Jar};
 use url::Url;
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 struct Flow {
     start: Url,
@@ -119,45 +112,25 @@ async fn main() {
         return;
     }
 
-    let duration = Duration::from_secs(env("DURATION", 10));
-    let concurrency = env("CONCURRENCY", 8) as usize;
+    let duration = Duration::from_secs(env_u64("DURATION", 10));
+    let concurrency = env_u64("CONCURRENCY", 8) as usize;
     for _ in 0..3 {
         flow.sign_in().await.expect("warm-up sign-in");
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let flow = flow.clone();
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                let mut lat = Vec::new();
-                while !stop.load(Ordering::Relaxed) {
-                    let t = Instant::now();
-                    if let Err(e) = flow.sign_in().await {
-                        panic!("sign-in failed: {e}");
-                    }
-                    lat.push(t.elapsed());
-                }
-                lat
-            })
-        })
-        .collect();
-    tokio::time::sleep(duration).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut lat: Vec<Duration> = Vec::new();
-    for t in tasks {
-        lat.extend(t.await.expect("sign-in task"));
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    lat.sort();
-    let pct =
-        |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
+    let run = closed_loop(duration, concurrency, move || {
+        let flow = flow.clone();
+        async move {
+            if let Err(e) = flow.sign_in().await {
+                panic!("sign-in failed: {e}");
+            }
+        }
+    })
+    .await;
     println!(
         "{:.1} {:.1} {:.1} {}",
-        lat.len() as f64 / elapsed,
-        pct(0.5),
-        pct(0.99),
-        lat.len()
+        run.rate(),
+        run.percentile_ms(0.5),
+        run.percentile_ms(0.99),
+        run.latencies.len()
     );
 }

@@ -10,6 +10,7 @@ pub mod browser;
 pub mod client;
 pub mod idp;
 pub mod jose;
+pub mod load;
 pub mod node;
 pub mod postgres;
 pub mod proxies;
