@@ -18,6 +18,7 @@ pub mod ids;
 pub mod return_path;
 pub mod session;
 pub mod sso;
+pub mod target;
 pub mod user;
 pub mod validation;
 
@@ -26,4 +27,5 @@ pub use audit::{Actor, AuditEvent};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::{AppId, SessionId, Slug, UserId};
 pub use return_path::ReturnPath;
+pub use target::{CanonicalPath, PathOptions, TargetError};
 pub use validation::{FieldError, Invalid};

@@ -31,7 +31,12 @@ pub const PROTECTED_AUTH_PARAMS: &[&str] = &[
 
 /// Whether an authorization parameter may be forwarded to the IdP.
 pub fn is_forwardable_param(name: &str) -> bool {
-    name != "rd" && !PROTECTED_AUTH_PARAMS.contains(&name)
+    // IdPs differ in whether parameter names are case-sensitive; a
+    // protocol parameter is protected in every letter case.
+    !name.eq_ignore_ascii_case("rd")
+        && !PROTECTED_AUTH_PARAMS
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(name.trim()))
 }
 
 /// The IdP's issuer identifier: an absolute `https` URL (plain `http` only for
@@ -224,6 +229,11 @@ pub struct OidcSettings {
     pub groups_claim: Option<ClaimPath>,
     /// Token endpoint authentication.
     pub token_endpoint_auth_method: ClientAuthMethod,
+    /// Treat every e-mail address this IdP sends as verified (for IdPs such
+    /// as Entra ID that send no `email_verified`). Off: only
+    /// `email_verified: true` counts, for e-mail grants and e-mail linking.
+    #[serde(default)]
+    pub trust_email: bool,
     /// Advanced options.
     pub extra: OidcExtra,
 }
@@ -238,6 +248,7 @@ impl Default for OidcSettings {
             claim_mappings: ClaimMappings::default(),
             groups_claim: ClaimPath::parse("groups", "groups_claim").ok(),
             token_endpoint_auth_method: ClientAuthMethod::default(),
+            trust_email: false,
             extra: OidcExtra::default(),
         }
     }
@@ -299,6 +310,9 @@ pub struct OidcSettingsInput {
     pub groups_claim: Option<String>,
     /// Token endpoint auth method.
     pub token_endpoint_auth_method: Option<ClientAuthMethod>,
+    /// Treat the IdP's e-mail addresses as verified (default false).
+    #[serde(default)]
+    pub trust_email: bool,
     /// Advanced options.
     #[serde(default)]
     pub extra: OidcExtra,
@@ -453,6 +467,7 @@ impl OidcSettingsInput {
                 claim_mappings,
                 groups_claim,
                 token_endpoint_auth_method: method,
+                trust_email: self.trust_email,
                 extra: self.extra,
             },
             secret,

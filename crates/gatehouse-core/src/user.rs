@@ -232,6 +232,12 @@ pub struct User {
     pub status: UserStatus,
     /// Linked IdP identities.
     pub identities: Vec<Identity>,
+    /// Whether the e-mail address is verified: `Some(true)` for local and
+    /// administrator-created users and for IdP sign-ins with
+    /// `email_verified: true` (or `trust_email`), `None` when unknown
+    /// (users from before this was stored, until their next sign-in). Only
+    /// a verified address earns e-mail grants or links identities.
+    pub email_verified: Option<bool>,
     /// Whether the user has a local password (the hash itself never leaves the store).
     pub has_password: bool,
     /// When created.

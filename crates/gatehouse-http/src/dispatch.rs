@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use gatehouse_core::RequestHost;
+use gatehouse_core::target::{CanonicalPath, PathOptions};
 use gatehouse_service::AppRuntime;
 use tower::ServiceExt;
 
@@ -46,10 +47,67 @@ pub(crate) fn router(state: AppState) -> Router {
 fn admin_router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
+        .merge(health::metrics_router())
         .nest("/api/v1", api::v1::router())
         .nest("/admin", crate::console::router())
         .fallback(|| async { labelled("admin", HttpError::not_found("Page")) })
         .with_state(state)
+}
+
+/// The canonical path of the request (see [`gatehouse_core::target`]),
+/// computed once here; the request's URI is rewritten to it.
+#[derive(Debug, Clone)]
+pub struct Canonical(pub CanonicalPath);
+
+/// Framing the request must not have: several `Host` headers, a `Host`
+/// that disagrees with an absolute-form target (or HTTP/2's
+/// `:authority`), `CONNECT`.
+fn framing(req: &Request) -> Result<(), &'static str> {
+    if req.method() == Method::CONNECT {
+        return Err("CONNECT is not served");
+    }
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let host = hosts.next();
+    if hosts.next().is_some() {
+        return Err("the request has more than one Host header");
+    }
+    if let (Some(host), Some(authority)) = (host, req.uri().authority())
+        && !host
+            .as_bytes()
+            .trim_ascii()
+            .eq_ignore_ascii_case(authority.as_str().as_bytes())
+    {
+        return Err("the Host header disagrees with the request target");
+    }
+    Ok(())
+}
+
+/// Rewrite the request's URI to its canonical path (the query unchanged).
+fn canonicalize(req: &mut Request, opts: PathOptions) -> Result<(), HttpError> {
+    let canonical = match gatehouse_core::target::canonicalize(req.uri().path(), opts) {
+        Ok(c) => c,
+        Err(e) => {
+            let shown: String = req.uri().path().chars().take(200).collect();
+            return Err(HttpError::bad_request(
+                "The address of this request can be read in more than one way, so it was refused.",
+            )
+            .reason(format!("refused path {shown:?}: {e}")));
+        }
+    };
+    if canonical.as_str() != req.uri().path() || req.uri().authority().is_some() {
+        let pq = match req.uri().query() {
+            Some(q) => format!("{canonical}?{q}"),
+            None => canonical.to_string(),
+        };
+        match pq.parse::<Uri>() {
+            Ok(uri) => *req.uri_mut() = uri,
+            Err(_) => {
+                return Err(HttpError::bad_request("Invalid path."));
+            }
+        }
+    }
+    req.extensions_mut().insert(Canonical(canonical));
+    Ok(())
 }
 
 /// The host a request names: `Host`, or the authority of an absolute-form URI.
@@ -62,7 +120,13 @@ fn request_host(req: &Request) -> Option<RequestHost> {
     RequestHost::parse(raw)
 }
 
-async fn dispatch(state: AppState, routers: Routers, req: Request) -> Response {
+async fn dispatch(state: AppState, routers: Routers, mut req: Request) -> Response {
+    if let Err(why) = framing(&req) {
+        return labelled(
+            "bad_request",
+            HttpError::bad_request("The request is malformed.").reason(why),
+        );
+    }
     let Some(host) = request_host(&req) else {
         return labelled(
             "unknown_host",
@@ -77,8 +141,14 @@ async fn dispatch(state: AppState, routers: Routers, req: Request) -> Response {
             .or_else(|| rt.app.hosts.first())
             .cloned();
         if let Some(entry) = entry {
+            if let Err(e) = canonicalize(&mut req, rt.access.path_options()) {
+                return labelled("bad_request", e);
+            }
             return app_request(&state, &routers, AppRoute { rt, host, entry }, req).await;
         }
+    }
+    if let Err(e) = canonicalize(&mut req, PathOptions::default()) {
+        return labelled("bad_request", e);
     }
     // Forward-auth from a proxy that calls Gatehouse by its own address
     // (Traefik): the application is the one `X-Forwarded-Host` names.
@@ -103,6 +173,9 @@ async fn dispatch(state: AppState, routers: Routers, req: Request) -> Response {
 /// A forward-auth check for the application `X-Forwarded-Host` names, when
 /// the path is that application's `<prefix>/verify`.
 fn forwarded_verify(state: &AppState, req: &Request) -> Option<AppRoute> {
+    if !crate::extract::from_trusted_proxy(&state.settings().trusted_proxies, req.extensions()) {
+        return None;
+    }
     let host = req
         .headers()
         .get("x-forwarded-host")
@@ -162,7 +235,11 @@ async fn protected(
     req: Request,
 ) -> Result<Response, HttpError> {
     let rt: &Arc<AppRuntime> = &route.rt;
-    let who = match identity::identify(state, route, req.headers(), req.uri().path()).await {
+    let key = req
+        .extensions()
+        .get::<Canonical>()
+        .map_or_else(|| req.uri().path(), |c| c.0.match_key());
+    let who = match identity::identify(state, route, req.headers(), key).await {
         Ok(Some(who)) => who,
         Ok(None) => return Ok(unauthenticated(route, &req)),
         Err(resp) => return Ok(labelled("proxy", resp)),

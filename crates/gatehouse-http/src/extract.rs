@@ -86,6 +86,12 @@ pub fn client_ip(extensions: &axum::http::Extensions) -> Option<String> {
     peer_ip(extensions).map(|ip| ip.to_string())
 }
 
+/// Whether the TCP peer is one of `trusted_proxies` (whose `X-Forwarded-*`
+/// and `X-Original-URI` headers are believed).
+pub fn from_trusted_proxy(trusted: &[ipnet::IpNet], extensions: &axum::http::Extensions) -> bool {
+    peer_ip(extensions).is_some_and(|ip| trusted.iter().any(|n| n.contains(&ip)))
+}
+
 /// The TCP peer's address.
 pub fn peer_ip(extensions: &axum::http::Extensions) -> Option<IpAddr> {
     extensions
@@ -268,17 +274,89 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, HttpError> {
     })
 }
 
+/// The largest form body accepted on application hosts (sign-in, logout).
+pub const MAX_FORM_BYTES: usize = 8 * 1024;
+
+/// The largest form body accepted from signed-in administrators (the
+/// console's settings forms carry PEM keys and route lists).
+pub const MAX_ADMIN_FORM_BYTES: usize = 64 * 1024;
+
+/// A query string, parsed; a query that does not fit (a parameter twice,
+/// a missing one) is the 400 error page with a correlation id, never the
+/// framework's plain-text rejection.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|axum::extract::Query(v)| Self(v))
+            .map_err(|e| {
+                HttpError::bad_request("The parameters of this address cannot be read.")
+                    .reason(format!("query refused: {}", e.body_text()))
+            })
+    }
+}
+
+/// A URL-encoded form of at most `LIMIT` bytes, parsed; anything else is
+/// the error page (400, 413 or 415) with a correlation id.
+#[derive(Debug)]
+pub struct Form<T, const LIMIT: usize = MAX_FORM_BYTES>(pub T);
+
+/// A console form (see [`MAX_ADMIN_FORM_BYTES`]).
+pub type AdminForm<T> = Form<T, MAX_ADMIN_FORM_BYTES>;
+
+impl<T: DeserializeOwned, S: Send + Sync, const LIMIT: usize> FromRequest<S> for Form<T, LIMIT> {
+    type Rejection = HttpError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let too_large = || {
+            HttpError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "The form is too large",
+                "This form sent more data than Gatehouse accepts.",
+            )
+            .reason(format!("form body over {LIMIT} bytes"))
+        };
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > LIMIT as u64) {
+            return Err(too_large());
+        }
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, LIMIT)
+            .await
+            .map_err(|_| too_large())?;
+        let req = Request::from_parts(parts, axum::body::Body::from(bytes));
+        axum::Form::<T>::from_request(req, state)
+            .await
+            .map(|axum::Form(v)| Self(v))
+            .map_err(|e| {
+                let status = if e.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+                    e.status()
+                } else {
+                    StatusCode::BAD_REQUEST
+                };
+                HttpError::new(
+                    status,
+                    "bad_form",
+                    "The form cannot be read",
+                    "The form that was sent is malformed. Open the page again and retry.",
+                )
+                .reason(format!("form refused: {}", e.body_text()))
+            })
+    }
+}
+
 /// The value of the session cookie, if the request carries one.
 pub fn cookie<'h>(headers: &'h axum::http::HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim_matches('"'))
-        .filter(|v| !v.is_empty())
+    crate::cookies::first(headers, name)
 }
 
 #[cfg(test)]

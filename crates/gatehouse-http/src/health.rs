@@ -19,8 +19,12 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
         .route("/.well-known/jwks.json", get(jwks))
+}
+
+/// `/metrics`, on the admin host only.
+pub(crate) fn metrics_router() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics))
 }
 
 async fn jwks(State(state): State<AppState>) -> Response {
@@ -65,18 +69,30 @@ async fn readyz(State(state): State<AppState>) -> Response {
     labelled("health", resp)
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
-    let now = state.gh().now();
-    match tokio::time::timeout(
-        Duration::from_secs(2),
-        state.gh().store().count_active_sessions(now),
-    )
-    .await
-    {
-        Ok(Ok(n)) => state.metrics().set_active_sessions(n),
-        Ok(Err(e)) => tracing::warn!(error = %e, "cannot count active sessions for metrics"),
-        Err(_) => tracing::warn!("counting active sessions for metrics timed out"),
+/// `/metrics`: from this node's memory only (a scrape never waits on the
+/// database), on the admin host only, behind `metrics_token` when set.
+async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(expected) = &state.settings().metrics_token {
+        let sent = crate::identity::bearer_token(&headers).unwrap_or("");
+        if !gatehouse_crypto::token::secrets_equal(expected, sent) {
+            let mut resp = labelled(
+                "metrics",
+                HttpError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "Unauthorized",
+                    "Metrics need the metrics token: Authorization: Bearer <metrics_token>.",
+                )
+                .reason("metrics scraped without the metrics token"),
+            );
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return resp;
+        }
     }
+    state
+        .metrics()
+        .set_active_sessions(i64::try_from(state.gh().cached_sessions()).unwrap_or(i64::MAX));
     let resp = match state.metrics().encode() {
         Ok(body) => {
             let mut r = body.into_response();

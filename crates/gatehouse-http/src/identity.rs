@@ -11,7 +11,7 @@ use gatehouse_core::user::User;
 use gatehouse_service::api_access::BearerError;
 
 use crate::error::HttpError;
-use crate::extract::{AppRoute, cookie};
+use crate::extract::AppRoute;
 use crate::state::AppState;
 
 /// How the caller proved who they are.
@@ -100,6 +100,23 @@ fn bearer_refusal(e: BearerError) -> Response {
     }
 }
 
+/// The session of the request, trying each cookie with the application's
+/// session cookie name (a sibling subdomain may have tossed in its own):
+/// the session and the cookie value that named it.
+pub async fn find_session<'h>(
+    state: &AppState,
+    rt: &gatehouse_service::AppRuntime,
+    headers: &'h HeaderMap,
+) -> Result<Option<(gatehouse_service::sessions::ActiveSession, &'h str)>, HttpError> {
+    let name = crate::cookies::session_name(&state.settings().session_cookie, &rt.app);
+    for value in crate::cookies::values(headers, &name) {
+        if let Some(s) = state.gh().session(rt.app.id, value).await? {
+            return Ok(Some((s, value)));
+        }
+    }
+    Ok(None)
+}
+
 /// Who the request is for and whether `path` is theirs to request.
 /// `Ok(None)`: nobody is signed in (the caller decides between a redirect
 /// and a 401). `Err`: the answer to send (invalid token, no access).
@@ -116,16 +133,11 @@ pub async fn identify(
             Err(e) => return Err(bearer_refusal(e)),
         },
         None => {
-            let session = match cookie(headers, &state.settings().session_cookie) {
-                Some(c) => state
-                    .gh()
-                    .session(rt.app.id, c)
-                    .await
-                    .map_err(|e| HttpError::from(e).into_response())?,
-                None => None,
-            };
-            match session {
-                Some(s) => (s.user, Via::Session),
+            match find_session(state, rt, headers)
+                .await
+                .map_err(IntoResponse::into_response)?
+            {
+                Some((s, _)) => (s.user, Via::Session),
                 None => return Ok(None),
             }
         }

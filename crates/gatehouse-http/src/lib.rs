@@ -7,6 +7,7 @@
 pub mod api;
 pub mod auth;
 pub mod console;
+pub mod cookies;
 mod dispatch;
 pub mod error;
 pub mod extract;
@@ -16,6 +17,7 @@ pub mod metrics;
 pub mod middleware;
 mod pages;
 pub mod proxy;
+pub mod server;
 pub mod state;
 
 pub use error::HttpError;

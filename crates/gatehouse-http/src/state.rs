@@ -19,6 +19,17 @@ pub struct HttpSettings {
     /// Load balancers and proxies in front of Gatehouse: from these peers,
     /// the client's address is taken from `X-Forwarded-For`.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// When set, `/metrics` needs `Authorization: Bearer <metrics_token>`.
+    pub metrics_token: Option<secrecy::SecretString>,
+}
+
+/// The default `trusted_proxies`: loopback, where a reverse proxy on the
+/// same machine connects from.
+pub fn loopback() -> Vec<ipnet::IpNet> {
+    ["127.0.0.0/8", "::1/128"]
+        .iter()
+        .filter_map(|n| n.parse().ok())
+        .collect()
 }
 
 impl Default for HttpSettings {
@@ -27,7 +38,8 @@ impl Default for HttpSettings {
             session_cookie: "gatehouse_session".to_owned(),
             upstream_timeout: std::time::Duration::from_secs(60),
             admin_scheme: gatehouse_core::Scheme::Http,
-            trusted_proxies: Vec::new(),
+            trusted_proxies: loopback(),
+            metrics_token: None,
         }
     }
 }

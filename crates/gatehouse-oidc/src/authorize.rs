@@ -120,6 +120,12 @@ mod tests {
                 ("request_uri", "urn:x"),
                 ("rd", "/x"),
                 ("prompt", "none"),
+                ("REDIRECT_URI", "https://evil"),
+                ("Client_Id", "evil"),
+                ("Response_Type", "token"),
+                ("STATE", "s"),
+                ("Rd", "/x"),
+                (" scope", "admin"),
             ],
         };
         let u = url(&req, &secrets).unwrap_or_else(|e| panic!("{e}"));
@@ -145,6 +151,11 @@ mod tests {
                 && get("request").is_empty()
                 && get("request_uri").is_empty()
                 && get("rd").is_empty()
+        );
+        assert!(
+            pairs.iter().all(|(k, _)| k.trim() == k.as_str()
+                && (k == "p" || k == "invite" || k == "prompt" || *k == k.to_ascii_lowercase())),
+            "no protocol parameter in another letter case: {pairs:?}"
         );
         assert_eq!(get("invite"), vec!["XYZ"]);
         assert_eq!(get("p"), vec!["b2c_1_signin"]);

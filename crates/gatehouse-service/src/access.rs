@@ -91,7 +91,9 @@ impl Gatehouse {
     pub async fn get_access(&self, app: AppId) -> Result<AccessPolicy, ServiceError> {
         self.get_app(app).await?;
         match self.store().get_app_setting(app, ACCESS_KEY).await? {
-            Some(v) => serde_json::from_value(v).map_err(|e| ServiceError::Internal(e.to_string())),
+            Some(v) => serde_json::from_value::<AccessPolicy>(v)
+                .map_err(|e| ServiceError::Internal(e.to_string()))
+                .and_then(|p| p.validate().map_err(ServiceError::Invalid)),
             None => Ok(AccessPolicy::default()),
         }
     }

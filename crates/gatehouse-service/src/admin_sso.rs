@@ -128,7 +128,13 @@ impl Gatehouse {
                     .find_admin_by_email(&mapped.email.normalized())
                     .await?;
                 match by_email {
-                    Some(a) if mapped.email_verified => {
+                    Some(a)
+                        if mapped.email_verified == Some(true)
+                            || self
+                                .routes()
+                                .console()
+                                .is_some_and(|rt| rt.oidc.trust_email) =>
+                    {
                         let ctx = Context {
                             actor: Actor::Admin {
                                 id: a.id.to_string(),

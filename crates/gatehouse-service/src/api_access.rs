@@ -258,8 +258,9 @@ impl Gatehouse {
                     Some(id) => self.cached_user(app, id).await?,
                     None => None,
                 };
+                let verified = crate::oidc::users::bearer_verified(&rt.oidc, &m);
                 match cached {
-                    Some(u) if crate::oidc::users::unchanged(&u, &m) => u,
+                    Some(u) if crate::oidc::users::unchanged(&u, &m, verified) => u,
                     _ => {
                         let ctx = Context {
                             actor: Actor::User {
@@ -268,12 +269,13 @@ impl Gatehouse {
                             },
                             correlation_id: None,
                         };
-                        let user = self.sign_in_user(app, &iss, &sub, &m, &ctx).await.map_err(
-                            |e| match e {
+                        let user = self
+                            .sign_in_user(app, &iss, &sub, &m, verified, &ctx)
+                            .await
+                            .map_err(|e| match e {
                                 SignInError::Service(s) => BearerError::Service(s),
                                 other => BearerError::Unidentified(other.to_string()),
-                            },
-                        )?;
+                            })?;
                         self.forget_user(user.id);
                         match self.cached_user(app, user.id).await? {
                             Some(u) => u,

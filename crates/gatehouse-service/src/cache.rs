@@ -92,6 +92,17 @@ impl SessionCache {
         live
     }
 
+    /// Sessions this node holds in memory that are neither revoked nor
+    /// expired (for `/metrics`, which must not touch the database).
+    pub fn live_count(&self, now: OffsetDateTime) -> usize {
+        self.map
+            .iter()
+            .filter(|(_, c)| {
+                matches!(c, Cached::Live(l) if l.record.revoked_at.is_none() && l.record.expires_at > now)
+            })
+            .count()
+    }
+
     pub fn insert_gone(&self, key: SessionKey, now_ms: i64) {
         self.map.insert(key, Cached::Gone(now_ms));
     }

@@ -201,6 +201,11 @@ impl Gatehouse {
         &self.inner.clock
     }
 
+    /// Live sessions held in this node's memory.
+    pub fn cached_sessions(&self) -> usize {
+        self.inner.sessions.live_count(self.now())
+    }
+
     /// The current time.
     pub fn now(&self) -> time::OffsetDateTime {
         self.inner.clock.now()

@@ -210,7 +210,13 @@ impl Routes {
         }
         let mut policies: HashMap<AppId, AccessPolicy> = HashMap::new();
         for (app, v) in store.list_app_settings(ACCESS_KEY).await? {
-            match serde_json::from_value(v) {
+            // Policies saved before prefixes were canonicalised are read
+            // through the same validation (`//admin` becomes `/admin`); one
+            // that no longer validates denies by default.
+            match serde_json::from_value::<AccessPolicy>(v)
+                .map_err(|e| e.to_string())
+                .and_then(|p| p.validate().map_err(|e| e.to_string()))
+            {
                 Ok(p) => {
                     policies.insert(app, p);
                 }

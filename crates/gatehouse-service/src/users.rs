@@ -181,6 +181,8 @@ impl Gatehouse {
             groups,
             status: input.status.unwrap_or_default(),
             identities: Vec::new(),
+            // Created by an administrator (or the CLI): the address is theirs to vouch for.
+            email_verified: Some(true),
             has_password: hash.is_some(),
             created_at: now,
             updated_at: now,

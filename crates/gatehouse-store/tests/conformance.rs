@@ -62,6 +62,7 @@ fn user(app: AppId, email: &str) -> User {
             issuer: "https://idp".into(),
             subject: format!("sub-{email}"),
         }],
+        email_verified: Some(true),
         has_password: false,
         created_at: t,
         updated_at: t,

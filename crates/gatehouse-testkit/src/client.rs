@@ -251,7 +251,10 @@ impl AppClient {
         self.cookie_header()?
             .split(';')
             .filter_map(|p| p.trim().split_once('='))
-            .find(|(k, _)| *k == "gatehouse_session")
+            .find(|(k, _)| {
+                k.trim_start_matches("__Host-")
+                    .starts_with("gatehouse_session_")
+            })
             .map(|(_, v)| v.to_owned())
     }
 }

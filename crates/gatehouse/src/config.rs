@@ -86,6 +86,12 @@ pub struct Config {
     /// Addresses or networks of load balancers in front of Gatehouse, whose
     /// `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<String>,
+    /// Accept cleartext HTTP/2 with prior knowledge (off: HTTP/1.1 only).
+    pub http2_cleartext: bool,
+    /// When set, `/metrics` (admin host only) needs `Authorization: Bearer <metrics_token>`.
+    pub metrics_token: Option<SecretString>,
+    /// File holding `metrics_token`.
+    pub metrics_token_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -107,7 +113,10 @@ impl Default for Config {
             assertion_issuer: None,
             admin_token: None,
             admin_token_file: None,
-            trusted_proxies: Vec::new(),
+            trusted_proxies: vec!["127.0.0.0/8".to_owned(), "::1".to_owned()],
+            http2_cleartext: false,
+            metrics_token: None,
+            metrics_token_file: None,
             log_format: LogFormat::Text,
             log_level: "info".to_owned(),
             session_idle_timeout: Duration::from_secs(8 * 3600),
@@ -162,7 +171,25 @@ impl Config {
             self.database_url_file.take(),
             "database_url",
         )?;
+        resolve(
+            &mut self.metrics_token,
+            self.metrics_token_file.take(),
+            "metrics_token",
+        )?;
         Ok(())
+    }
+
+    /// `metrics_token`, checked: at least 16 characters.
+    pub fn metrics_token(&self) -> Result<Option<SecretString>, CliError> {
+        match &self.metrics_token {
+            Some(t) if t.expose_secret().trim().len() < 16 => Err(CliError::Config(
+                "metrics_token must be at least 16 characters".into(),
+            )),
+            Some(t) => Ok(Some(SecretString::from(
+                t.expose_secret().trim().to_owned(),
+            ))),
+            None => Ok(None),
+        }
     }
 
     /// `trusted_proxies`, parsed.
@@ -191,6 +218,7 @@ impl Config {
             ));
         }
         self.trusted_proxies()?;
+        self.metrics_token()?;
         if let Some(i) = &self.assertion_issuer {
             gatehouse_core::sso::IssuerUrl::parse(i, "assertion_issuer")
                 .map_err(|e| CliError::Config(e.to_string()))?;
@@ -329,6 +357,8 @@ mod tests {
             assert_eq!(c.database_url(), "sqlite://./data/gatehouse.db");
             assert_eq!(c.admin_host, "localhost");
             assert_eq!(c.log_format, LogFormat::Text);
+            assert_eq!(c.trusted_proxies().unwrap().len(), 2, "loopback is trusted");
+            assert!(!c.http2_cleartext);
             Ok(())
         });
     }

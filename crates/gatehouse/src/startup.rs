@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::serve::ListenerExt;
 use gatehouse_core::Clock;
 use gatehouse_core::app::HostPattern;
 use gatehouse_core::session::SessionPolicy;
@@ -24,6 +23,7 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     gh: Gatehouse,
+    http2_cleartext: bool,
 }
 
 /// Where the master key came from (for the start-up message).
@@ -167,6 +167,7 @@ impl Application {
             upstream_timeout: config.upstream_timeout,
             admin_scheme: config.admin_scheme(),
             trusted_proxies: config.trusted_proxies()?,
+            metrics_token: config.metrics_token()?,
         };
         let state = AppState::new(gh.clone(), http).map_err(|e| CliError::Other(e.to_string()))?;
         let router = gatehouse_http::router(state);
@@ -174,6 +175,7 @@ impl Application {
             listener,
             router,
             gh,
+            http2_cleartext: config.http2_cleartext,
         })
     }
 
@@ -197,19 +199,11 @@ impl Application {
     ) -> std::io::Result<()> {
         let (tx, rx) = tokio::sync::watch::channel(false);
         let tasks = self.gh.spawn_background(rx);
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        // Small responses go out at once, as nginx's tcp_nodelay does on
-        // keep-alive connections (no Nagle wait for the client's ACK).
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "TCP_NODELAY");
-            }
-        });
-        let result = axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let opts = gatehouse_http::server::ServeOptions {
+            http2_cleartext: self.http2_cleartext,
+        };
+        let result =
+            gatehouse_http::server::serve(self.listener, self.router, opts, shutdown).await;
         let _ = tx.send(true);
         for t in tasks {
             let _ = t.await;

@@ -160,7 +160,31 @@ pub struct AccessPolicy {
     /// The role of users no grant matches; `None`: they are refused (the default).
     pub default_role: Option<String>,
     /// Rules evaluated in order; the first whose prefix matches decides.
+    /// Prefixes are stored canonical (see [`crate::target`]) and match by
+    /// whole segment.
     pub routes: Vec<RouteRule>,
+    /// Pass encoded slashes (`%2F`) in paths to the upstream unchanged
+    /// instead of refusing them with 400.
+    pub pass_encoded_slashes: bool,
+    /// The upstream reads paths as Windows/IIS does: rules match
+    /// case-insensitively and ignore trailing dots and spaces.
+    pub windows_paths: bool,
+    /// Extra request headers removed before proxying (names, any case;
+    /// `_` and `-` are the same), besides the ones Gatehouse always removes.
+    pub strip_headers: Vec<String>,
+}
+
+/// The most extra header names an application may list.
+pub const MAX_STRIP_HEADERS: usize = 64;
+
+/// A header name as a key that treats case and `_`/`-` alike.
+pub fn header_key(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'_' => '-',
+            _ => char::from(b.to_ascii_lowercase()),
+        })
+        .collect()
 }
 
 impl AccessPolicy {
@@ -171,21 +195,32 @@ impl AccessPolicy {
             None | Some("") => None,
             Some(r) => c.check(parse_role(r, "default_role")),
         };
+        let opts = self.path_options();
         let mut routes = Vec::new();
         for (i, r) in self.routes.into_iter().enumerate() {
-            let prefix = r.prefix.trim().trim_end_matches('/');
-            let prefix = if prefix.is_empty() { "/" } else { prefix };
-            if !prefix.starts_with('/')
-                || prefix.contains(['?', '#', '\\'])
-                || prefix
-                    .chars()
-                    .any(|ch| ch.is_control() || ch.is_whitespace())
-            {
-                c.push(
-                    format!("routes[{i}].prefix"),
-                    "must be a path such as /admin",
-                );
-            }
+            let raw = r.prefix.trim();
+            let prefix = if raw.contains(['?', '#']) || raw.chars().any(char::is_whitespace) {
+                None
+            } else {
+                crate::target::canonicalize(raw, opts).ok()
+            };
+            let prefix = match prefix {
+                Some(p) => {
+                    let key = p.match_key().trim_end_matches('/');
+                    if key.is_empty() {
+                        "/".to_owned()
+                    } else {
+                        key.to_owned()
+                    }
+                }
+                None => {
+                    c.push(
+                        format!("routes[{i}].prefix"),
+                        "must be a path such as /admin (no query, ';', backslash, encoded slash or encoded dot segment)",
+                    );
+                    String::new()
+                }
+            };
             if r.roles.is_empty() {
                 c.push(format!("routes[{i}].roles"), "name at least one role");
             }
@@ -197,15 +232,48 @@ impl AccessPolicy {
                     c.check(parse_role(role, &format!("routes[{i}].roles[{j}]")))
                 })
                 .collect();
-            routes.push(RouteRule {
-                prefix: prefix.to_owned(),
-                roles,
-            });
+            routes.push(RouteRule { prefix, roles });
+        }
+        let mut strip_headers: Vec<String> = Vec::new();
+        if self.strip_headers.len() > MAX_STRIP_HEADERS {
+            c.push(
+                "strip_headers",
+                format!("list at most {MAX_STRIP_HEADERS} header names"),
+            );
+        }
+        for (i, h) in self.strip_headers.iter().enumerate() {
+            let h = h.trim();
+            let ok = !h.is_empty()
+                && h.len() <= 128
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            if ok {
+                let key = header_key(h);
+                if !strip_headers.contains(&key) {
+                    strip_headers.push(key);
+                }
+            } else {
+                c.push(
+                    format!("strip_headers[{i}]"),
+                    "must be a header name such as X-Tenant",
+                );
+            }
         }
         c.finish()?;
         Ok(Self {
             default_role,
             routes,
+            pass_encoded_slashes: self.pass_encoded_slashes,
+            windows_paths: self.windows_paths,
+            strip_headers,
         })
+    }
+
+    /// How request paths are read for this application.
+    pub fn path_options(&self) -> crate::target::PathOptions {
+        crate::target::PathOptions {
+            pass_encoded_slashes: self.pass_encoded_slashes,
+            windows: self.windows_paths,
+        }
     }
 }

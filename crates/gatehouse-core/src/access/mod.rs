@@ -7,5 +7,7 @@
 mod grant;
 mod resolve;
 
-pub use grant::{AccessPolicy, Grant, GrantInput, RouteRule, Subject, parse_role};
+pub use grant::{
+    AccessPolicy, Grant, GrantInput, MAX_STRIP_HEADERS, RouteRule, Subject, header_key, parse_role,
+};
 pub use resolve::{Decision, Reason, resolve, route_allows};

@@ -41,7 +41,9 @@ impl Decision {
 
 fn matches(subject: &Subject, user: &User) -> bool {
     match subject {
-        Subject::Email(e) => user.email.normalized() == *e,
+        // Only an address someone verified: an IdP that lets users type any
+        // address (email_verified: false) must not hand out e-mail grants.
+        Subject::Email(e) => user.email_verified == Some(true) && user.email.normalized() == *e,
         Subject::Group(g) => user.groups.iter().any(|x| x == g),
         Subject::Tag { key, value } => user.tags.iter().any(|t| t.key == *key && t.value == *value),
     }
@@ -71,19 +73,18 @@ pub fn resolve(user: &User, grants: &[Grant], policy: &AccessPolicy) -> Decision
 
 /// Whether `roles` may reach `path`: the first rule whose prefix matches
 /// decides (one of its roles is needed); no rule matching: any role will do.
+/// `path` is the request's canonical match key
+/// ([`crate::target::CanonicalPath::match_key`]), never the raw path.
 /// Returns the rule that refused, if any.
 pub fn route_allows<'p>(
     policy: &'p AccessPolicy,
     path: &str,
     roles: &[String],
 ) -> Result<(), &'p RouteRule> {
-    let rule = policy.routes.iter().find(|r| {
-        r.prefix == "/"
-            || path == r.prefix
-            || path
-                .strip_prefix(r.prefix.as_str())
-                .is_some_and(|rest| rest.starts_with('/'))
-    });
+    let rule = policy
+        .routes
+        .iter()
+        .find(|r| crate::target::under_prefix(path, &r.prefix));
     match rule {
         Some(r) if !r.roles.iter().any(|needed| roles.contains(needed)) => Err(r),
         _ => Ok(()),
@@ -115,6 +116,7 @@ mod tests {
             groups: groups.iter().map(|g| (*g).to_owned()).collect(),
             status: UserStatus::Active,
             identities: vec![],
+            email_verified: Some(true),
             has_password: false,
             created_at: OffsetDateTime::UNIX_EPOCH,
             updated_at: OffsetDateTime::UNIX_EPOCH,
@@ -159,6 +161,14 @@ mod tests {
             &AccessPolicy::default(),
         );
         assert_eq!(d.roles, vec!["admin", "member", "viewer"]);
+        for unverified in [None, Some(false)] {
+            let mut u = user("Ana@Example.com", &[], &[]);
+            u.email_verified = unverified;
+            assert!(
+                !resolve(&u, &grants, &AccessPolicy::default()).allowed(),
+                "an unverified address earns no e-mail grant ({unverified:?})"
+            );
+        }
         assert_eq!(d.reasons.len(), 4);
         let nobody = resolve(
             &user("x@example.com", &["ops"], &[]),
@@ -168,7 +178,7 @@ mod tests {
         assert!(!nobody.allowed(), "deny by default");
         let with_default = AccessPolicy {
             default_role: Some("viewer".into()),
-            routes: vec![],
+            ..AccessPolicy::default()
         };
         assert_eq!(
             resolve(&user("x@example.com", &[], &[]), &grants, &with_default).roles,
@@ -200,6 +210,7 @@ mod tests {
                     roles: vec!["admin".into()],
                 },
             ],
+            ..AccessPolicy::default()
         };
         let member = vec!["member".to_owned()];
         assert!(route_allows(&policy, "/admin/users", &member).is_err());
@@ -221,6 +232,7 @@ mod tests {
                 prefix: "admin".into(),
                 roles: vec![],
             }],
+            ..AccessPolicy::default()
         };
         let fields: Vec<String> = p
             .validate()

@@ -17,8 +17,9 @@ pub const MAX_VALUES: usize = 1000;
 pub struct MappedIdentity {
     /// E-mail.
     pub email: Email,
-    /// Whether the IdP says the e-mail was verified.
-    pub email_verified: bool,
+    /// What the IdP says of the e-mail: `email_verified` as sent, `None`
+    /// when the claim is absent.
+    pub email_verified: Option<bool>,
     /// First name.
     pub first_name: String,
     /// Last name (empty when not mapped or absent).
@@ -146,12 +147,13 @@ fn required_text(
     }
 }
 
-/// `email_verified` as sent: a boolean, or the text "true" (some IdPs send text).
-fn email_verified(claims: &Map<String, Value>) -> bool {
-    match claims.get("email_verified") {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
-        _ => false,
+/// `email_verified` as sent: a boolean, or the text "true"/"false" (some
+/// IdPs send text); `None` when absent. Anything else counts as `false`.
+fn email_verified(claims: &Map<String, Value>) -> Option<bool> {
+    match claims.get("email_verified")? {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => Some(s.eq_ignore_ascii_case("true")),
+        _ => Some(false),
     }
 }
 
@@ -301,7 +303,7 @@ mod tests {
         }));
         let m = map(&c, &mappings(), Some(&path("groups"))).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(m.email.as_str(), "Alice@Example.com");
-        assert!(m.email_verified);
+        assert_eq!(m.email_verified, Some(true));
         assert_eq!(
             (m.first_name.as_str(), m.last_name.as_str()),
             ("Alice", "Liddell")
@@ -389,7 +391,7 @@ mod tests {
             json!({"email": "a@b.c", "email_verified": "true", "given_name": "A\u{0007}na\n"}),
         );
         let m = map(&c, &ClaimMappings::default(), None).unwrap_or_else(|e| panic!("{e}"));
-        assert!(m.email_verified);
+        assert_eq!(m.email_verified, Some(true));
         assert_eq!(m.first_name, "Ana");
         assert_eq!(m.groups, None);
     }

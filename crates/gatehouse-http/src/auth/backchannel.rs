@@ -2,7 +2,7 @@
 //! 1.0. Answers 200 when the logout token is valid (the sessions it names
 //! end on every node), 400 `invalid_request` otherwise (§2.8).
 
-use axum::Form;
+use crate::extract::Form;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -33,7 +33,7 @@ pub async fn backchannel(
     State(state): State<AppState>,
     route: AppRoute,
     client: Client,
-    Form(form): Form<LogoutForm>,
+    Form(form): Form<LogoutForm, { 16 * 1024 }>,
 ) -> Response {
     let Some(token) = form.logout_token.filter(|t| !t.is_empty()) else {
         tracing::warn!(app = %route.rt.app.slug, "back-channel logout without a logout_token");

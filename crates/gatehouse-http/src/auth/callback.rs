@@ -2,7 +2,8 @@
 //! flow cookie describes and returns to `rd`; every failure is a page with
 //! the reason, a correlation id and a way to start again.
 
-use axum::extract::{Query, State};
+use crate::extract::Query;
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use gatehouse_service::oidc::{CallbackParams, SignInDone, SignInError, flow_cookie_name};
@@ -10,7 +11,7 @@ use secrecy::ExposeSecret;
 
 use super::{cookie_header, labelled, session_cookie};
 use crate::error::HttpError;
-use crate::extract::{AppRoute, Client, cookie};
+use crate::extract::{AppRoute, Client};
 use crate::pages::{BRAND, TryPage, css, html};
 use crate::state::AppState;
 
@@ -161,7 +162,7 @@ pub async fn callback(
         .complete_oidc_sign_in(
             &route.rt,
             &params,
-            |name| cookie(&headers, name).map(str::to_owned),
+            |name| crate::cookies::first(&headers, name).map(str::to_owned),
             &client.info,
         )
         .await;
@@ -179,7 +180,7 @@ pub async fn callback(
             let mut resp = Redirect::to(rd.as_str()).into_response();
             let max_age = issued.expires_at - state.gh().now();
             if let Some(c) = session_cookie(
-                &state.settings().session_cookie,
+                &crate::cookies::session_name(&state.settings().session_cookie, app),
                 issued.token.expose_secret(),
                 app.scheme,
                 max_age,

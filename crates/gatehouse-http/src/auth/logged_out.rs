@@ -1,6 +1,6 @@
 //! `GET <prefix>/logged-out`: the Logout Redirect URL, a signed-out page.
 
-use axum::extract::Query;
+use crate::extract::Query;
 use axum::http::StatusCode;
 use axum::response::Response;
 

@@ -1,8 +1,9 @@
 //! `GET|POST <prefix>/login`: the application's local sign-in page (when SSO
 //! OIDC is disabled).
 
-use axum::Form;
-use axum::extract::{Query, State};
+use crate::extract::Form;
+use crate::extract::Query;
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use gatehouse_core::ReturnPath;
@@ -14,7 +15,7 @@ use serde::Deserialize;
 use super::callback::sign_in_failure;
 use super::{cookie_header, labelled, session_cookie};
 use crate::error::HttpError;
-use crate::extract::{AppRoute, Client, cookie};
+use crate::extract::{AppRoute, Client};
 use crate::pages::{BRAND, LoginPage, css, html};
 use crate::state::AppState;
 
@@ -73,8 +74,9 @@ async fn show(
         .find(|(k, _)| k == "rd")
         .map(|(_, v)| v.as_str());
     let rd = return_path(route, rd);
-    if let Some(c) = cookie(headers, &state.settings().session_cookie)
-        && state.gh().session(route.rt.app.id, c).await?.is_some()
+    if crate::identity::find_session(state, &route.rt, headers)
+        .await?
+        .is_some()
     {
         return Ok(Redirect::to(rd.as_str()).into_response());
     }
@@ -177,7 +179,7 @@ pub async fn submit(
             let mut resp = Redirect::to(rd.as_str()).into_response();
             use secrecy::ExposeSecret;
             if let Some(c) = session_cookie(
-                &state.settings().session_cookie,
+                &crate::cookies::session_name(&state.settings().session_cookie, app),
                 issued.token.expose_secret(),
                 app.scheme,
                 max_age,

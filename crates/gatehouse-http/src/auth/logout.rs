@@ -8,7 +8,7 @@ use gatehouse_service::oidc::LogoutTarget;
 
 use super::{clear_cookie, labelled};
 use crate::error::HttpError;
-use crate::extract::{AppRoute, Client, cookie};
+use crate::extract::{AppRoute, Client};
 use crate::state::AppState;
 
 /// End the local session (if any), clear the cookie, go to the signed-out page.
@@ -28,16 +28,12 @@ async fn run(
     headers: &axum::http::HeaderMap,
 ) -> Result<Response, HttpError> {
     let app = &route.rt.app;
-    let c = cookie(headers, &state.settings().session_cookie);
-    let actor = match c {
-        Some(c) => match state.gh().session(app.id, c).await? {
-            Some(s) => gatehouse_core::Actor::User {
-                id: s.user.id.to_string(),
-                email: s.user.email.to_string(),
-            },
-            None => gatehouse_core::Actor::Anonymous {
-                ip: client.info.ip.clone().unwrap_or_default(),
-            },
+    let found = crate::identity::find_session(state, &route.rt, headers).await?;
+    let c = found.as_ref().map(|(_, c)| *c);
+    let actor = match &found {
+        Some((s, _)) => gatehouse_core::Actor::User {
+            id: s.user.id.to_string(),
+            email: s.user.email.to_string(),
         },
         None => gatehouse_core::Actor::Anonymous {
             ip: client.info.ip.clone().unwrap_or_default(),
@@ -59,7 +55,8 @@ async fn run(
         LogoutTarget::LoggedOut { idp_note: false } => format!("{}/logged-out", app.auth_prefix),
     };
     let mut resp = Redirect::to(&location).into_response();
-    if let Some(c) = clear_cookie(&state.settings().session_cookie, app.scheme) {
+    let name = crate::cookies::session_name(&state.settings().session_cookie, app);
+    if let Some(c) = clear_cookie(&name, app.scheme) {
         resp.headers_mut().insert(header::SET_COOKIE, c);
     }
     Ok(resp)

@@ -3,7 +3,8 @@
 //! the IdP like a sign-in, and the callback shows the claims and mappings
 //! instead of creating a session.
 
-use axum::extract::{Query, State};
+use crate::extract::Query;
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use gatehouse_core::ReturnPath;

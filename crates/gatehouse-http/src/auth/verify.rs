@@ -18,6 +18,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::labelled;
+use crate::error::HttpError;
 use crate::extract::AppRoute;
 use crate::identity::{identify, identity_headers};
 use crate::state::AppState;
@@ -29,19 +30,89 @@ fn redirect_mode(query: Option<&str>) -> bool {
         .any(|(k, v)| k == "redirect" && matches!(v.as_ref(), "1" | "true" | "yes"))
 }
 
-/// The path and query the browser asked the reverse proxy for.
-fn original_uri(headers: &HeaderMap) -> String {
-    ["x-original-uri", "x-forwarded-uri"]
-        .iter()
-        .filter_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
-        .map(str::trim)
-        .find(|u| u.starts_with('/') && !u.starts_with("//"))
-        .unwrap_or("/")
-        .to_owned()
+/// Why the original URI of a check cannot be believed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ambiguous {
+    Repeated,
+    Conflicting,
+    NotText,
+    NotAPath,
+    Missing,
 }
 
-fn path_of(uri: &str) -> &str {
-    uri.split(['?', '#']).next().unwrap_or("/")
+impl Ambiguous {
+    fn reason(self) -> &'static str {
+        match self {
+            Self::Repeated => "X-Original-URI or X-Forwarded-Uri arrived more than once",
+            Self::Conflicting => "X-Original-URI and X-Forwarded-Uri disagree",
+            Self::NotText => "the original URI is not visible ASCII",
+            Self::NotAPath => "the original URI is not a path with an optional query",
+            Self::Missing => {
+                "no X-Original-URI or X-Forwarded-Uri from a trusted proxy, and route rules exist"
+            }
+        }
+    }
+}
+
+/// The path and query the browser asked the reverse proxy for, from
+/// `X-Original-URI` (nginx) or `X-Forwarded-Uri` (Traefik, Caddy), believed
+/// only from a trusted proxy. `Ok(None)`: none arrived.
+fn original_uri(headers: &HeaderMap, trusted: bool) -> Result<Option<&str>, Ambiguous> {
+    if !trusted {
+        return Ok(None);
+    }
+    let mut found: Option<&str> = None;
+    for name in ["x-original-uri", "x-forwarded-uri"] {
+        let mut values = headers.get_all(name).iter();
+        let Some(v) = values.next() else { continue };
+        if values.next().is_some() {
+            return Err(Ambiguous::Repeated);
+        }
+        let v = v.to_str().map_err(|_| Ambiguous::NotText)?.trim();
+        match found {
+            Some(f) if f != v => return Err(Ambiguous::Conflicting),
+            _ => found = Some(v),
+        }
+    }
+    match found {
+        Some(u) if !u.starts_with('/') || u.contains('#') => Err(Ambiguous::NotAPath),
+        other => Ok(other),
+    }
+}
+
+/// The original request as checked: its canonical path's match key and
+/// the canonical path and query (for the sign-in return path).
+fn checked_target(
+    headers: &HeaderMap,
+    trusted: bool,
+    route: &AppRoute,
+) -> Result<(String, String), HttpError> {
+    let refuse = |why: String| {
+        HttpError::bad_request(
+            "The original address of this request is ambiguous, so it was refused.",
+        )
+        .reason(why)
+    };
+    let raw = match original_uri(headers, trusted) {
+        Ok(Some(u)) => u,
+        Ok(None) if route.rt.access.routes.is_empty() => "/",
+        Ok(None) => return Err(refuse(Ambiguous::Missing.reason().to_owned())),
+        Err(a) => return Err(refuse(a.reason().to_owned())),
+    };
+    let (path, query) = match raw.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (raw, None),
+    };
+    let canonical = gatehouse_core::target::canonicalize(path, route.rt.access.path_options())
+        .map_err(|e| {
+            let shown: String = path.chars().take(200).collect();
+            refuse(format!("original URI {shown:?}: {e}"))
+        })?;
+    let pq = match query {
+        Some(q) => format!("{canonical}?{q}"),
+        None => canonical.to_string(),
+    };
+    Ok((canonical.match_key().to_owned(), pq))
 }
 
 /// The forward-auth check.
@@ -51,8 +122,13 @@ pub async fn verify(
     req: Request,
 ) -> Response {
     let redirect = redirect_mode(req.uri().query());
-    let original = original_uri(req.headers());
-    let who = match identify(&state, &route, req.headers(), path_of(&original)).await {
+    let trusted =
+        crate::extract::from_trusted_proxy(&state.settings().trusted_proxies, req.extensions());
+    let (key, original) = match checked_target(req.headers(), trusted, &route) {
+        Ok(t) => t,
+        Err(e) => return labelled("verify", e),
+    };
+    let who = match identify(&state, &route, req.headers(), &key).await {
         Ok(who) => who,
         Err(resp) => return labelled("verify", resp),
     };
@@ -125,18 +201,33 @@ mod tests {
     }
 
     #[test]
-    fn the_original_uri_comes_from_the_proxy_headers() {
+    fn the_original_uri_comes_only_from_a_trusted_proxy() {
         let mut h = HeaderMap::new();
-        assert_eq!(original_uri(&h), "/");
+        assert_eq!(original_uri(&h, true), Ok(None));
         h.insert("x-forwarded-uri", HeaderValue::from_static("/admin/x?y=1"));
-        assert_eq!(original_uri(&h), "/admin/x?y=1");
-        assert_eq!(path_of(&original_uri(&h)), "/admin/x");
-        h.insert(
-            "x-original-uri",
-            HeaderValue::from_static("//evil.example/"),
+        assert_eq!(original_uri(&h, true), Ok(Some("/admin/x?y=1")));
+        assert_eq!(
+            original_uri(&h, false),
+            Ok(None),
+            "untrusted peers are not believed"
         );
-        assert_eq!(original_uri(&h), "/admin/x?y=1");
-        h.insert("x-original-uri", HeaderValue::from_static("/from-nginx"));
-        assert_eq!(original_uri(&h), "/from-nginx");
+        h.insert("x-original-uri", HeaderValue::from_static("/admin/x?y=1"));
+        assert_eq!(
+            original_uri(&h, true),
+            Ok(Some("/admin/x?y=1")),
+            "agreeing headers"
+        );
+        h.insert("x-original-uri", HeaderValue::from_static("/public"));
+        assert_eq!(original_uri(&h, true), Err(Ambiguous::Conflicting));
+        let mut twice = HeaderMap::new();
+        twice.append("x-original-uri", HeaderValue::from_static("/public"));
+        twice.append("x-original-uri", HeaderValue::from_static("/admin"));
+        assert_eq!(original_uri(&twice, true), Err(Ambiguous::Repeated));
+        let mut abs = HeaderMap::new();
+        abs.insert(
+            "x-original-uri",
+            HeaderValue::from_static("http://evil/admin"),
+        );
+        assert_eq!(original_uri(&abs, true), Err(Ambiguous::NotAPath));
     }
 }

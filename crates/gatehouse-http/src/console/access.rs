@@ -1,9 +1,10 @@
 //! Access: grants of roles (to an e-mail, a group or a tag condition), the
 //! default role, and per-route rules.
 
+use crate::extract::Query;
+use crate::extract::{AdminForm, Form};
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use gatehouse_core::AppId;
@@ -154,7 +155,7 @@ pub async fn grant(
     State(s): State<AppState>,
     admin: ConsoleAdmin,
     Path(id): Path<String>,
-    Form(f): Form<Pairs>,
+    Form(f): AdminForm<Pairs>,
 ) -> Result<Response, HttpError> {
     let id = app_id(&id)?;
     let kind = field(&f, "kind");
@@ -210,7 +211,7 @@ pub async fn save(
     State(s): State<AppState>,
     admin: ConsoleAdmin,
     Path(id): Path<String>,
-    Form(f): Form<Pairs>,
+    Form(f): AdminForm<Pairs>,
 ) -> Result<Response, HttpError> {
     let id = app_id(&id)?;
     let mut errors = Errors::default();
@@ -239,6 +240,9 @@ pub async fn save(
     }
     let default_role = Some(field(&f, "default_role").trim().to_owned()).filter(|r| !r.is_empty());
     if errors.is_empty() {
+        // The path-reading switches are set through the API and apps as
+        // code; saving this form keeps them.
+        let current = s.gh().get_access(id).await?;
         match s
             .gh()
             .put_access(
@@ -246,6 +250,7 @@ pub async fn save(
                 AccessPolicy {
                     default_role,
                     routes,
+                    ..current
                 },
                 &admin.ctx(),
             )
@@ -272,7 +277,7 @@ pub async fn save_api(
     State(s): State<AppState>,
     admin: ConsoleAdmin,
     Path(id): Path<String>,
-    Form(f): Form<Pairs>,
+    Form(f): AdminForm<Pairs>,
 ) -> Result<Response, HttpError> {
     let id = app_id(&id)?;
     let text = |name: &str| Some(field(&f, name).trim().to_owned()).filter(|v| !v.is_empty());

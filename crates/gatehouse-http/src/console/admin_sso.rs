@@ -2,9 +2,10 @@
 //! `/admin/auth/login` → IdP → `/admin/auth/callback` flow. The e-mail and
 //! password sign-in stays available (break-glass).
 
+use crate::extract::Form;
+use crate::extract::Query;
 use askama::Template;
-use axum::Form;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use gatehouse_core::ReturnPath;
@@ -18,7 +19,7 @@ use super::{ADMIN_COOKIE, Chrome, ConsoleAdmin, Errors, Pairs, render};
 use crate::auth::callback::sign_in_failure;
 use crate::auth::{cookie_header, session_cookie};
 use crate::error::HttpError;
-use crate::extract::{Client, PublicHost, cookie};
+use crate::extract::{Client, PublicHost};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -148,7 +149,7 @@ pub async fn callback(
         .complete_oidc_sign_in(
             &rt,
             &params,
-            |name| cookie(&headers, name).map(str::to_owned),
+            |name| crate::cookies::first(&headers, name).map(str::to_owned),
             &client.info,
         )
         .await

@@ -1,8 +1,9 @@
 //! Applications: list, create, edit, delete (with confirmation).
 
+use crate::extract::Query;
+use crate::extract::{AdminForm, Form};
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use gatehouse_core::Application;
@@ -174,7 +175,7 @@ fn form_errors(e: ServiceError) -> Result<Errors, HttpError> {
 pub async fn create(
     State(s): State<AppState>,
     admin: ConsoleAdmin,
-    Form(f): Form<Pairs>,
+    Form(f): AdminForm<Pairs>,
 ) -> Result<Response, HttpError> {
     let v = AppValues::from_form(&f);
     let input = NewApp {
@@ -240,7 +241,7 @@ pub async fn update(
     State(s): State<AppState>,
     admin: ConsoleAdmin,
     Path(id): Path<String>,
-    Form(f): Form<Pairs>,
+    Form(f): AdminForm<Pairs>,
 ) -> Result<Response, HttpError> {
     let id = app_id(&id)?;
     let app = s.gh().get_app(id).await?;
@@ -304,7 +305,7 @@ pub async fn delete(
     State(s): State<AppState>,
     admin: ConsoleAdmin,
     Path(id): Path<String>,
-    Form(f): Form<Pairs>,
+    Form(f): AdminForm<Pairs>,
 ) -> Result<Response, HttpError> {
     let app = s.gh().get_app(app_id(&id)?).await?;
     if field(&f, "confirm").trim() != app.slug.as_str() {

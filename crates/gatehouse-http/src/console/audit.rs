@@ -1,7 +1,8 @@
 //! The audit log: filter by type, user and time; paged, newest first.
 
+use crate::extract::Query;
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use gatehouse_core::AppId;

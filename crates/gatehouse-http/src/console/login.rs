@@ -1,8 +1,9 @@
 //! Console sign-in, sign-out, and the one-time setup of the first administrator.
 
+use crate::extract::Form;
+use crate::extract::Query;
 use askama::Template;
-use axum::Form;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use gatehouse_core::ReturnPath;

@@ -2,9 +2,10 @@
 
 use std::collections::HashMap;
 
+use crate::extract::Query;
+use crate::extract::{AdminForm, Form};
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use gatehouse_core::{AppId, SessionId};
@@ -99,7 +100,7 @@ pub async fn revoke(
     State(s): State<AppState>,
     admin: ConsoleAdmin,
     Path((id, session)): Path<(String, String)>,
-    Form(f): Form<Pairs>,
+    Form(f): AdminForm<Pairs>,
 ) -> Result<Response, HttpError> {
     let id: AppId = app_id(&id)?;
     let sid: SessionId = session

@@ -1,9 +1,10 @@
 //! Settings > Integrations > SSO OIDC: the form of the reference document,
 //! Test connection and Try sign-in.
 
+use crate::extract::Query;
+use crate::extract::{AdminForm, Form};
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use gatehouse_core::sso::{
@@ -33,6 +34,7 @@ pub(crate) struct SsoValues {
     pub(crate) other_open: bool,
     pub(crate) groups_claim: String,
     pub(crate) method: String,
+    pub(crate) trust_email: bool,
     pub(crate) clock_skew: String,
     pub(crate) auth_params: String,
     pub(crate) refresh_sessions: bool,
@@ -83,6 +85,7 @@ impl SsoValues {
                 .map(ToString::to_string)
                 .unwrap_or_default(),
             method: s.token_endpoint_auth_method.as_str().to_owned(),
+            trust_email: s.trust_email,
             clock_skew: s.extra.clock_skew_seconds.to_string(),
             auth_params: s
                 .extra
@@ -124,6 +127,7 @@ impl SsoValues {
             other_open,
             groups_claim: field(f, "groups_claim").to_owned(),
             method: field(f, "token_endpoint_auth_method").to_owned(),
+            trust_email: !field(f, "trust_email").is_empty(),
             clock_skew: field(f, "clock_skew_seconds").to_owned(),
             auth_params: field(f, "auth_params").to_owned(),
             refresh_sessions: !field(f, "refresh_sessions").is_empty(),
@@ -295,6 +299,7 @@ pub(crate) fn input_from_form(f: &Pairs, v: &SsoValues, errors: &mut Errors) -> 
         },
         groups_claim: Some(v.groups_claim.clone()),
         token_endpoint_auth_method: Some(method),
+        trust_email: v.trust_email,
         extra: OidcExtra {
             clock_skew_seconds,
             auth_params,
@@ -311,7 +316,7 @@ pub async fn save(
     State(s): State<AppState>,
     admin: ConsoleAdmin,
     Path(id): Path<String>,
-    Form(f): Form<Pairs>,
+    Form(f): AdminForm<Pairs>,
 ) -> Result<Response, HttpError> {
     let id: AppId = app_id(&id)?;
     let app = s.gh().get_app(id).await?;

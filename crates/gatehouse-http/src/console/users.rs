@@ -1,9 +1,10 @@
 //! Users: search, the user page (fields, tags, groups, identities, sessions),
 //! disable / enable, delete, revoke sessions.
 
+use crate::extract::Query;
+use crate::extract::{AdminForm, Form};
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use gatehouse_core::user::{User, UserStatus};
@@ -210,7 +211,7 @@ pub async fn set_status(
     State(s): State<AppState>,
     admin: ConsoleAdmin,
     Path((id, user)): Path<(String, String)>,
-    Form(f): Form<Pairs>,
+    Form(f): AdminForm<Pairs>,
 ) -> Result<Response, HttpError> {
     let (id, uid) = ids(&id, &user)?;
     let status = match field(&f, "status") {

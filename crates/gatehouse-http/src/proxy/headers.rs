@@ -3,11 +3,40 @@
 //! adds its own, the session cookie kept from the upstream, and the
 //! `X-Forwarded-*` headers set.
 
+use axum::http::Method;
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use gatehouse_core::access::header_key;
 use gatehouse_core::user::User;
 
-/// Header name prefixes Gatehouse owns: anything a client sends with them is dropped.
-const IDENTITY_PREFIXES: [&str; 2] = ["x-auth-request-", "x-gatehouse-"];
+/// Header name prefixes no client may send to an upstream (compared after
+/// lower-casing and reading `_` as `-`, as WSGI, CGI and PHP do): Gatehouse's
+/// own identity headers, the proxy headers it sets itself, and the identity
+/// headers of other SSO gateways and platforms, which upstreams may trust.
+const STRIPPED_PREFIXES: [&str; 5] = [
+    "x-auth-request-",
+    "x-gatehouse-",
+    "x-forwarded-",
+    "x-ms-client-principal",
+    "x-webauth-",
+];
+
+/// Header names no client may send to an upstream (same comparison).
+const STRIPPED_NAMES: [&str; 14] = [
+    "forwarded",
+    "x-real-ip",
+    "x-original-url",
+    "x-original-uri",
+    "x-rewrite-url",
+    "remote-user",
+    "remote-email",
+    "remote-groups",
+    "remote-name",
+    "x-remote-user",
+    "true-client-ip",
+    "x-client-ip",
+    "x-cluster-client-ip",
+    "http2-settings",
+];
 
 const HOP_BY_HOP: [HeaderName; 8] = [
     header::CONNECTION,
@@ -20,7 +49,20 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::TRANSFER_ENCODING,
 ];
 
-/// Whether a request or response asks to switch protocols (WebSocket).
+/// Whether a request asks for the one upgrade Gatehouse passes: a WebSocket
+/// (`GET` with `Connection: upgrade` and `Upgrade: websocket`). Anything
+/// else (`h2c`, TLS, ...) is not an upgrade: its headers are dropped and the
+/// request is answered as plain HTTP/1.1.
+pub fn is_websocket_upgrade(method: &Method, headers: &HeaderMap) -> bool {
+    *method == Method::GET && is_upgrade(headers) && {
+        let mut upgrades = headers.get_all(header::UPGRADE).iter();
+        let only = upgrades.next();
+        upgrades.next().is_none()
+            && only.is_some_and(|v| v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"websocket"))
+    }
+}
+
+/// Whether a response agrees to switch protocols (`Connection: upgrade`).
 pub fn is_upgrade(headers: &HeaderMap) -> bool {
     headers.contains_key(header::UPGRADE)
         && headers
@@ -55,38 +97,25 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     }
 }
 
-/// Remove every header in Gatehouse's identity namespaces.
-pub fn strip_identity_headers(headers: &mut HeaderMap) {
+/// Whether a client-sent header must not reach the upstream. `key` is the
+/// name as [`header_key`] spells it.
+fn is_stripped(key: &str, extra: &[String]) -> bool {
+    STRIPPED_PREFIXES.iter().any(|p| key.starts_with(p))
+        || STRIPPED_NAMES.contains(&key)
+        || extra.iter().any(|e| e == key)
+}
+
+/// Remove every identity and proxy header a client sent, in any spelling
+/// (any case, `_` for `-`), and the application's own list (`extra`, as
+/// [`header_key`] spells names).
+pub fn strip_identity_headers(headers: &mut HeaderMap, extra: &[String]) {
     let spoofed: Vec<HeaderName> = headers
         .keys()
-        .filter(|k| IDENTITY_PREFIXES.iter().any(|p| k.as_str().starts_with(p)))
+        .filter(|k| is_stripped(&header_key(k.as_str()), extra))
         .cloned()
         .collect();
     for k in spoofed {
         headers.remove(k);
-    }
-}
-
-/// Remove the cookie `name` from `Cookie` headers (the upstream never sees the session).
-pub fn remove_cookie(headers: &mut HeaderMap, name: &str) {
-    let values: Vec<HeaderValue> = headers.get_all(header::COOKIE).iter().cloned().collect();
-    if values.is_empty() {
-        return;
-    }
-    let kept: Vec<&str> = values
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .map(str::trim)
-        .filter(|pair| {
-            !pair.is_empty() && pair.split_once('=').is_none_or(|(k, _)| k.trim() != name)
-        })
-        .collect();
-    headers.remove(header::COOKIE);
-    if !kept.is_empty()
-        && let Ok(v) = HeaderValue::from_str(&kept.join("; "))
-    {
-        headers.insert(header::COOKIE, v);
     }
 }
 
@@ -98,11 +127,41 @@ fn set(headers: &mut HeaderMap, name: &'static str, value: &str) {
     }
 }
 
+/// The longest `X-Auth-Request-Groups` value sent; past it the header is
+/// left out and `X-Auth-Request-Groups-Omitted: 1` is sent instead (a
+/// truncated list could fail open for an upstream that denies by group).
+pub const MAX_GROUPS_HEADER: usize = 4096;
+
+/// `X-Auth-Request-Groups`: the groups joined by `,`, each with `%` and `,`
+/// percent-encoded, so a group named `a,b` is never read as two groups.
+pub fn encode_groups(groups: &[String]) -> String {
+    let mut out = String::new();
+    for (i, g) in groups.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        for ch in g.chars() {
+            match ch {
+                '%' => out.push_str("%25"),
+                ',' => out.push_str("%2C"),
+                c => out.push(c),
+            }
+        }
+    }
+    out
+}
+
 /// Add the identity headers of PRODUCT.md for `user`.
 pub fn add_identity(headers: &mut HeaderMap, user: &User, roles: &[String]) {
     set(headers, "x-auth-request-user", &user.id.to_string());
     set(headers, "x-auth-request-email", user.email.as_str());
-    set(headers, "x-auth-request-groups", &user.groups.join(","));
+    let groups = encode_groups(&user.groups);
+    if groups.len() > MAX_GROUPS_HEADER || HeaderValue::from_str(&groups).is_err() {
+        headers.remove("x-auth-request-groups");
+        set(headers, "x-auth-request-groups-omitted", "1");
+    } else {
+        set(headers, "x-auth-request-groups", &groups);
+    }
     set(headers, "x-auth-request-roles", &roles.join(","));
     set(headers, "x-auth-request-first-name", &user.first_name);
     set(headers, "x-auth-request-last-name", &user.last_name);
@@ -141,7 +200,7 @@ mod tests {
             ("x-gatehouse-assertion", "forged"),
             ("x-other", "kept"),
         ]);
-        strip_identity_headers(&mut h);
+        strip_identity_headers(&mut h, &[]);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("x-other"));
     }
@@ -169,18 +228,70 @@ mod tests {
     }
 
     #[test]
-    fn the_session_cookie_never_reaches_the_upstream() {
-        let mut h = map(&[
-            ("cookie", "a=1; gatehouse_session=secret; b=2"),
-            ("cookie", "gatehouse_session=x"),
-        ]);
-        remove_cookie(&mut h, "gatehouse_session");
+    fn every_spelling_of_an_identity_header_is_removed() {
+        let mut h = HeaderMap::new();
+        for name in [
+            "x_auth_request_roles",
+            "X-Auth_Request-Email",
+            "x-forwarded-user",
+            "x_forwarded_email",
+            "x-forwarded-groups",
+            "x-forwarded-preferred-username",
+            "remote-user",
+            "remote_groups",
+            "x-webauth-user",
+            "x-ms-client-principal-name",
+            "x_ms_client_principal",
+            "x-real-ip",
+            "x-original-url",
+            "x-rewrite-url",
+            "forwarded",
+            "http2-settings",
+            "x-tenant",
+            "x_tenant",
+            "accept",
+        ] {
+            h.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap_or_else(|e| panic!("{e}")),
+                HeaderValue::from_static("evil"),
+            );
+        }
+        strip_identity_headers(&mut h, &["x-tenant".to_owned()]);
         assert_eq!(
-            h.get("cookie").map(|v| v.to_str().unwrap_or("")),
-            Some("a=1; b=2")
+            h.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
+            vec!["accept"]
         );
-        let mut only = map(&[("cookie", "gatehouse_session=secret")]);
-        remove_cookie(&mut only, "gatehouse_session");
-        assert!(!only.contains_key("cookie"));
+    }
+
+    #[test]
+    fn groups_are_encoded_exactly_or_left_out() {
+        let g = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            encode_groups(&g(&["eng", "a,b", "100%"])),
+            "eng,a%2Cb,100%25"
+        );
+        assert_eq!(encode_groups(&g(&[])), "");
+        let big: Vec<String> = (0..1000).map(|i| format!("group-{i}")).collect();
+        assert!(encode_groups(&big).len() > MAX_GROUPS_HEADER);
+    }
+
+    #[test]
+    fn only_websocket_upgrades_on_get_pass() {
+        let ws = map(&[("connection", "Upgrade"), ("upgrade", "websocket")]);
+        assert!(is_websocket_upgrade(&Method::GET, &ws));
+        assert!(!is_websocket_upgrade(&Method::POST, &ws));
+        let h2c = map(&[
+            ("connection", "Upgrade, HTTP2-Settings"),
+            ("upgrade", "h2c"),
+        ]);
+        assert!(!is_websocket_upgrade(&Method::GET, &h2c));
+        let both = map(&[
+            ("connection", "upgrade"),
+            ("upgrade", "websocket"),
+            ("upgrade", "h2c"),
+        ]);
+        assert!(!is_websocket_upgrade(&Method::GET, &both));
+        let list = map(&[("connection", "upgrade"), ("upgrade", "websocket, h2c")]);
+        assert!(!is_websocket_upgrade(&Method::GET, &list));
     }
 }

@@ -92,7 +92,7 @@ pub async fn forward(
         .to_owned();
     let uri = upstream_uri(upstream.as_url(), &pq)?;
     let client_ip = crate::extract::client_ip(req.extensions());
-    let upgrade = headers::is_upgrade(req.headers());
+    let upgrade = headers::is_websocket_upgrade(req.method(), req.headers());
     let client_upgrade = if upgrade {
         req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>()
     } else {
@@ -101,8 +101,8 @@ pub async fn forward(
 
     let h = req.headers_mut();
     headers::strip_hop_by_hop(h, upgrade);
-    headers::strip_identity_headers(h);
-    headers::remove_cookie(h, &state.settings().session_cookie);
+    headers::strip_identity_headers(h, &route.rt.access.strip_headers);
+    crate::cookies::strip_ours(h, &state.settings().session_cookie);
     headers::set_forwarded(
         h,
         client_ip.as_deref(),
@@ -169,11 +169,16 @@ pub async fn forward(
         });
         let (mut parts, _) = resp.into_parts();
         headers::strip_hop_by_hop(&mut parts.headers, true);
+        crate::cookies::drop_upstream_set_cookies(
+            &mut parts.headers,
+            &state.settings().session_cookie,
+        );
         return Ok(Response::from_parts(parts, Body::empty()));
     }
 
     let (mut parts, body) = resp.into_parts();
     headers::strip_hop_by_hop(&mut parts.headers, false);
+    crate::cookies::drop_upstream_set_cookies(&mut parts.headers, &state.settings().session_cookie);
     Ok(Response::from_parts(parts, Body::new(body)))
 }
 

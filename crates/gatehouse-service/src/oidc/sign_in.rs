@@ -423,6 +423,7 @@ impl Gatehouse {
                         groups: m.groups.clone().unwrap_or_default(),
                         status: gatehouse_core::user::UserStatus::Active,
                         identities: Vec::new(),
+                        email_verified: Some(super::users::sign_in_verified(&rt.oidc, m)),
                         has_password: false,
                         created_at: now,
                         updated_at: now,
@@ -479,7 +480,14 @@ impl Gatehouse {
             correlation_id,
         };
         let user = self
-            .sign_in_user(app.id, &token_iss, &sub, &mapped, &ctx)
+            .sign_in_user(
+                app.id,
+                &token_iss,
+                &sub,
+                &mapped,
+                Some(super::users::sign_in_verified(&rt.oidc, &mapped)),
+                &ctx,
+            )
             .await?;
         if user.status != gatehouse_core::user::UserStatus::Active {
             return Err(SignInError::Disabled {

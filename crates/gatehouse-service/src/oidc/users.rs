@@ -5,6 +5,7 @@
 //! tag); tags an administrator set stay.
 
 use gatehouse_core::claims::MappedIdentity;
+use gatehouse_core::sso::OidcSettings;
 use gatehouse_core::user::{Identity, TagSource, User, UserStatus};
 use gatehouse_core::{AppId, UserId};
 use gatehouse_store::{PasswordChange, StoreError};
@@ -12,12 +13,41 @@ use gatehouse_store::{PasswordChange, StoreError};
 use super::SignInError;
 use crate::{Context, Gatehouse};
 
-/// Apply the mapped claims to `user`; returns the names of the fields that changed.
-fn apply(user: &mut User, m: &MappedIdentity) -> Vec<&'static str> {
+/// Whether the e-mail of an IdP sign-in counts as verified: the IdP said
+/// `email_verified: true`, or the application trusts its IdP's addresses
+/// (`trust_email`).
+pub(crate) fn sign_in_verified(oidc: &OidcSettings, m: &MappedIdentity) -> bool {
+    oidc.trust_email || m.email_verified == Some(true)
+}
+
+/// What a bearer token says of the e-mail: like a sign-in when it has the
+/// claim (or the IdP is trusted), else nothing (the flag set at sign-in stays).
+pub(crate) fn bearer_verified(oidc: &OidcSettings, m: &MappedIdentity) -> Option<bool> {
+    if oidc.trust_email {
+        Some(true)
+    } else {
+        m.email_verified
+    }
+}
+
+/// Apply the mapped claims to `user`; `verified` is what this sign-in says
+/// of the e-mail (`None`: nothing). Returns the names of the fields that changed.
+fn apply(user: &mut User, m: &MappedIdentity, verified: Option<bool>) -> Vec<&'static str> {
     let mut changed = Vec::new();
     if user.email.as_str() != m.email.as_str() {
         user.email = m.email.clone();
         changed.push("email");
+        // A verification was of the old address.
+        if verified.is_none() && user.email_verified.is_some() {
+            user.email_verified = None;
+            changed.push("email_verified");
+        }
+    }
+    if let Some(v) = verified
+        && user.email_verified != Some(v)
+    {
+        user.email_verified = Some(v);
+        changed.push("email_verified");
     }
     if user.first_name != m.first_name {
         user.first_name.clone_from(&m.first_name);
@@ -50,8 +80,8 @@ fn apply(user: &mut User, m: &MappedIdentity) -> Vec<&'static str> {
 }
 
 /// Whether the mapped claims would leave `user` as it is.
-pub(crate) fn unchanged(user: &User, m: &MappedIdentity) -> bool {
-    apply(&mut user.clone(), m).is_empty()
+pub(crate) fn unchanged(user: &User, m: &MappedIdentity, verified: Option<bool>) -> bool {
+    apply(&mut user.clone(), m, verified).is_empty()
 }
 
 impl Gatehouse {
@@ -62,6 +92,7 @@ impl Gatehouse {
         issuer: &str,
         sub: &str,
         m: &MappedIdentity,
+        verified: Option<bool>,
         ctx: &Context,
     ) -> Result<User, SignInError> {
         let store = self.store();
@@ -77,7 +108,7 @@ impl Gatehouse {
             .await
             .map_err(crate::ServiceError::from)?
         {
-            let changed = apply(&mut user, m);
+            let changed = apply(&mut user, m, verified);
             if !changed.is_empty() {
                 user.updated_at = now;
                 let audit = ctx
@@ -102,12 +133,14 @@ impl Gatehouse {
             .await
             .map_err(crate::ServiceError::from)?;
         if let Some((mut user, _)) = existing {
-            if !m.email_verified {
+            // Linking by e-mail takes over an existing account: only for an
+            // address verified by this sign-in and by the account itself.
+            if verified != Some(true) || user.email_verified != Some(true) {
                 return Err(SignInError::EmailNotVerified {
                     email: m.email.to_string(),
                 });
             }
-            apply(&mut user, m);
+            apply(&mut user, m, verified);
             user.identities.push(identity);
             user.updated_at = now;
             let audit = ctx
@@ -132,6 +165,7 @@ impl Gatehouse {
             groups: m.groups.clone().unwrap_or_default(),
             status: UserStatus::Active,
             identities: vec![identity],
+            email_verified: verified,
             has_password: false,
             created_at: now,
             updated_at: now,

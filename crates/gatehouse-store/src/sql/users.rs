@@ -14,7 +14,7 @@ use crate::users::{PasswordChange, UserQuery, UserStore};
 macro_rules! select_users {
     ($tail:literal) => {
         concat!(
-            "SELECT id, app_id, email, first_name, last_name, status, password_hash, created_at, updated_at, last_login_at FROM users ",
+            "SELECT id, app_id, email, email_verified, first_name, last_name, status, password_hash, created_at, updated_at, last_login_at FROM users ",
             $tail
         )
     };
@@ -34,6 +34,7 @@ fn base_user(row: &DbRow) -> Result<(User, Option<String>), StoreError> {
         status: UserStatus::parse(row.try_get::<&str, _>("status")?)
             .map_err(|e| StoreError::Corrupt(format!("status: {e}")))?,
         identities: Vec::new(),
+        email_verified: row.try_get("email_verified")?,
         has_password: false,
         created_at: from_ms(row.try_get("created_at")?)?,
         updated_at: from_ms(row.try_get("updated_at")?)?,
@@ -183,8 +184,8 @@ impl UserStore for Backend {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO users (id, app_id, email, email_lower, first_name, last_name, status, password_hash, created_at, updated_at, last_login_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            "INSERT INTO users (id, app_id, email, email_lower, first_name, last_name, status, password_hash, created_at, updated_at, last_login_at, email_verified)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(user.id.to_string())
         .bind(user.app_id.to_string())
@@ -197,6 +198,7 @@ impl UserStore for Backend {
         .bind(ms(user.created_at))
         .bind(ms(user.updated_at))
         .bind(user.last_login_at.map(ms))
+        .bind(user.email_verified)
         .execute(&mut *tx)
         .await?;
         Self::write_user_children(&mut tx, user, user.created_at).await?;
@@ -221,7 +223,7 @@ impl UserStore for Backend {
         let res = sqlx::query(
             "UPDATE users SET email = $3, email_lower = $4, first_name = $5, last_name = $6, status = $7,
                 password_hash = CASE WHEN $8 THEN $9 ELSE password_hash END,
-                updated_at = $10, last_login_at = $11
+                updated_at = $10, last_login_at = $11, email_verified = $12
              WHERE id = $1 AND app_id = $2",
         )
         .bind(user.id.to_string())
@@ -235,6 +237,7 @@ impl UserStore for Backend {
         .bind(pw)
         .bind(ms(user.updated_at))
         .bind(user.last_login_at.map(ms))
+        .bind(user.email_verified)
         .execute(&mut *tx)
         .await?;
         if res.rows_affected() == 0 {

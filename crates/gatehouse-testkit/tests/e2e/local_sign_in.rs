@@ -31,7 +31,7 @@ async fn signing_in_sets_an_httponly_lax_cookie_and_returns_to_rd() {
     assert_eq!(r.status, 303);
     assert_eq!(r.header("location"), Some("/orders?page=2"));
     let cookie = r.header("set-cookie").unwrap();
-    for part in ["gatehouse_session=", "HttpOnly", "SameSite=Lax", "Path=/"] {
+    for part in ["gatehouse_session_shop=", "HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(cookie.contains(part), "{cookie}");
     }
     assert!(!cookie.contains("Secure"), "http app: no Secure flag");
@@ -196,7 +196,7 @@ async fn signing_out_ends_the_session() {
         .get_with(
             "/",
             &[
-                ("cookie", &format!("gatehouse_session={token}")),
+                ("cookie", &format!("gatehouse_session_shop={token}")),
                 ("accept", "text/html"),
             ],
         )

@@ -154,7 +154,7 @@ async fn a_session_is_valid_only_for_its_own_application() {
         .get_with(
             "/",
             &[
-                ("cookie", &format!("gatehouse_session={token}")),
+                ("cookie", &format!("gatehouse_session_other={token}")),
                 ("accept", "text/html"),
             ],
         )
@@ -177,7 +177,7 @@ async fn a_forged_cookie_is_refused() {
             .get_with(
                 "/",
                 &[
-                    ("cookie", &format!("gatehouse_session={forged}")),
+                    ("cookie", &format!("gatehouse_session_shop={forged}")),
                     ("accept", "text/html"),
                 ],
             )

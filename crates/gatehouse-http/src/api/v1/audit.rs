@@ -1,6 +1,7 @@
 //! `/api/v1/apps/{id}/audit`: the audit log, newest first, paged.
 
-use axum::extract::{Path, Query, State};
+use crate::extract::Query;
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use gatehouse_core::AppId;

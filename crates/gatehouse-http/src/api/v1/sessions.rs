@@ -1,6 +1,7 @@
 //! `/api/v1/apps/{id}/sessions`: list and revoke sessions.
 
-use axum::extract::{Path, Query, State};
+use crate::extract::Query;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::{AppId, SessionId, UserId};

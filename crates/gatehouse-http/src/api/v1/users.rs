@@ -1,6 +1,7 @@
 //! `/api/v1/apps/{id}/users`: users.
 
-use axum::extract::{Path, Query, State};
+use crate::extract::Query;
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::{AppId, UserId};

@@ -96,6 +96,8 @@ pub struct SsoOidcView {
     pub groups_claim: Option<String>,
     /// Token endpoint auth method.
     pub token_endpoint_auth_method: ClientAuthMethod,
+    /// Whether every e-mail address the IdP sends counts as verified.
+    pub trust_email: bool,
     /// Advanced options.
     pub extra: OidcExtra,
     /// Callback URLs to register at the IdP.
@@ -139,6 +141,7 @@ impl From<SsoView> for SsoOidcView {
             },
             groups_claim: s.groups_claim.map(|c| c.to_string()),
             token_endpoint_auth_method: s.token_endpoint_auth_method,
+            trust_email: s.trust_email,
             extra: s.extra,
             callback_urls: v.callback_urls,
             logout_redirect_urls: v.logout_redirect_urls,
@@ -192,6 +195,10 @@ pub struct UserView {
     pub status: UserStatus,
     /// Linked IdP identities.
     pub identities: Vec<IdentityView>,
+    /// Whether the e-mail address is verified (`null`: not known yet; an
+    /// IdP user's flag is recorded at their next sign-in). Only verified
+    /// addresses earn e-mail grants.
+    pub email_verified: Option<bool>,
     /// Whether local sign-in with a password is possible.
     pub has_password: bool,
     /// Created.
@@ -235,6 +242,7 @@ impl From<&User> for UserView {
                     subject: i.subject.clone(),
                 })
                 .collect(),
+            email_verified: u.email_verified,
             has_password: u.has_password,
             created_at: u.created_at,
             updated_at: u.updated_at,

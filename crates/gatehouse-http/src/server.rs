@@ -1,0 +1,120 @@
+//! The connection loop: HTTP/1.1 (with upgrades, for WebSockets), and
+//! cleartext HTTP/2 with prior knowledge only when the operator turns it on
+//! (`http2_cleartext`). Both go through the same [`router`](crate::router),
+//! so every rule of `dispatch` applies to either.
+//!
+//! HTTP/2 is off by default because a proxy in front that speaks HTTP/1.1
+//! to Gatehouse is what the shipped configurations use, and a second
+//! framing on the same port is a second place for request smuggling to hide.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+
+/// How connections are served.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServeOptions {
+    /// Accept cleartext HTTP/2 with prior knowledge beside HTTP/1.1.
+    pub http2_cleartext: bool,
+}
+
+/// Longest wait for in-flight requests at shutdown.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Serve `router` on `listener` until `shutdown` resolves, then let
+/// in-flight requests finish (for at most 30 s).
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    opts: ServeOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // Every connection task holds a sender; when all are gone, the drain is done.
+    let (alive_tx, mut alive_rx) = tokio::sync::mpsc::channel::<()>(1);
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        // Small responses go out at once, as nginx's tcp_nodelay does on
+        // keep-alive connections (no Nagle wait for the client's ACK).
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY");
+        }
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+            let router = router.clone();
+            async move {
+                let resp = match router.oneshot(req.map(Body::new)).await {
+                    Ok(r) => r,
+                    Err(never) => match never {},
+                };
+                Ok::<_, Infallible>(resp)
+            }
+        });
+        let mut stop = stop_rx.clone();
+        let alive = alive_tx.clone();
+        let io = TokioIo::new(tcp);
+        if opts.http2_cleartext {
+            tokio::spawn(async move {
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                let conn = builder.serve_connection_with_upgrades(io, service);
+                tokio::pin!(conn);
+                tokio::select! {
+                    r = conn.as_mut() => log_end(r.err().map(|e| e.to_string())),
+                    _ = stop.changed() => {
+                        conn.as_mut().graceful_shutdown();
+                        log_end(conn.await.err().map(|e| e.to_string()));
+                    }
+                }
+                drop(alive);
+            });
+        } else {
+            tokio::spawn(async move {
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, service)
+                    .with_upgrades();
+                tokio::pin!(conn);
+                tokio::select! {
+                    r = conn.as_mut() => log_end(r.err().map(|e| e.to_string())),
+                    _ = stop.changed() => {
+                        conn.as_mut().graceful_shutdown();
+                        log_end(conn.await.err().map(|e| e.to_string()));
+                    }
+                }
+                drop(alive);
+            });
+        }
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    drop(alive_tx);
+    if tokio::time::timeout(DRAIN, alive_rx.recv()).await.is_err() {
+        tracing::warn!("connections still open after the shutdown drain; closing them");
+    }
+    Ok(())
+}
+
+fn log_end(err: Option<String>) {
+    if let Some(e) = err {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}

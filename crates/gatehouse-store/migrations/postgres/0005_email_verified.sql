@@ -1,0 +1,6 @@
+-- Whether a user's e-mail address is verified: true, false, or NULL (unknown).
+-- Users without an IdP identity were created locally or by an
+-- administrator and count as verified; IdP users stay unknown until their
+-- next sign-in records what the IdP says.
+ALTER TABLE users ADD COLUMN email_verified BOOLEAN;
+UPDATE users SET email_verified = TRUE WHERE id NOT IN (SELECT user_id FROM identities);
