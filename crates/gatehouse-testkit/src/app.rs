@@ -19,7 +19,9 @@ pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 pub struct TestAppBuilder {
     idle: Option<Duration>,
     absolute: Option<Duration>,
-    trusted_proxies: Vec<String>,
+    trusted_proxies: Option<Vec<String>>,
+    http2_cleartext: bool,
+    metrics_token: Option<String>,
 }
 
 impl TestAppBuilder {
@@ -37,7 +39,19 @@ impl TestAppBuilder {
 
     /// `trusted_proxies` (addresses or networks).
     pub fn trusted_proxies(mut self, list: &[&str]) -> Self {
-        self.trusted_proxies = list.iter().map(|s| (*s).to_owned()).collect();
+        self.trusted_proxies = Some(list.iter().map(|s| (*s).to_owned()).collect());
+        self
+    }
+
+    /// Accept cleartext HTTP/2 (prior knowledge).
+    pub fn http2_cleartext(mut self) -> Self {
+        self.http2_cleartext = true;
+        self
+    }
+
+    /// `metrics_token`.
+    pub fn metrics_token(mut self, token: &str) -> Self {
+        self.metrics_token = Some(token.to_owned());
         self
     }
 
@@ -53,7 +67,11 @@ impl TestAppBuilder {
             session_idle_timeout: self.idle.unwrap_or(defaults.session_idle_timeout),
             session_absolute_timeout: self.absolute.unwrap_or(defaults.session_absolute_timeout),
             upstream_timeout: Duration::from_secs(10),
-            trusted_proxies: self.trusted_proxies,
+            trusted_proxies: self
+                .trusted_proxies
+                .unwrap_or(defaults.trusted_proxies.clone()),
+            http2_cleartext: self.http2_cleartext,
+            metrics_token: self.metrics_token.map(Into::into),
             ..defaults
         };
         let clock = Arc::new(ManualClock::new());

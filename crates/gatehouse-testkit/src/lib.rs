@@ -14,6 +14,7 @@ pub mod load;
 pub mod node;
 pub mod postgres;
 pub mod proxies;
+pub mod raw;
 pub mod sso;
 pub mod upstream;
 

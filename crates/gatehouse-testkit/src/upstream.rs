@@ -124,6 +124,30 @@ async fn upload(State(s): State<Shared>, req: Request) -> Response {
     axum::Json(serde_json::json!({ "total": total })).into_response()
 }
 
+/// Answers with `Set-Cookie` for Gatehouse's own cookie names (which
+/// Gatehouse must drop) and one of the application's own.
+async fn set_cookies() -> Response {
+    (
+        [
+            (
+                axum::http::header::SET_COOKIE,
+                "gatehouse_session_shop=forged; Path=/",
+            ),
+            (
+                axum::http::header::SET_COOKIE,
+                "__Host-gatehouse_session_shop=forged; Path=/; Secure",
+            ),
+            (
+                axum::http::header::SET_COOKIE,
+                "gatehouse_flow_0123=forged; Path=/",
+            ),
+            (axum::http::header::SET_COOKIE, "theme=dark; Path=/"),
+        ],
+        "cookies set",
+    )
+        .into_response()
+}
+
 impl EchoUpstream {
     /// Start on `127.0.0.1:0`.
     pub async fn start() -> Self {
@@ -134,6 +158,7 @@ impl EchoUpstream {
             .route("/ws", get(ws))
             .route("/stream", get(stream))
             .route("/upload", post(upload))
+            .route("/set-cookies", get(set_cookies))
             .fallback(any(echo))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -31,7 +31,12 @@ async fn signing_in_sets_an_httponly_lax_cookie_and_returns_to_rd() {
     assert_eq!(r.status, 303);
     assert_eq!(r.header("location"), Some("/orders?page=2"));
     let cookie = r.header("set-cookie").unwrap();
-    for part in ["gatehouse_session_shop=", "HttpOnly", "SameSite=Lax", "Path=/"] {
+    for part in [
+        "gatehouse_session_shop=",
+        "HttpOnly",
+        "SameSite=Lax",
+        "Path=/",
+    ] {
         assert!(cookie.contains(part), "{cookie}");
     }
     assert!(!cookie.contains("Secure"), "http app: no Secure flag");

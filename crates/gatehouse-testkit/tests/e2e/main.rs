@@ -9,6 +9,7 @@ mod bearer;
 mod browser;
 mod console;
 mod forward_auth;
+mod hostile;
 mod local_sign_in;
 mod multinode;
 mod oidc;
