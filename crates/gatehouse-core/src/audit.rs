@@ -61,6 +61,45 @@ impl fmt::Display for Actor {
     }
 }
 
+/// The longest target stored (an e-mail address is at most 254 bytes).
+pub const MAX_TARGET: usize = 254;
+/// The longest string detail stored.
+pub const MAX_DETAIL: usize = 1024;
+/// The most items of a list detail stored.
+pub const MAX_DETAIL_ITEMS: usize = 100;
+
+/// `s` cut to at most `max` bytes, on a character boundary.
+pub fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+fn bounded(v: serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::String(s) => serde_json::Value::String(truncate(s, MAX_DETAIL)),
+        serde_json::Value::Array(items) => serde_json::Value::Array(
+            items
+                .into_iter()
+                .take(MAX_DETAIL_ITEMS)
+                .map(bounded)
+                .collect(),
+        ),
+        serde_json::Value::Object(m) => serde_json::Value::Object(
+            m.into_iter()
+                .take(MAX_DETAIL_ITEMS)
+                .map(|(k, v)| (truncate(k, 64), bounded(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 /// One audit event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditEvent {
@@ -98,18 +137,20 @@ impl AuditEvent {
         }
     }
 
-    /// Set the target.
+    /// Set the target (at most [`MAX_TARGET`] bytes: an identifier from
+    /// outside never grows the log by more).
     #[must_use]
     pub fn target(mut self, target: impl Into<String>) -> Self {
-        self.target = Some(target.into());
+        self.target = Some(truncate(target.into(), MAX_TARGET));
         self
     }
 
-    /// Add one detail.
+    /// Add one detail. Strings are cut at [`MAX_DETAIL`] bytes, lists at
+    /// [`MAX_DETAIL_ITEMS`] items.
     #[must_use]
     pub fn detail(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
         if let serde_json::Value::Object(m) = &mut self.details {
-            m.insert(key.to_owned(), value.into());
+            m.insert(truncate(key.to_owned(), 64), bounded(value.into()));
         }
         self
     }
@@ -119,5 +160,34 @@ impl AuditEvent {
     pub fn correlated(mut self, id: Option<String>) -> Self {
         self.correlation_id = id;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_from_outside_are_capped() {
+        let e = AuditEvent::new(
+            None,
+            OffsetDateTime::UNIX_EPOCH,
+            Actor::Anonymous {
+                ip: "1.2.3.4".into(),
+            },
+            "signin.failed",
+        )
+        .target(format!("{}@example.com", "é".repeat(1_000_000)))
+        .detail("message", "x".repeat(5000))
+        .detail("list", vec!["a"; 1000]);
+        assert!(e.target.as_deref().is_some_and(|t| t.len() <= MAX_TARGET));
+        assert_eq!(
+            e.details["message"].as_str().map(str::len),
+            Some(MAX_DETAIL)
+        );
+        assert_eq!(
+            e.details["list"].as_array().map(Vec::len),
+            Some(MAX_DETAIL_ITEMS)
+        );
     }
 }

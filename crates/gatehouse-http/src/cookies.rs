@@ -70,11 +70,22 @@ pub fn session_name(base: &str, app: &Application) -> String {
     }
 }
 
+/// The device cookie's name for `app` (see `gatehouse_service::local_login`):
+/// `gatehouse_device_<slug>`, sent only to the application's auth prefix.
+/// On https it is `__Secure-` prefixed (`__Host-` would need `Path=/`).
+pub fn device_name(app: &Application) -> String {
+    match app.scheme {
+        Scheme::Https => format!("__Secure-gatehouse_device_{}", app.slug.as_str()),
+        Scheme::Http => format!("gatehouse_device_{}", app.slug.as_str()),
+    }
+}
+
 /// Whether a cookie name is one of Gatehouse's: the session cookies of any
 /// application (`<base>_*`, with or without `__Host-`), and `gatehouse_*`
 /// (sign-in flow, console).
 pub fn is_ours(name: &[u8], base: &str) -> bool {
     let name = name.strip_prefix(HOST_PREFIX.as_bytes()).unwrap_or(name);
+    let name = name.strip_prefix(b"__Secure-").unwrap_or(name);
     let base = base.as_bytes();
     name == base
         || name.starts_with(b"gatehouse_")

@@ -156,7 +156,14 @@ impl Gatehouse {
         client: &ClientInfo,
     ) -> Result<(AdminView, IssuedSession), ServiceError> {
         let now = self.now();
-        let email_lower = email.trim().to_lowercase();
+        let too_long = email.trim().len() > crate::local_login::MAX_EMAIL_LEN;
+        let email = gatehouse_core::audit::truncate(
+            email.trim().to_owned(),
+            crate::local_login::MAX_EMAIL_LEN,
+        );
+        let email = email.as_str();
+        let email_lower = email.to_lowercase();
+        let source = client.ip.clone().unwrap_or_default();
         let fail = |reason: &str| {
             gatehouse_core::AuditEvent::new(
                 None,
@@ -173,18 +180,24 @@ impl Gatehouse {
         if let Err(wait) =
             self.inner
                 .limiter
-                .check(console_bucket(), &email_lower, client.ip.as_deref())
+                .check(console_bucket(), &email_lower, client.ip.as_deref(), false)
         {
-            self.store().append_audit(&fail("rate_limited")).await?;
+            self.audit_refusal(fail("rate_limited"), &source, "rate_limited")
+                .await?;
             return Err(ServiceError::RateLimited {
                 retry_after: wait.max(std::time::Duration::from_secs(1)),
             });
         }
-        let found = self.store().find_admin_by_email(&email_lower).await?;
+        let found = if too_long {
+            None
+        } else {
+            self.store().find_admin_by_email(&email_lower).await?
+        };
         let Some(admin) = found.filter(|a| a.password_hash.is_some()) else {
             let pw = password.clone();
             let _ = tokio::task::spawn_blocking(move || password::verify_dummy(&pw)).await;
-            self.store().append_audit(&fail("unknown_admin")).await?;
+            self.audit_refusal(fail("unknown_admin"), &source, "unknown_admin")
+                .await?;
             tracing::info!(
                 outcome = "failed",
                 reason = "unknown_admin",
@@ -197,9 +210,8 @@ impl Gatehouse {
             .await
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
         if !ok || !admin.active {
-            self.store()
-                .append_audit(&fail(if ok { "disabled" } else { "bad_password" }))
-                .await?;
+            let reason = if ok { "disabled" } else { "bad_password" };
+            self.audit_refusal(fail(reason), &source, reason).await?;
             tracing::info!(outcome = "failed", "console sign-in refused");
             return Err(ServiceError::InvalidCredentials);
         }

@@ -24,6 +24,7 @@ pub mod error;
 pub mod feed;
 pub mod local_login;
 pub mod oidc;
+pub mod refusals;
 pub mod routing;
 pub mod sessions;
 pub mod users;
@@ -130,6 +131,7 @@ struct Inner {
     sessions: cache::SessionCache,
     users: cache::UserCache,
     limiter: local_login::LoginLimiter,
+    refusals: refusals::Refusals,
     feed: feed::FeedState,
     rp: gatehouse_oidc::RelyingParty,
     setup: console::SetupToken,
@@ -176,6 +178,7 @@ impl Gatehouse {
                 sessions: cache::SessionCache::new(100_000),
                 users: cache::UserCache::new(50_000),
                 limiter,
+                refusals: refusals::Refusals::default(),
                 feed: feed::FeedState::new(seq),
                 rp: gatehouse_oidc::RelyingParty::new()
                     .map_err(|e| ServiceError::Internal(e.to_string()))?,
@@ -204,6 +207,33 @@ impl Gatehouse {
     /// Live sessions held in this node's memory.
     pub fn cached_sessions(&self) -> usize {
         self.inner.sessions.live_count(self.now())
+    }
+
+    /// Write the audit event of a refused attempt from `source` when it
+    /// starts a burst (see [`refusals`]); otherwise only count it. Returns
+    /// whether it was written.
+    pub(crate) async fn audit_refusal(
+        &self,
+        event: gatehouse_core::AuditEvent,
+        source: &str,
+        reason: &str,
+    ) -> Result<bool, ServiceError> {
+        let note =
+            self.inner
+                .refusals
+                .note(event.app_id, source, reason, self.now().unix_timestamp());
+        match note {
+            refusals::Note::Write { repeated_before } => {
+                let event = if repeated_before > 0 {
+                    event.detail("repeated_before", repeated_before)
+                } else {
+                    event
+                };
+                self.inner.store.append_audit(&event).await?;
+                Ok(true)
+            }
+            refusals::Note::Counted => Ok(false),
+        }
     }
 
     /// The current time.

@@ -22,6 +22,7 @@ pub struct TestAppBuilder {
     trusted_proxies: Option<Vec<String>>,
     http2_cleartext: bool,
     metrics_token: Option<String>,
+    login_attempts_per_account: Option<u32>,
 }
 
 impl TestAppBuilder {
@@ -49,6 +50,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// `login_attempts_per_account`.
+    pub fn login_attempts_per_account(mut self, n: u32) -> Self {
+        self.login_attempts_per_account = Some(n);
+        self
+    }
+
     /// `metrics_token`.
     pub fn metrics_token(mut self, token: &str) -> Self {
         self.metrics_token = Some(token.to_owned());
@@ -71,6 +78,9 @@ impl TestAppBuilder {
                 .trusted_proxies
                 .unwrap_or(defaults.trusted_proxies.clone()),
             http2_cleartext: self.http2_cleartext,
+            login_attempts_per_account: self
+                .login_attempts_per_account
+                .unwrap_or(defaults.login_attempts_per_account),
             metrics_token: self.metrics_token.map(Into::into),
             ..defaults
         };

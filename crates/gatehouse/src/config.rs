@@ -86,6 +86,12 @@ pub struct Config {
     /// Addresses or networks of load balancers in front of Gatehouse, whose
     /// `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<String>,
+    /// Password sign-in attempts per account and client address a minute
+    /// (the account as a whole allows ten times as many, except from
+    /// browsers that signed in to it before).
+    pub login_attempts_per_account: u32,
+    /// Password sign-in attempts per client address a minute.
+    pub login_attempts_per_ip: u32,
     /// Accept cleartext HTTP/2 with prior knowledge (off: HTTP/1.1 only).
     pub http2_cleartext: bool,
     /// When set, `/metrics` (admin host only) needs `Authorization: Bearer <metrics_token>`.
@@ -114,6 +120,8 @@ impl Default for Config {
             admin_token: None,
             admin_token_file: None,
             trusted_proxies: vec!["127.0.0.0/8".to_owned(), "::1".to_owned()],
+            login_attempts_per_account: 10,
+            login_attempts_per_ip: 30,
             http2_cleartext: false,
             metrics_token: None,
             metrics_token_file: None,
@@ -219,6 +227,11 @@ impl Config {
         }
         self.trusted_proxies()?;
         self.metrics_token()?;
+        if self.login_attempts_per_account == 0 || self.login_attempts_per_ip == 0 {
+            return Err(CliError::Config(
+                "login_attempts_per_account and login_attempts_per_ip must be at least 1".into(),
+            ));
+        }
         if let Some(i) = &self.assertion_issuer {
             gatehouse_core::sso::IssuerUrl::parse(i, "assertion_issuer")
                 .map_err(|e| CliError::Config(e.to_string()))?;

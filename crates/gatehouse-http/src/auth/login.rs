@@ -146,6 +146,7 @@ pub async fn submit(
     State(state): State<AppState>,
     route: AppRoute,
     client: Client,
+    headers: axum::http::HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
     let rd = return_path(&route, form.rd.as_deref());
@@ -168,9 +169,11 @@ pub async fn submit(
         correlation_id: client.correlation_id.clone(),
     };
     let app = &route.rt.app;
+    let device_name = crate::cookies::device_name(app);
+    let device = crate::cookies::first(&headers, &device_name);
     let result = state
         .gh()
-        .sign_in_with_password(app, &form.email, form.password, &client.info, &ctx)
+        .sign_in_with_password(app, &form.email, form.password, device, &client.info, &ctx)
         .await;
     let resp = match result {
         Ok(issued) => {
@@ -185,6 +188,19 @@ pub async fn submit(
                 max_age,
             ) {
                 resp.headers_mut().insert(header::SET_COOKIE, c);
+            }
+            // This browser has now signed in to this account: its later
+            // attempts are not locked out by someone else's guessing.
+            if let Some(token) = state.gh().device_token(app.id, &form.email)
+                && let Some(c) = cookie_header(
+                    &device_name,
+                    &token,
+                    &app.auth_prefix.to_string(),
+                    app.scheme,
+                    gatehouse_service::local_login::DEVICE_TTL,
+                )
+            {
+                resp.headers_mut().append(header::SET_COOKIE, c);
             }
             resp
         }

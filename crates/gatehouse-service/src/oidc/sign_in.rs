@@ -175,10 +175,22 @@ impl Gatehouse {
             }
             _ => {}
         }
-        if let Err(err) = self.store().append_audit(&audit).await {
-            tracing::error!(error = %err, "cannot write the audit event of a failed sign-in");
+        let source = client.ip.clone().unwrap_or_default();
+        let key = match failed_check {
+            Some(check) => format!("{}:{check}", e.reason()),
+            None => e.reason().to_owned(),
+        };
+        match self.audit_refusal(audit, &source, &key).await {
+            Ok(true) => {
+                tracing::warn!(app = %rt.app.slug, outcome = "failed", reason = e.reason(), error = %e, "sign-in refused");
+            }
+            Ok(false) => {
+                tracing::debug!(app = %rt.app.slug, outcome = "failed", reason = e.reason(), "sign-in refused again (counted)");
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot write the audit event of a failed sign-in");
+            }
         }
-        tracing::warn!(app = %rt.app.slug, outcome = "failed", reason = e.reason(), error = %e, "sign-in refused");
     }
 
     async fn start_inner(

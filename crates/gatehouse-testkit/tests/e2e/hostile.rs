@@ -519,3 +519,147 @@ async fn metrics_are_served_from_memory_on_the_admin_host_behind_their_token() {
         r.text()
     );
 }
+
+/// A password sign-in for ana from `source` (the address a trusted proxy
+/// reports: loopback is trusted by default), with `cookie` if given.
+async fn attempt(shop: &Shop, source: &str, password: &str, cookie: Option<&str>) -> RawResponse {
+    let form = format!("email=ana%40example.com&password={password}&rd=%2F");
+    let cookie = cookie
+        .map(|c| format!("Cookie: {c}\r\n"))
+        .unwrap_or_default();
+    raw::send(
+        shop.app.addr,
+        format!(
+            "POST /auth/login HTTP/1.1\r\nHost: {}\r\nX-Forwarded-For: {source}\r\n{cookie}\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{form}",
+            shop.host,
+            form.len()
+        )
+        .as_bytes(),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_attempts_are_counted_not_stored_one_by_one() {
+    let shop = Shop::start(TestApp::spawn().await).await;
+    let audit = || async {
+        shop.app
+            .api()
+            .get(&format!(
+                "/api/v1/apps/{}/audit?action=signin.failed&limit=500",
+                shop.id
+            ))
+            .await
+            .json
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    for _ in 0..25 {
+        let r = attempt(&shop, "203.0.113.9", "wrong", None).await;
+        assert!(r.status == 401 || r.status == 429, "{}", r.status);
+    }
+    let events = audit().await;
+    let reasons: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e["details"]["reason"].as_str())
+        .collect();
+    assert_eq!(
+        reasons.len(),
+        2,
+        "one event per reason and minute: {reasons:?}"
+    );
+    assert!(reasons.contains(&"bad_password") && reasons.contains(&"rate_limited"));
+
+    // Junk callbacks: refused, and counted too.
+    for _ in 0..20 {
+        let r = shop
+            .get("/auth/callback?state=x&code=y", &["Accept: text/html"])
+            .await;
+        assert!(r.status >= 400, "{}", r.status);
+    }
+    let after = audit().await.len();
+    assert!(after <= 3, "{after} audit events after 45 refusals");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nobody_locks_the_owner_out_of_their_account() {
+    // One try per account and source a minute; ten per account (refilled
+    // one every 6 s), so the test does not race the refill.
+    let app = TestApp::builder()
+        .login_attempts_per_account(1)
+        .spawn()
+        .await;
+    let shop = Shop::start(app).await;
+    // The owner signs in once from their browser and keeps its device cookie.
+    let r = attempt(&shop, "198.51.100.7", "correct-horse-battery", None).await;
+    assert_eq!(r.status, 303, "{}", r.text());
+    let set = r.headers_named("set-cookie");
+    let device = set
+        .iter()
+        .find(|c| c.starts_with("gatehouse_device_shop="))
+        .expect("a device cookie");
+    assert!(
+        device.contains("Path=/auth") && device.contains("HttpOnly"),
+        "{device}"
+    );
+    let device = device.split(';').next().unwrap_or("").to_owned();
+
+    // One attacker: locked out after one try, the owner elsewhere is not.
+    for _ in 0..5 {
+        let _ = attempt(&shop, "203.0.113.9", "wrong", None).await;
+    }
+    assert_eq!(
+        attempt(&shop, "203.0.113.9", "correct-horse-battery", None)
+            .await
+            .status,
+        429
+    );
+    assert_eq!(
+        attempt(&shop, "192.0.2.44", "correct-horse-battery", None)
+            .await
+            .status,
+        303,
+        "another source is not locked out by the attacker"
+    );
+
+    // Many attackers, one try each from 30 addresses: the account-wide
+    // limit holds for browsers it does not know, and a forged device
+    // cookie vouches for nothing ...
+    for i in 0..30 {
+        let _ = attempt(&shop, &format!("203.0.114.{i}"), "wrong", None).await;
+    }
+    let mut refused = 0;
+    for i in 0..6 {
+        let forged = (i % 2 == 0).then_some("gatehouse_device_shop=v1.forged.x");
+        let r = attempt(
+            &shop,
+            &format!("192.0.2.{}", 100 + i),
+            "correct-horse-battery",
+            forged,
+        )
+        .await;
+        if r.status == 429 {
+            refused += 1;
+        }
+    }
+    assert!(
+        refused >= 4,
+        "distributed guessing hits the account-wide limit: {refused}/6 refused"
+    );
+    // ... but not the owner's browser.
+    assert_eq!(
+        attempt(
+            &shop,
+            "198.51.100.8",
+            "correct-horse-battery",
+            Some(&device)
+        )
+        .await
+        .status,
+        303,
+        "the device cookie vouches for the owner's browser"
+    );
+}

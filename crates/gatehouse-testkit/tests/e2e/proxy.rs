@@ -15,7 +15,8 @@ async fn signed_in(app: &TestApp, up: &EchoUpstream) -> (String, gatehouse_testk
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proxied_requests_carry_identity_headers_and_not_spoofed_ones() {
-    let app = TestApp::spawn().await;
+    // No proxy trusted (loopback is by default): this client is the client.
+    let app = TestApp::builder().trusted_proxies(&[]).spawn().await;
     let up = EchoUpstream::start().await;
     let (id, c) = signed_in(&app, &up).await;
     let users = app.api().get(&format!("/api/v1/apps/{id}/users")).await;
@@ -372,8 +373,8 @@ async fn behind_a_trusted_proxy_the_client_address_comes_from_x_forwarded_for() 
         .await;
     assert_eq!(seen(&r), serde_json::json!(["127.0.0.1"]));
 
-    // Without the setting, the header is not believed at all.
-    let plain = TestApp::spawn().await;
+    // From a peer that is not a trusted proxy, the header is not believed at all.
+    let plain = TestApp::builder().trusted_proxies(&[]).spawn().await;
     let (_, c) = signed_in(&plain, &up).await;
     let r = c.get_with("/", &[("x-forwarded-for", "203.0.113.7")]).await;
     assert_eq!(seen(&r), serde_json::json!(["127.0.0.1"]));

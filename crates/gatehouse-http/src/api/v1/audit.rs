@@ -46,8 +46,12 @@ fn time_param(raw: Option<&str>, field: &str) -> Result<Option<OffsetDateTime>, 
     .transpose()
 }
 
+/// The largest page of audit events, in bytes of JSON.
+pub const MAX_PAGE_BYTES: usize = 1024 * 1024;
+
 /// Audit events of an application, newest first. When more follow, a
-/// `Link: <…>; rel="next"` header points to the next page.
+/// `Link: <…>; rel="next"` header points to the next page. A page is cut
+/// short at 1 MiB of JSON.
 #[utoipa::path(get, path = "/api/v1/apps/{id}/audit", tag = "audit",
     params(("id" = String, Path, description = "Application id"), AuditParams),
     responses((status = 200, body = [AuditEventView]), (status = 404, body = Problem), (status = 422, body = Problem)),
@@ -70,13 +74,24 @@ pub async fn list(
         limit,
     };
     let events = s.gh().list_audit(app, query).await?;
-    let next = (events.len() as u32 == limit)
-        .then(|| events.last().map(|e| e.id))
-        .flatten();
-    let mut resp = ok(events
-        .into_iter()
-        .map(AuditEventView::from)
-        .collect::<Vec<_>>());
+    let full = events.len() as u32 == limit;
+    // A page holds `limit` events, and at most MAX_PAGE_BYTES of them: the
+    // page ends early (with its `next` link) rather than growing.
+    let mut views = Vec::with_capacity(events.len());
+    let mut bytes = 0usize;
+    let mut cut = false;
+    for e in events {
+        let view = AuditEventView::from(e);
+        let size = serde_json::to_vec(&view).map_or(0, |v| v.len());
+        if !views.is_empty() && bytes + size > MAX_PAGE_BYTES {
+            cut = true;
+            break;
+        }
+        bytes += size;
+        views.push(view);
+    }
+    let next = (full || cut).then(|| views.last().map(|e| e.id)).flatten();
+    let mut resp = ok(views);
     if let Some(last) = next {
         let mut url = format!("/api/v1/apps/{app}/audit?limit={limit}&before={last}");
         for (k, v) in [

@@ -1,0 +1,139 @@
+//! Refused attempts are counted, not stored one by one: per application,
+//! source (client address) and reason (with the failed check, for IdP
+//! failures), the first refusal of each minute is
+//! written to the audit log, the rest of that minute only counted; the next
+//! event written for the same key carries how many were left out
+//! (`repeated_before`). A flood of junk sign-ins or callbacks from one
+//! source thus costs one audit row a minute and reason, however fast it
+//! comes. The table is bounded: past [`MAX_KEYS`] keys, old minutes are
+//! dropped, and new keys beyond that share one overflow key.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use gatehouse_core::AppId;
+
+/// The most keys the ledger holds.
+pub const MAX_KEYS: usize = 10_000;
+
+type Key = (Option<AppId>, String, String);
+
+#[derive(Debug, Clone, Copy)]
+struct Burst {
+    minute: i64,
+    count: u64,
+}
+
+/// What to do with one refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Note {
+    /// Write its audit event; `repeated_before` refusals of the same key
+    /// were counted and not written since the last event.
+    Write {
+        /// Refusals left out since the last event of this key.
+        repeated_before: u64,
+    },
+    /// Counted only.
+    Counted,
+}
+
+/// The per-node ledger of refusals.
+#[derive(Debug, Default)]
+pub struct Refusals {
+    map: Mutex<HashMap<Key, Burst>>,
+}
+
+impl Refusals {
+    /// Note one refusal for `app`, `source` (a client address; cut to 64
+    /// bytes) and `reason` at Unix time `now_s`.
+    pub fn note(&self, app: Option<AppId>, source: &str, reason: &str, now_s: i64) -> Note {
+        let minute = now_s.div_euclid(60);
+        let source = gatehouse_core::audit::truncate(source.to_owned(), 64);
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let reason = gatehouse_core::audit::truncate(reason.to_owned(), 64);
+        let mut key: Key = (app, source, reason);
+        if !map.contains_key(&key) && map.len() >= MAX_KEYS {
+            map.retain(|_, b| b.minute == minute);
+            if map.len() >= MAX_KEYS {
+                key = (None, "*".to_owned(), "overflow".to_owned());
+            }
+        }
+        match map.get_mut(&key) {
+            Some(b) if b.minute == minute => {
+                b.count += 1;
+                Note::Counted
+            }
+            Some(b) => {
+                let repeated_before = b.count.saturating_sub(1);
+                *b = Burst { minute, count: 1 };
+                Note::Write { repeated_before }
+            }
+            None => {
+                map.insert(key, Burst { minute, count: 1 });
+                Note::Write { repeated_before: 0 }
+            }
+        }
+    }
+
+    /// Keys held (for tests and metrics).
+    pub fn len(&self) -> usize {
+        self.map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+
+    /// Whether no refusal is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_event_per_source_reason_and_minute() {
+        let r = Refusals::default();
+        let app = Some(AppId::new());
+        assert_eq!(
+            r.note(app, "1.1.1.1", "bad_password", 60),
+            Note::Write { repeated_before: 0 }
+        );
+        for _ in 0..99 {
+            assert_eq!(r.note(app, "1.1.1.1", "bad_password", 61), Note::Counted);
+        }
+        assert_eq!(
+            r.note(app, "2.2.2.2", "bad_password", 61),
+            Note::Write { repeated_before: 0 }
+        );
+        assert_eq!(
+            r.note(app, "1.1.1.1", "unknown_user", 61),
+            Note::Write { repeated_before: 0 }
+        );
+        assert_eq!(
+            r.note(app, "1.1.1.1", "bad_password", 125),
+            Note::Write {
+                repeated_before: 99
+            }
+        );
+    }
+
+    #[test]
+    fn the_table_is_bounded() {
+        let r = Refusals::default();
+        for i in 0..(MAX_KEYS as u32 + 500) {
+            let _ = r.note(None, &i.to_string(), "junk", 0);
+        }
+        assert!(r.len() <= MAX_KEYS + 1);
+        // A new minute makes room again.
+        assert_eq!(
+            r.note(None, "new", "junk", 60),
+            Note::Write { repeated_before: 0 }
+        );
+    }
+}
