@@ -112,6 +112,9 @@ pub async fn forward(
     identity_headers(state, route, who, h)?;
     h.remove(header::HOST);
     *req.uri_mut() = uri;
+    // The upstream client speaks HTTP/1.1, whatever the client spoke to us
+    // (cleartext HTTP/2 when it is turned on).
+    *req.version_mut() = axum::http::Version::HTTP_11;
 
     let started = Instant::now();
     let sent = tokio::time::timeout(

@@ -663,3 +663,90 @@ async fn nobody_locks_the_owner_out_of_their_account() {
         "the device cookie vouches for the owner's browser"
     );
 }
+
+/// One HTTP/2 (prior knowledge) request; the status and the body as JSON.
+async fn h2(
+    send: &mut hyper::client::conn::http2::SendRequest<http_body_util::Empty<bytes::Bytes>>,
+    uri: &str,
+    headers: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
+    use http_body_util::BodyExt;
+    let mut req = hyper::Request::get(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = send
+        .send_request(req.body(http_body_util::Empty::new()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&body).unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleartext_http2_when_turned_on_is_held_to_the_same_rules() {
+    let shop = Shop::start(TestApp::builder().http2_cleartext().spawn().await).await;
+    let tcp = tokio::net::TcpStream::connect(shop.app.addr).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .expect("an HTTP/2 connection");
+    tokio::spawn(conn);
+    let base = format!("http://{}", shop.host);
+    let ours = shop.cookie.trim_start_matches("Cookie: ").to_owned();
+
+    // Cookies split over several fields (as HTTP/2 allows): the session is
+    // found, ours are removed, the rest reach the upstream as one field.
+    let (status, body) = h2(
+        &mut send,
+        &format!("{base}/x/../orders"),
+        &[
+            ("cookie", "theme=dark"),
+            ("cookie", &ours),
+            ("cookie", "lang=en"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["path"], "/orders");
+    assert_eq!(body["headers"]["cookie"], json!(["theme=dark; lang=en"]));
+    assert_eq!(
+        body["headers"]["x-auth-request-email"],
+        json!(["ana@example.com"])
+    );
+
+    let (status, body) = h2(
+        &mut send,
+        &format!("{base}/%61dmin"),
+        &[("cookie", &ours), ("accept", "text/html")],
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, _) = h2(&mut send, &format!("{base}/admin%2f"), &[("cookie", &ours)]).await;
+    assert_eq!(status, 400);
+    // :authority and host disagree.
+    let (status, body) = h2(
+        &mut send,
+        &format!("{base}/orders"),
+        &[("cookie", &ours), ("host", "other.localhost")],
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (_, body) = h2(
+        &mut send,
+        &format!("{base}/orders"),
+        &[
+            ("cookie", &ours),
+            ("x_auth_request_roles", "admin"),
+            ("remote-user", "boss"),
+        ],
+    )
+    .await;
+    assert!(
+        body["headers"]["x_auth_request_roles"].is_null()
+            && body["headers"]["remote-user"].is_null()
+    );
+}

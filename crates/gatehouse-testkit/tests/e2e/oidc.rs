@@ -732,3 +732,68 @@ async fn a_google_workspace_domain_restriction_refuses_other_accounts() {
         "hd is sent as a hint"
     );
 }
+
+/// Deny by default, with e-mail grants for alice and carol.
+async fn email_grants(sso: &Sso) {
+    let id = &sso.app_id;
+    let r = sso
+        .app
+        .api()
+        .put(&format!("/api/v1/apps/{id}/access"), &json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    for email in ["alice@example.com", "carol@example.com"] {
+        let r = sso
+            .app
+            .api()
+            .post(
+                &format!("/api/v1/apps/{id}/grants"),
+                &json!({"role": "member", "subject": {"email": email}}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_grant_needs_an_address_the_idp_verified() {
+    let sso = Sso::start().await;
+    email_grants(&sso).await;
+    // carol's IdP sends her address with email_verified: false.
+    let (c, r) = sso.sign_in("carol").await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(c.session_cookie().is_none());
+    let (_, r) = sso.sign_in("alice").await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let users = sso.users().await;
+    let flag = |email: &str| {
+        users
+            .iter()
+            .find(|u| u["email"] == email)
+            .map(|u| u["email_verified"].clone())
+    };
+    assert_eq!(flag("carol@example.com"), Some(json!(false)));
+    assert_eq!(flag("alice@example.com"), Some(json!(true)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trust_email_counts_every_address_of_the_idp_as_verified() {
+    let sso = Sso::with(json!({}), json!({}), json!({"trust_email": true})).await;
+    let r = sso
+        .app
+        .api()
+        .get(&format!("/api/v1/apps/{}/sso/oidc", sso.app_id))
+        .await;
+    assert_eq!(r.json["trust_email"], true, "{}", r.text);
+    email_grants(&sso).await;
+    let (c, r) = sso.sign_in("carol").await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert!(c.session_cookie().is_some());
+    let carol = sso
+        .users()
+        .await
+        .into_iter()
+        .find(|u| u["email"] == "carol@example.com")
+        .unwrap();
+    assert_eq!(carol["email_verified"], true);
+}
