@@ -118,3 +118,24 @@ pub async fn get(addr: SocketAddr, target: &str, host: &str, extra: &[&str]) -> 
     req.push_str("Connection: close\r\n\r\n");
     send(addr, req.as_bytes()).await
 }
+
+/// `POST <target>` of a URL-encoded `form` with `Host: host`, the extra
+/// header lines given (written exactly as given), and `Connection: close`.
+pub async fn post_form(
+    addr: SocketAddr,
+    target: &str,
+    host: &str,
+    extra: &[&str],
+    form: &str,
+) -> RawResponse {
+    let mut req = format!("POST {target} HTTP/1.1\r\nHost: {host}\r\n");
+    for line in extra {
+        req.push_str(line);
+        req.push_str("\r\n");
+    }
+    req.push_str(&format!(
+        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
+        form.len()
+    ));
+    send(addr, req.as_bytes()).await
+}

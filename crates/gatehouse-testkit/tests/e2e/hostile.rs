@@ -446,17 +446,7 @@ async fn every_rejection_is_the_error_page_with_a_correlation_id() {
         );
     }
     let form = "email=a%40b.c&password=x&password=y&rd=%2F&rd=%2Fx";
-    let r = raw::send(
-        shop.app.addr,
-        format!(
-            "POST /auth/login HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{form}",
-            shop.host,
-            form.len()
-        )
-        .as_bytes(),
-    )
-    .await;
+    let r = raw::post_form(shop.app.addr, "/auth/login", &shop.host, &[], form).await;
     assert!(
         is_error_page(&r, 400),
         "malformed form: {} {}",
@@ -472,17 +462,7 @@ async fn big_forms_are_refused_before_anything_is_stored() {
     let email = format!("{}@example.com", "a".repeat(1_500_000));
     for _ in 0..5 {
         let form = format!("email={email}&password=x&rd=%2F");
-        let r = raw::send(
-            shop.app.addr,
-            format!(
-                "POST /auth/login HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-                 Content-Length: {}\r\nConnection: close\r\n\r\n{form}",
-                shop.host,
-                form.len()
-            )
-            .as_bytes(),
-        )
-        .await;
+        let r = raw::post_form(shop.app.addr, "/auth/login", &shop.host, &[], &form).await;
         assert!(r.status == 413 || r.status == 0, "{}", r.status);
     }
     let after: usize = shop.app.data_files().iter().map(|(_, b)| b.len()).sum();
@@ -524,21 +504,11 @@ async fn metrics_are_served_from_memory_on_the_admin_host_behind_their_token() {
 /// reports: loopback is trusted by default), with `cookie` if given.
 async fn attempt(shop: &Shop, source: &str, password: &str, cookie: Option<&str>) -> RawResponse {
     let form = format!("email=ana%40example.com&password={password}&rd=%2F");
-    let cookie = cookie
-        .map(|c| format!("Cookie: {c}\r\n"))
-        .unwrap_or_default();
-    raw::send(
-        shop.app.addr,
-        format!(
-            "POST /auth/login HTTP/1.1\r\nHost: {}\r\nX-Forwarded-For: {source}\r\n{cookie}\
-             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
-             Connection: close\r\n\r\n{form}",
-            shop.host,
-            form.len()
-        )
-        .as_bytes(),
-    )
-    .await
+    let xff = format!("X-Forwarded-For: {source}");
+    let cookie = cookie.map(|c| format!("Cookie: {c}"));
+    let mut extra = vec![xff.as_str()];
+    extra.extend(cookie.as_deref());
+    raw::post_form(shop.app.addr, "/auth/login", &shop.host, &extra, &form).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
