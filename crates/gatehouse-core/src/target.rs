@@ -294,18 +294,35 @@ pub fn canonicalize(raw: &str, opts: PathOptions) -> Result<CanonicalPath, Targe
     Ok(CanonicalPath { path, key })
 }
 
-/// Whether `path` (a match key) is `prefix` or below it, by whole segment:
-/// `/admin` covers `/admin`, `/admin/` and `/admin/x`, never `/administrator`.
-/// The prefix `/` covers everything.
+/// Whether a route rule's `prefix` covers `path` (a match key), by whole
+/// segment and read the way the most lenient upstream would:
+///
+/// - `/admin` covers `/admin`, `/admin/` and `/admin/x`, never
+///   `/administrator`; the prefix `/` covers everything;
+/// - ASCII letters match in any case (`/ADMIN`): Express, ASP.NET Core and
+///   many other routers match paths case-insensitively;
+/// - the prefix's last segment also covers that segment with a suffix after
+///   a dot (`/admin.json`, `/admin.`): Rails and Spring read a format
+///   suffix as the same route.
+///
+/// Rules only ever restrict, so reading a path as covered by more rules
+/// than a strict reader would can refuse an unusual spelling, never let
+/// one through.
 pub fn under_prefix(path: &str, prefix: &str) -> bool {
     let prefix = prefix.trim_end_matches('/');
     if prefix.is_empty() {
         return true;
     }
-    path == prefix
-        || path
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.starts_with('/'))
+    let (path, prefix) = (path.as_bytes(), prefix.as_bytes());
+    if path.len() < prefix.len() || !path[..prefix.len()].eq_ignore_ascii_case(prefix) {
+        return false;
+    }
+    match path.get(prefix.len()) {
+        None | Some(b'/') => true,
+        // A suffix after a dot, within the same segment.
+        Some(b'.') => true,
+        Some(_) => false,
+    }
 }
 
 #[cfg(test)]
@@ -443,11 +460,47 @@ mod tests {
         assert!(under_prefix("/anything", "/"));
     }
 
+    #[test]
+    fn prefixes_match_in_any_case_and_with_a_format_suffix() {
+        for covered in [
+            "/ADMIN",
+            "/Admin/x",
+            "/admin.json",
+            "/admin.",
+            "/ADMIN.html/x",
+        ] {
+            assert!(under_prefix(covered, "/admin"), "{covered}");
+        }
+        for not in [
+            "/administrator",
+            "/admin-x",
+            "/adminjson",
+            "/x/admin",
+            "/.admin",
+        ] {
+            assert!(!under_prefix(not, "/admin"), "{not}");
+        }
+        assert!(under_prefix("/API/V1/users", "/api/v1"));
+        assert!(!under_prefix("/api.v1/users", "/api/v1"));
+    }
+
+    /// Whole-segment prefix matching with nothing lenient about it: what
+    /// the oracle's reading is compared with.
+    fn strictly_under(path: &str, prefix: &str) -> bool {
+        path == prefix
+            || path
+                .strip_prefix(prefix)
+                .is_some_and(|r| r.starts_with('/'))
+    }
+
     /// The oracle: an independent, deliberately aggressive reader of paths,
     /// the worst an upstream might do. Percent-decodes everything (twice),
     /// reads `\` as `/`, drops `;` parameters and everything after a NUL,
-    /// resolves dot segments, merges slashes; with `fold`, also lower-cases
-    /// and drops trailing dots and spaces of segments.
+    /// resolves dot segments, merges slashes, lower-cases ASCII letters
+    /// (Express, ASP.NET Core) and drops a format suffix from the last
+    /// segment (`admin.json`, as Rails and Spring read it); with `fold`,
+    /// also lower-cases everything and drops trailing dots and spaces of
+    /// segments.
     fn aggressive(raw: &str, fold: bool) -> String {
         fn decode(s: &[u8]) -> Vec<u8> {
             let mut out = Vec::new();
@@ -495,6 +548,7 @@ mod tests {
             if fold && seg != "." && seg != ".." {
                 seg = seg.trim_end_matches(['.', ' ']).to_lowercase();
             }
+            seg.make_ascii_lowercase();
             match seg.as_str() {
                 "" | "." => {}
                 ".." => {
@@ -502,6 +556,12 @@ mod tests {
                 }
                 _ => stack.push(seg),
             }
+        }
+        if let Some(last) = stack.last_mut()
+            && let Some(dot) = last.find('.')
+            && dot > 0
+        {
+            last.truncate(dot);
         }
         let mut out = String::new();
         for s in stack {
@@ -521,6 +581,8 @@ mod tests {
             Just("ADMIN".to_owned()),
             Just("Admin.".to_owned()),
             Just("admin ".to_owned()),
+            Just(".json".to_owned()),
+            Just("aDmIn".to_owned()),
             Just("x".to_owned()),
             Just(".".to_owned()),
             Just("..".to_owned()),
@@ -561,7 +623,7 @@ mod tests {
             let worst = aggressive(&raw, false);
             if let Ok(p) = canonicalize(&raw, STRICT) {
                 for prefix in PREFIXES {
-                    if under_prefix(&worst, prefix) {
+                    if strictly_under(&worst, prefix) {
                         prop_assert!(under_prefix(p.match_key(), prefix),
                             "{raw:?}: upstream may read {worst:?}, rules saw {:?}", p.as_str());
                     }
@@ -574,7 +636,7 @@ mod tests {
             let worst = aggressive(&raw, true);
             if let Ok(p) = canonicalize(&raw, WINDOWS) {
                 for prefix in PREFIXES {
-                    if under_prefix(&worst, prefix) {
+                    if strictly_under(&worst, prefix) {
                         prop_assert!(under_prefix(p.match_key(), prefix),
                             "{raw:?}: upstream may read {worst:?}, rules saw {:?}", p.match_key());
                     }

@@ -51,6 +51,9 @@ fn admin_router(state: AppState) -> Router {
         .nest("/api/v1", api::v1::router())
         .nest("/admin", crate::console::router())
         .fallback(|| async { labelled("admin", HttpError::not_found("Page")) })
+        .layer(axum::middleware::map_response(
+            crate::error::method_not_allowed,
+        ))
         .with_state(state)
 }
 

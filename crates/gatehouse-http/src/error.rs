@@ -242,3 +242,33 @@ impl IntoResponse for HttpError {
         resp
     }
 }
+
+/// The framework's own 405 (a Gatehouse route asked with a method it does
+/// not serve) as the error page or problem document, with its `Allow`
+/// header kept. Answers that already carry a report pass unchanged.
+pub(crate) async fn method_not_allowed(resp: Response) -> Response {
+    if resp.status() != StatusCode::METHOD_NOT_ALLOWED
+        || resp.extensions().get::<ErrorReport>().is_some()
+    {
+        return resp;
+    }
+    let allow = resp.headers().get(axum::http::header::ALLOW).cloned();
+    let label = resp
+        .extensions()
+        .get::<crate::middleware::RouteLabel>()
+        .copied();
+    let mut out = HttpError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "Method not allowed",
+        "This address does not accept this kind of request.",
+    )
+    .into_response();
+    if let Some(allow) = allow {
+        out.headers_mut().insert(axum::http::header::ALLOW, allow);
+    }
+    if let Some(label) = label {
+        out.extensions_mut().insert(label);
+    }
+    out
+}

@@ -1,12 +1,14 @@
 //! Refused attempts are counted, not stored one by one: per application,
 //! source (client address) and reason (with the failed check, for IdP
-//! failures), the first refusal of each minute is
-//! written to the audit log, the rest of that minute only counted; the next
+//! failures), the first refusal of a burst is written to the audit log and
+//! the rest of the minute that follows it only counted; the next
 //! event written for the same key carries how many were left out
 //! (`repeated_before`). A flood of junk sign-ins or callbacks from one
 //! source thus costs one audit row a minute and reason, however fast it
-//! comes. The table is bounded: past [`MAX_KEYS`] keys, old minutes are
-//! dropped, and new keys beyond that share one overflow key.
+//! comes. The minute runs from the burst's first refusal, not from the
+//! clock's minute, so a burst that straddles a full minute is still one
+//! event. The table is bounded: past [`MAX_KEYS`] keys, bursts older than a
+//! minute are dropped, and new keys beyond that share one overflow key.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -20,9 +22,13 @@ type Key = (Option<AppId>, String, String);
 
 #[derive(Debug, Clone, Copy)]
 struct Burst {
-    minute: i64,
+    /// When the burst's first refusal came (Unix seconds).
+    started: i64,
     count: u64,
 }
+
+/// How long a burst lasts, in seconds.
+const BURST_S: i64 = 60;
 
 /// What to do with one refusal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +53,7 @@ impl Refusals {
     /// Note one refusal for `app`, `source` (a client address; cut to 64
     /// bytes) and `reason` at Unix time `now_s`.
     pub fn note(&self, app: Option<AppId>, source: &str, reason: &str, now_s: i64) -> Note {
-        let minute = now_s.div_euclid(60);
+        let current = |b: &Burst| now_s.saturating_sub(b.started) < BURST_S;
         let source = gatehouse_core::audit::truncate(source.to_owned(), 64);
         let mut map = self
             .map
@@ -56,23 +62,32 @@ impl Refusals {
         let reason = gatehouse_core::audit::truncate(reason.to_owned(), 64);
         let mut key: Key = (app, source, reason);
         if !map.contains_key(&key) && map.len() >= MAX_KEYS {
-            map.retain(|_, b| b.minute == minute);
+            map.retain(|_, b| current(b));
             if map.len() >= MAX_KEYS {
                 key = (None, "*".to_owned(), "overflow".to_owned());
             }
         }
         match map.get_mut(&key) {
-            Some(b) if b.minute == minute => {
+            Some(b) if current(b) => {
                 b.count += 1;
                 Note::Counted
             }
             Some(b) => {
                 let repeated_before = b.count.saturating_sub(1);
-                *b = Burst { minute, count: 1 };
+                *b = Burst {
+                    started: now_s,
+                    count: 1,
+                };
                 Note::Write { repeated_before }
             }
             None => {
-                map.insert(key, Burst { minute, count: 1 });
+                map.insert(
+                    key,
+                    Burst {
+                        started: now_s,
+                        count: 1,
+                    },
+                );
                 Note::Write { repeated_before: 0 }
             }
         }
@@ -101,11 +116,15 @@ mod tests {
         let r = Refusals::default();
         let app = Some(AppId::new());
         assert_eq!(
-            r.note(app, "1.1.1.1", "bad_password", 60),
+            r.note(app, "1.1.1.1", "bad_password", 50),
             Note::Write { repeated_before: 0 }
         );
-        for _ in 0..99 {
-            assert_eq!(r.note(app, "1.1.1.1", "bad_password", 61), Note::Counted);
+        // The clock's minute changes at 60; the burst's does not.
+        for t in 0..99 {
+            assert_eq!(
+                r.note(app, "1.1.1.1", "bad_password", 55 + t / 2),
+                Note::Counted
+            );
         }
         assert_eq!(
             r.note(app, "2.2.2.2", "bad_password", 61),
@@ -116,7 +135,7 @@ mod tests {
             Note::Write { repeated_before: 0 }
         );
         assert_eq!(
-            r.note(app, "1.1.1.1", "bad_password", 125),
+            r.note(app, "1.1.1.1", "bad_password", 110),
             Note::Write {
                 repeated_before: 99
             }

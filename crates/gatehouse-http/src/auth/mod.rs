@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .route("/jwks.json", get(client_jwks::jwks))
         .route("/try", get(try_sign_in::try_sign_in))
         .fallback(|| async { labelled("auth", HttpError::not_found("Page")) })
+        .layer(axum::middleware::map_response(crate::error::method_not_allowed))
         .layer(CsrfLayer::new().with_rejection_response(|e: tower_http::csrf::ProtectionError| {
             HttpError::new(
                 StatusCode::FORBIDDEN,

@@ -143,8 +143,35 @@ async fn browse_through(port: u16, gatehouse_port: u16) {
 /// original URI, another application's host, identity headers of every
 /// family. Nothing reaches the upstream as `/admin`, and no spoofed header
 /// reaches it at all.
-async fn hostile_through(app: &TestApp, port: u16) {
+async fn hostile_through(app: &TestApp, id: &str, port: u16) {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let host = format!("shop.localhost:{port}");
+    // The client's own X-Forwarded-For never reaches Gatehouse, which
+    // rate-limits and audits by the address the proxy saw.
+    let r = gatehouse_testkit::raw::post_form(
+        addr,
+        "/auth/login",
+        &host,
+        &[
+            "X-Forwarded-For: 203.0.113.77",
+            "X-Real-IP: 203.0.113.77",
+            "Forwarded: for=203.0.113.77",
+        ],
+        "email=ana%40example.com&password=wrong&rd=%2F",
+    )
+    .await;
+    assert_eq!(r.status, 401, "{}", r.text());
+    let audit = app
+        .api()
+        .get(&format!("/api/v1/apps/{id}/audit?action=signin.failed"))
+        .await;
+    assert!(audit.text.contains("127.0.0.1"), "{}", audit.text);
+    assert!(
+        !audit.text.contains("203.0.113.77"),
+        "the client chose its address: {}",
+        audit.text
+    );
+
     let c = AppClient::new(addr, "shop.localhost");
     let r = c
         .post_form(
@@ -154,12 +181,14 @@ async fn hostile_through(app: &TestApp, port: u16) {
         .await;
     assert_eq!(r.status, 303, "{}", r.text);
     let cookie = format!("Cookie: {}", c.cookie_header().unwrap());
-    let host = format!("shop.localhost:{port}");
 
     for target in [
         "/admin",
         "/%61dmin",
         "/%61dmin/x",
+        "/ADMIN",
+        "/%41dmin/x",
+        "/admin.json",
         "/x/../admin",
         "//admin",
         "/./admin",
@@ -223,6 +252,14 @@ async fn hostile_through(app: &TestApp, port: u16) {
             "X-Auth-Request-Groups-Omitted: 1",
             "Upgrade: h2c",
             "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA",
+            "X-Forwarded-For: 203.0.113.77",
+            "X-Real-IP: 203.0.113.77",
+            "Forwarded: for=203.0.113.77",
+            "CF-Connecting-IP: 203.0.113.77",
+            "X-Auth-Request-Preferred-Username: boss",
+            "X-Auth-Request-Access-Token: forged",
+            "X-Ms-Client-Principal-Idp: aad",
+            "X-Amzn-Oidc-Identity: boss",
         ],
     )
     .await;
@@ -236,8 +273,20 @@ async fn hostile_through(app: &TestApp, port: u16) {
         "x_auth_request_roles",
         "upgrade",
         "http2-settings",
+        "forwarded",
+        "cf-connecting-ip",
+        "x-auth-request-preferred-username",
+        "x-auth-request-access-token",
+        "x-ms-client-principal-idp",
+        "x-amzn-oidc-identity",
     ] {
         assert!(h[name].is_null(), "{name} reached the upstream: {h}");
+    }
+    for name in ["x-forwarded-for", "x-real-ip"] {
+        assert!(
+            !h[name].to_string().contains("203.0.113.77"),
+            "the client's {name} reached the upstream: {h}"
+        );
     }
     assert_eq!(h["x-auth-request-roles"], json!(["member"]));
     // Caddy 2.6 sends a header missing from Gatehouse's answer as its
@@ -247,18 +296,18 @@ async fn hostile_through(app: &TestApp, port: u16) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nginx_refuses_what_an_attacker_sends() {
-    let (app, _) = gatehouse().await;
+    let (app, id) = gatehouse().await;
     let up = EchoUpstream::start().await;
     let nginx = FrontProxy::nginx(app.addr, up.addr, "shop.localhost").await;
-    hostile_through(&app, nginx.port).await;
+    hostile_through(&app, &id, nginx.port).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caddy_refuses_what_an_attacker_sends() {
-    let (app, _) = gatehouse().await;
+    let (app, id) = gatehouse().await;
     let up = EchoUpstream::start().await;
     let caddy = FrontProxy::caddy(app.addr, up.addr, "shop.localhost").await;
-    hostile_through(&app, caddy.port).await;
+    hostile_through(&app, &id, caddy.port).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

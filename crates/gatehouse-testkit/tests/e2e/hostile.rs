@@ -76,6 +76,14 @@ async fn no_spelling_of_a_path_gets_around_a_route_rule() {
         "/./admin",
         "/../admin",
         "/admin/.",
+        // Read as /admin by upstreams that route case-insensitively
+        // (Express, ASP.NET Core) or take a format suffix (Rails, Spring).
+        "/ADMIN",
+        "/Admin/users",
+        "/%41dmin",
+        "/admin.json",
+        "/admin.",
+        "/ADMIN.html/x",
     ] {
         let r = shop.get(target, &["Accept: text/html"]).await;
         assert_eq!(r.status, 403, "{target}: {}", r.text());
@@ -127,7 +135,8 @@ async fn the_upstream_receives_the_path_that_was_checked_and_the_query_as_sent()
         ("/a//b/./c/../d", "/a/b/d"),
         ("/caf%c3%a9", "/caf%C3%A9"),
         ("/a%3Fb", "/a%3Fb"),
-        ("/ADMIN", "/ADMIN"),
+        ("/ADMINS", "/ADMINS"),
+        ("/admin-panel", "/admin-panel"),
         ("/administrator", "/administrator"),
     ] {
         let r = shop.get(target, &[]).await;
@@ -230,6 +239,13 @@ async fn no_client_sets_identity_or_proxy_headers_for_the_upstream() {
         "X_MS_CLIENT_PRINCIPAL_ID: 1",
         "X-Tenant: other",
         "x_tenant: other",
+        "X-Amzn-Oidc-Identity: boss",
+        "Cf-Access-Authenticated-User-Email: boss@evil.example",
+        "X_Goog_Authenticated_User_Email: boss@evil.example",
+        "CF-Connecting-IP: 6.6.6.6",
+        "Client-IP: 6.6.6.6",
+        "X-Ssl-Client-DN: CN=boss",
+        "X-Host: evil.example",
     ];
     let r = shop.get("/orders", &spoofed).await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -453,6 +469,31 @@ async fn every_rejection_is_the_error_page_with_a_correlation_id() {
         r.status,
         r.text()
     );
+    // A method a Gatehouse page does not serve: the page, not the
+    // framework's empty 405, and the Allow header kept.
+    let r = raw::send(
+        shop.app.addr,
+        format!(
+            "PUT /auth/login HTTP/1.1\r\nHost: {}\r\nAccept: text/html\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            shop.host
+        )
+        .as_bytes(),
+    )
+    .await;
+    assert!(
+        is_error_page(&r, 405),
+        "PUT /auth/login: {} {}",
+        r.status,
+        r.text()
+    );
+    assert!(
+        r.header("allow").unwrap_or("").contains("POST"),
+        "Allow: {:?}",
+        r.header("allow")
+    );
+    let r = shop.app.api().delete("/api/v1/apps").await;
+    assert_eq!(r.status, 405, "{}", r.text);
+    assert_eq!(r.json["status"], 405, "a problem document: {}", r.text);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
