@@ -60,6 +60,17 @@ pub enum OidcError {
         /// Every check made, in order.
         checks: Vec<Check>,
     },
+    /// What a request needs from the IdP is being fetched, or fetching it
+    /// is failing and backing off: answered at once rather than waiting.
+    #[error("the identity provider's {what} cannot be fetched now (retry in {}s): {detail}", retry_after.as_secs())]
+    Unavailable {
+        /// Which document.
+        what: &'static str,
+        /// When to try again.
+        retry_after: std::time::Duration,
+        /// The last failure.
+        detail: String,
+    },
     /// The settings cannot work (e.g. no client secret for `client_secret_basic`).
     #[error("{0}")]
     Config(String),
@@ -84,9 +95,17 @@ impl OidcError {
         }
     }
 
+    /// When to retry, for errors that say.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::Unavailable { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
     /// Whether the IdP is unreachable or failing (as opposed to answering "no").
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::Unreachable { .. })
+        matches!(self, Self::Unreachable { .. } | Self::Unavailable { .. })
             || matches!(self, Self::BadStatus { status, .. } if *status >= 500)
     }
 }

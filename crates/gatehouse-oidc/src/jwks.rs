@@ -1,23 +1,23 @@
 //! The IdP's signing keys: parsed from its JWK Set, cached per `jwks_uri`,
-//! re-fetched when a token names a key id the cache does not know (at most
-//! once per [`MIN_REFRESH`]), and kept when the IdP is unreachable so signed-in
-//! users and bearer tokens keep working through an outage.
+//! re-fetched when a token names a key id the cache does not know (once per
+//! unknown key id), and kept when the IdP fails so signed-in users and
+//! bearer tokens keep working through an outage ([`crate::flight`]).
 
-use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, jwk::Jwk};
 use serde_json::Value;
 
 use crate::OidcError;
+use crate::flight::{Fetched, FlightCache, Policy};
 use crate::http::HttpClient;
 
 /// How long keys are used before they are fetched again (unless the IdP says less).
 pub const TTL: Duration = Duration::from_secs(600);
-/// The shortest time between two fetches of one JWK Set forced by unknown key ids.
-pub const MIN_REFRESH: Duration = Duration::from_secs(10);
+/// The shortest freshness an IdP's `Cache-Control` can ask for.
+pub const MIN_TTL: Duration = Duration::from_secs(10);
 
 /// The kind of key a JWK holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,123 +153,84 @@ fn parse_key(raw: &Value) -> Option<Key> {
     })
 }
 
-struct Entry {
-    set: Option<Arc<KeySet>>,
-    fetched: Option<Instant>,
-    ttl: Duration,
-    /// The last fetch forced by an unknown key id (those are rate-limited).
-    last_forced: Option<Instant>,
-}
-
-/// Key sets by `jwks_uri`.
-#[derive(Default)]
+/// Key sets by `jwks_uri`, fetched one at a time per URI with backoff and
+/// the last good keys kept (see [`crate::flight`]).
+#[derive(Debug)]
 pub struct JwksCache {
-    entries: Mutex<HashMap<String, Entry>>,
+    sets: FlightCache<KeySet>,
 }
 
-impl std::fmt::Debug for JwksCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("JwksCache")
+impl Default for JwksCache {
+    fn default() -> Self {
+        Self::new(Policy::default())
     }
 }
 
 impl JwksCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
-        self.entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// An empty cache fetching by `policy`.
+    pub fn new(policy: Policy) -> Self {
+        Self {
+            sets: FlightCache::new("JWKS", policy),
+        }
     }
 
-    /// The cached keys if fresh.
-    fn fresh(&self, uri: &str) -> Option<Arc<KeySet>> {
-        let map = self.lock();
-        let e = map.get(uri)?;
-        let fetched = e.fetched?;
-        (fetched.elapsed() < e.ttl).then(|| e.set.clone()).flatten()
-    }
-
-    fn stale(&self, uri: &str) -> Option<Arc<KeySet>> {
-        self.lock().get(uri).and_then(|e| e.set.clone())
-    }
-
-    /// The keys at `uri`: cached while fresh, else fetched; when the fetch
-    /// fails, the last good keys (if any) are used.
+    /// The keys at `uri`: cached while fresh (refreshed in the background
+    /// once stale, the stale keys served meanwhile for up to the policy's
+    /// `max_stale`), else fetched, waiting at most the policy's `wait`.
     pub async fn get(&self, http: &HttpClient, uri: &str) -> Result<Arc<KeySet>, OidcError> {
-        if let Some(set) = self.fresh(uri) {
-            return Ok(set);
-        }
-        match self.fetch(http, uri).await {
-            Ok(set) => Ok(set),
-            Err(e) => match self.stale(uri) {
-                Some(set) => {
-                    tracing::warn!(jwks_uri = uri, error = %e, "cannot refresh the IdP's keys; using the last good ones");
-                    Ok(set)
-                }
-                None => Err(e),
-            },
-        }
+        let (http, owned) = (http.clone(), uri.to_owned());
+        self.sets
+            .get(uri, move || async move { fetch(&http, &owned).await })
+            .await
     }
 
-    /// Fetch again because a token named an unknown key id. Returns `None`
-    /// when the keys were fetched less than [`MIN_REFRESH`] ago.
+    /// Fetch again because a token named the key id `kid`, which the cached
+    /// set lacks: once per unknown key id (and at most once a second for the
+    /// set), so a key rotated in at every sign-in is found while random key
+    /// ids cost the IdP little. `Ok(None)`: not fetched (this key id was
+    /// looked for a moment ago). Fails fast while the IdP's keys cannot be
+    /// fetched.
     pub async fn refresh_for_unknown_kid(
         &self,
         http: &HttpClient,
         uri: &str,
-    ) -> Option<Arc<KeySet>> {
-        {
-            let mut map = self.lock();
-            let e = map.entry(uri.to_owned()).or_insert(Entry {
-                set: None,
-                fetched: None,
-                ttl: TTL,
-                last_forced: None,
-            });
-            if e.last_forced.is_some_and(|t| t.elapsed() < MIN_REFRESH) {
-                return None;
-            }
-            e.last_forced = Some(Instant::now());
-        }
-        match self.fetch(http, uri).await {
-            Ok(set) => Some(set),
-            Err(e) => {
-                tracing::warn!(jwks_uri = uri, error = %e, "cannot fetch the IdP's keys for an unknown key id");
-                None
-            }
-        }
+        kid: &str,
+    ) -> Result<Option<Arc<KeySet>>, OidcError> {
+        let (http, owned) = (http.clone(), uri.to_owned());
+        self.sets
+            .refresh_for(
+                uri,
+                kid,
+                |set| set.has_kid(kid),
+                move || {
+                    let (http, owned) = (http.clone(), owned.clone());
+                    async move { fetch(&http, &owned).await }
+                },
+            )
+            .await
     }
+}
 
-    async fn fetch(&self, http: &HttpClient, uri: &str) -> Result<Arc<KeySet>, OidcError> {
-        let body = http
-            .get(uri, "JWKS", "application/json, application/jwk-set+json")
-            .await?;
-        if body.status != 200 {
-            return Err(OidcError::BadStatus {
-                what: "JWKS",
-                status: body.status,
-                detail: None,
-            });
-        }
-        let set = Arc::new(KeySet::parse(&body.bytes)?);
-        if set.keys.is_empty() {
-            return Err(OidcError::BadResponse {
-                what: "JWK Set",
-                detail: "no usable signature keys".into(),
-            });
-        }
-        let ttl = body.max_age.map_or(TTL, |m| m.clamp(MIN_REFRESH, TTL));
-        let mut map = self.lock();
-        let e = map.entry(uri.to_owned()).or_insert(Entry {
-            set: None,
-            fetched: None,
-            ttl,
-            last_forced: None,
+async fn fetch(http: &HttpClient, uri: &str) -> Fetched<KeySet> {
+    let body = http
+        .get(uri, "JWKS", "application/json, application/jwk-set+json")
+        .await?;
+    if body.status != 200 {
+        return Err(OidcError::BadStatus {
+            what: "JWKS",
+            status: body.status,
+            detail: None,
         });
-        e.set = Some(set.clone());
-        e.fetched = Some(Instant::now());
-        e.ttl = ttl;
-        Ok(set)
     }
+    let set = KeySet::parse(&body.bytes)?;
+    if set.keys.is_empty() {
+        return Err(OidcError::BadResponse {
+            what: "JWK Set",
+            detail: "no usable signature keys".into(),
+        });
+    }
+    let ttl = body.max_age.map_or(TTL, |m| m.clamp(MIN_TTL, TTL));
+    Ok((set, ttl))
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod bearer;
 pub mod checks;
 pub mod discovery;
 pub mod error;
+pub mod flight;
 pub mod http;
 pub mod jwks;
 pub mod logout;

@@ -2,15 +2,15 @@
 //! shared by every application (keys are cached per `jwks_uri`, documents
 //! per issuer).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use gatehouse_core::sso::IssuerUrl;
 use serde_json::{Map, Value};
 
 use crate::checks::Check;
 use crate::discovery::{self, IssuerMatch, ProviderMetadata};
+use crate::flight::{FlightCache, Policy};
 use crate::http::HttpClient;
 use crate::jwks::{JwksCache, KeySet};
 use crate::validate::{Jwt, SignatureFailure, verify_signature};
@@ -43,17 +43,23 @@ pub enum KeySource<'a> {
 #[derive(Debug)]
 pub struct RelyingParty {
     http: HttpClient,
-    discovery: Mutex<HashMap<String, (Arc<ProviderMetadata>, Instant)>>,
+    discovery: FlightCache<ProviderMetadata>,
     jwks: JwksCache,
 }
 
 impl RelyingParty {
-    /// A relying party with empty caches.
+    /// A relying party with empty caches and the default fetch policy.
     pub fn new() -> Result<Self, OidcError> {
+        Self::with_policy(Policy::default())
+    }
+
+    /// A relying party whose discovery and JWKS fetches follow `policy`
+    /// (how long the last good keys are served while the IdP fails, ...).
+    pub fn with_policy(policy: Policy) -> Result<Self, OidcError> {
         Ok(Self {
             http: HttpClient::new()?,
-            discovery: Mutex::new(HashMap::new()),
-            jwks: JwksCache::default(),
+            discovery: FlightCache::new("discovery document", policy),
+            jwks: JwksCache::new(policy),
         })
     }
 
@@ -70,46 +76,23 @@ impl RelyingParty {
         }
     }
 
-    /// The provider's metadata: cached for an hour; when re-fetching fails,
-    /// the last good document is used.
+    /// The provider's metadata: cached for an hour (refreshed in the
+    /// background after that); while re-fetching fails, the last good
+    /// document is used (see [`crate::flight`]).
     pub async fn metadata(&self, issuer: &IssuerUrl) -> Result<Arc<ProviderMetadata>, OidcError> {
-        let key = issuer.as_str().to_owned();
-        let cached = self
-            .discovery
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&key)
-            .cloned();
-        if let Some((meta, at)) = &cached
-            && at.elapsed() < DISCOVERY_TTL
-        {
-            return Ok(meta.clone());
-        }
-        match discovery::discover(&self.http, issuer, Self::matching(issuer)).await {
-            Ok(meta) => {
-                let meta = Arc::new(meta);
-                self.discovery
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(key, (meta.clone(), Instant::now()));
-                Ok(meta)
-            }
-            Err(e) => match cached {
-                Some((meta, _)) if e.is_unavailable() => {
-                    tracing::warn!(issuer = %issuer, error = %e, "cannot refresh the discovery document; using the last good one");
-                    Ok(meta)
-                }
-                _ => Err(e),
-            },
-        }
+        let (http, owned, matching) = (self.http.clone(), issuer.clone(), Self::matching(issuer));
+        self.discovery
+            .get(issuer.as_str(), move || async move {
+                discovery::discover(&http, &owned, matching)
+                    .await
+                    .map(|m| (m, DISCOVERY_TTL))
+            })
+            .await
     }
 
     /// Forget the cached document of `issuer` (after its settings changed).
     pub fn forget(&self, issuer: &str) {
-        self.discovery
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(issuer);
+        self.discovery.forget(issuer);
     }
 
     /// Fetch the document now, without the cache (for "Test connection").
@@ -170,8 +153,8 @@ impl RelyingParty {
                 };
                 let Some(fresh) = self
                     .jwks
-                    .refresh_for_unknown_kid(&self.http, jwks_uri)
-                    .await
+                    .refresh_for_unknown_kid(&self.http, jwks_uri, &kid)
+                    .await?
                 else {
                     return Err(unknown());
                 };
