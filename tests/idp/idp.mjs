@@ -9,15 +9,22 @@
 //   POST /interaction/:uid/abort    the user cancels: error=access_denied
 //   POST /__test/misbehave          {"mode", "client_id"?, "times"?}: tamper with the next token/userinfo responses
 //   POST /__test/reset              no misbehaviour, keys as at start
-//   POST /__test/rotate             {"drop_old"?}: sign ID tokens with a new key, published in the JWKS
-//   POST /__test/logout_token       {"client_id", "sub"?, "sid"?, "tamper"?}: a signed back-channel logout token
-//   POST /__test/fail               {"path", "status", "times"?}: answer requests to path with an error status
+//   POST /__test/rotate             {"drop_old"?, "every_login"?}: sign ID tokens with a new key, published in
+//                                   the JWKS (every_login: a new key for every token response, old ones kept)
+//   POST /__test/logout_token       {"client_id", "sub"?, "sid"?, "tamper"?, "alg"?}: a signed back-channel logout
+//                                   token (alg "ES256": signed with the EC key, published with "ec_key" in the config)
+//   POST /__test/fail               {"path", "status", "times"?, "delay_ms"?}: answer requests to path with an
+//                                   error status (after delay_ms: a hanging endpoint)
+//   GET  /__test/hits?path=P        when requests to P arrived (ms since the epoch) and when they were answered
 //   GET  /__test/requests           the authorization and end-session requests seen, with their query
 //   POST /__test/userinfo_claims    {"account", "claims"}: change an account's claims
 //   POST /__test/sign               {"claims", "tamper"?, "key"?}: a JWT signed with the IdP's key (iss, iat,
 //                                   exp default; a claim set to null is left out); tamper: alg_none,
 //                                   bad_signature, hs256, foreign_key; key "pem": the extra key below
 //   GET  /__test/pem                the public half (SPKI PEM) of an extra ES256 key, not in the JWKS
+//
+// With "ec_key": true in the configuration, the JWKS also publishes an ES256
+// key (kid "ec-1") that signs nothing unless asked to.
 //
 // With "resource" in the configuration, client_credentials grants with that
 // resource indicator get JWT access tokens (aud = the resource), carrying the
@@ -56,9 +63,12 @@ async function newKey(kid, alg = 'RS256') {
 
 const initialKeys = [];
 for (let i = 0; i < (cfg.keys || 1); i += 1) initialKeys.push(await newKey(`k${i + 1}`));
+const ecKey = await newKey('ec-1', 'ES256');
 let extraKeys = [];      // published after a rotation
 let signingKey = null;   // the key ID tokens are re-signed with after a rotation
 let dropOld = false;
+let rotateEveryLogin = false;
+const hits = {};         // path -> [{ at, done }]
 
 const publicJwk = ({ d, p, q, dp, dq, qi, ...pub }) => pub;
 
@@ -247,10 +257,22 @@ for (const event of ['grant.error', 'server_error', 'backchannel.error', 'userin
 }
 
 provider.use(async (ctx, next) => {
+  const hit = { at: Date.now(), done: null };
+  (hits[ctx.path] ||= []).push(hit);
+  if (hits[ctx.path].length > 1000) hits[ctx.path].shift();
+  try {
+    await handle(ctx, next);
+  } finally {
+    hit.done = Date.now();
+  }
+});
+
+async function handle(ctx, next) {
   const f = failures.find((x) => x.path === ctx.path);
   if (f) {
     f.times -= 1;
     if (f.times <= 0) failures.splice(failures.indexOf(f), 1);
+    if (f.delay_ms) await new Promise((r) => { setTimeout(r, f.delay_ms); });
     ctx.status = f.status;
     ctx.body = { error: 'server_error', error_description: 'test IdP told to fail' };
     return;
@@ -261,6 +283,11 @@ provider.use(async (ctx, next) => {
   await next();
   if (ctx.path === '/token' && ctx.method === 'POST' && ctx.status === 200 && ctx.body && ctx.body.id_token) {
     const client = ctx.oidc && ctx.oidc.client;
+    if (rotateEveryLogin) {
+      const key = await newKey(`rotated-${extraKeys.length + 1}`);
+      extraKeys.push(key);
+      signingKey = key;
+    }
     const mode = client && takeMode(client.clientId, TOKEN_MODES);
     if (mode === 'no_id_token') {
       delete ctx.body.id_token;
@@ -275,9 +302,9 @@ provider.use(async (ctx, next) => {
   }
   if (ctx.path === '/jwks' && ctx.status === 200 && ctx.body && Array.isArray(ctx.body.keys)) {
     const base = dropOld ? [] : ctx.body.keys;
-    ctx.body = { keys: [...base, ...extraKeys.map(publicJwk)] };
+    ctx.body = { keys: [...base, ...extraKeys.map(publicJwk), ...(cfg.ec_key ? [publicJwk(ecKey)] : [])] };
   }
-});
+}
 }
 
 function loopbackFetch(u, options) {
@@ -387,17 +414,21 @@ async function control(req, res, url) {
     }
     case '/__test/reset':
       switches.global = []; switches.byClient = {}; extraKeys = []; signingKey = null; dropOld = false; failures.length = 0;
+      rotateEveryLogin = false;
       return send(res, 200, { ok: true });
     case '/__test/rotate': {
       const key = await newKey(`rotated-${extraKeys.length + 1}`);
       extraKeys.push(key);
       signingKey = key;
       dropOld = !!body.drop_old;
+      rotateEveryLogin = !!body.every_login;
       return send(res, 200, { kid: key.kid });
     }
     case '/__test/fail':
-      failures.push({ path: body.path, status: body.status || 500, times: body.times || 1 });
+      failures.push({ path: body.path, status: body.status || 500, times: body.times || 1, delay_ms: body.delay_ms || 0 });
       return send(res, 200, { ok: true });
+    case '/__test/hits':
+      return send(res, 200, hits[url.searchParams.get('path')] || []);
     case '/__test/requests':
       return send(res, 200, seen);
     case '/__test/userinfo_claims':
@@ -411,7 +442,7 @@ async function control(req, res, url) {
       };
       if (body.sub) claims.sub = body.sub;
       if (body.sid) claims.sid = body.sid;
-      const key = signingKey || initialKeys[0];
+      const key = body.alg === 'ES256' ? ecKey : (signingKey || initialKeys[0]);
       let header = { alg: key.alg, kid: key.kid, typ: 'logout+jwt' };
       let signWith = key;
       switch (body.tamper) {

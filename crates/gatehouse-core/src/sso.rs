@@ -124,6 +124,8 @@ pub enum ClientAuthMethod {
     ClientSecretPost,
     /// A JWT signed with Gatehouse's key for this client (RFC 7523).
     PrivateKeyJwt,
+    /// A JWT signed (HS256) with the client secret (OpenID Connect Core §9).
+    ClientSecretJwt,
 }
 
 impl ClientAuthMethod {
@@ -133,6 +135,7 @@ impl ClientAuthMethod {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
             Self::PrivateKeyJwt => "private_key_jwt",
+            Self::ClientSecretJwt => "client_secret_jwt",
         }
     }
 
@@ -194,6 +197,82 @@ pub struct OidcExtra {
     pub entra_multi_tenant: bool,
     /// Entra ID multi-tenant: only these tenant ids (empty: any tenant).
     pub entra_allowed_tenants: Vec<String>,
+    /// The algorithm the IdP signs ID tokens (and logout tokens) with, as
+    /// registered for the client (`id_token_signed_response_alg`; OpenID
+    /// Connect's default RS256). Tokens signed otherwise are refused.
+    pub id_token_signed_response_alg: SigningAlg,
+}
+
+/// A JWS algorithm an IdP may sign ID tokens with.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum SigningAlg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (the default).
+    #[default]
+    RS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RS384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RS512,
+    /// RSASSA-PSS with SHA-256.
+    PS256,
+    /// RSASSA-PSS with SHA-384.
+    PS384,
+    /// RSASSA-PSS with SHA-512.
+    PS512,
+    /// ECDSA P-256 with SHA-256.
+    ES256,
+    /// ECDSA P-384 with SHA-384.
+    ES384,
+    /// Ed25519.
+    EdDSA,
+    /// HMAC SHA-256 with the client secret.
+    HS256,
+    /// HMAC SHA-384 with the client secret.
+    HS384,
+    /// HMAC SHA-512 with the client secret.
+    HS512,
+}
+
+impl SigningAlg {
+    /// Every algorithm, for forms.
+    pub const ALL: [Self; 12] = [
+        Self::RS256,
+        Self::RS384,
+        Self::RS512,
+        Self::PS256,
+        Self::PS384,
+        Self::PS512,
+        Self::ES256,
+        Self::ES384,
+        Self::EdDSA,
+        Self::HS256,
+        Self::HS384,
+        Self::HS512,
+    ];
+
+    /// The JWA name, e.g. `RS256`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RS256 => "RS256",
+            Self::RS384 => "RS384",
+            Self::RS512 => "RS512",
+            Self::PS256 => "PS256",
+            Self::PS384 => "PS384",
+            Self::PS512 => "PS512",
+            Self::ES256 => "ES256",
+            Self::ES384 => "ES384",
+            Self::EdDSA => "EdDSA",
+            Self::HS256 => "HS256",
+            Self::HS384 => "HS384",
+            Self::HS512 => "HS512",
+        }
+    }
+
+    /// The algorithm named `name` (JWA spelling).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == name.trim())
+    }
 }
 
 impl Default for OidcExtra {
@@ -205,6 +284,7 @@ impl Default for OidcExtra {
             hosted_domain: None,
             entra_multi_tenant: false,
             entra_allowed_tenants: Vec::new(),
+            id_token_signed_response_alg: SigningAlg::RS256,
         }
     }
 }

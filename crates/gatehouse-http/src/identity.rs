@@ -83,19 +83,15 @@ fn bearer_refusal(e: BearerError) -> Response {
             format!("{email} may not use this application: {why}."),
         )
         .into_response(),
-        BearerError::KeysUnavailable(why) => {
-            let mut resp = HttpError::new(
+        BearerError::KeysUnavailable { why, retry_after } => HttpError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "idp_unavailable",
                 "The identity provider is not reachable",
                 "Bearer tokens cannot be checked because the identity provider's keys cannot be fetched. Try again shortly.",
             )
-            .reason(why)
-            .into_response();
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-            resp
-        }
+        .reason(why)
+        .retry_after(retry_after)
+        .into_response(),
         BearerError::Service(s) => HttpError::from(s).into_response(),
     }
 }

@@ -41,7 +41,8 @@ pub struct Policy {
     pub wait: Duration,
     /// The shortest time between two fetches of one document.
     pub floor: Duration,
-    /// How long after a fetch for an unknown tag that tag leads to no other.
+    /// How long after a successful fetch for an unknown tag that tag leads
+    /// to no other.
     pub per_tag: Duration,
     /// The delay after the first failed fetch; doubled per further failure.
     pub backoff: Duration,
@@ -122,6 +123,14 @@ impl<T> Slot<T> {
     }
 }
 
+/// What a forced refresh does next.
+enum Step {
+    /// Wait for the floor to pass, then look again.
+    Sleep(Instant),
+    /// Wait for the fetch in flight (`true`: started by this request).
+    Wait(watch::Receiver<u64>, bool),
+}
+
 /// What a fetch produced: the value and how long it is fresh.
 pub type Fetched<T> = Result<(T, Duration), OidcError>;
 
@@ -164,7 +173,9 @@ impl<T: Send + Sync + 'static> FlightCache<T> {
         OidcError::Unavailable {
             what: self.what,
             retry_after: retry_after.max(Duration::from_secs(1)),
-            detail: detail.unwrap_or("the fetch did not finish in time").to_owned(),
+            detail: detail
+                .unwrap_or("the fetch did not finish in time")
+                .to_owned(),
         }
     }
 
@@ -283,7 +294,7 @@ impl<T: Send + Sync + 'static> FlightCache<T> {
         // At most: wait for the floor, join a fetch that predates the
         // request, then one fetch of its own.
         for _ in 0..4 {
-            let (rx, own) = {
+            let step = {
                 let mut map = lock(&self.slots);
                 let slot = map.entry(key.to_owned()).or_insert_with(Slot::new);
                 let now = Instant::now();
@@ -291,26 +302,21 @@ impl<T: Send + Sync + 'static> FlightCache<T> {
                     return Ok(Some(v.clone()));
                 }
                 if slot.in_flight {
-                    (slot.done.subscribe(), false)
+                    Step::Wait(slot.done.subscribe(), false)
+                } else if let Some(retry) = slot.backing_off(now) {
+                    return Err(self.unavailable(retry, slot.last_error.as_deref()));
+                } else if slot.tags.get(tag).is_some_and(|t| {
+                    // Looked for by a fetch that succeeded, a moment ago.
+                    slot.fetched.is_some_and(|f| f >= *t)
+                        && now.saturating_duration_since(*t) < self.policy.per_tag
+                }) {
+                    return Ok(None);
+                } else if let Some(since) =
+                    slot.last_start.map(|t| now.saturating_duration_since(t))
+                    && since < self.policy.floor
+                {
+                    Step::Sleep(now + (self.policy.floor - since))
                 } else {
-                    if let Some(retry) = slot.backing_off(now) {
-                        return Err(self.unavailable(retry, slot.last_error.as_deref()));
-                    }
-                    if slot
-                        .tags
-                        .get(tag)
-                        .is_some_and(|t| now.saturating_duration_since(*t) < self.policy.per_tag)
-                    {
-                        return Ok(None);
-                    }
-                    if let Some(since) = slot.last_start.map(|t| now.saturating_duration_since(t))
-                        && since < self.policy.floor
-                    {
-                        let until = now + (self.policy.floor - since);
-                        drop(map);
-                        tokio::time::sleep_until(until).await;
-                        continue;
-                    }
                     if slot.tags.len() >= MAX_TAGS {
                         let per_tag = self.policy.per_tag;
                         slot.tags
@@ -321,8 +327,15 @@ impl<T: Send + Sync + 'static> FlightCache<T> {
                     }
                     slot.tags.insert(tag.to_owned(), now);
                     self.start(slot, key, now, &fetch);
-                    (slot.done.subscribe(), true)
+                    Step::Wait(slot.done.subscribe(), true)
                 }
+            };
+            let (rx, own) = match step {
+                Step::Sleep(until) => {
+                    tokio::time::sleep_until(until).await;
+                    continue;
+                }
+                Step::Wait(rx, own) => (rx, own),
             };
             let ended = self.wait(rx).await;
             let map = lock(&self.slots);
@@ -385,7 +398,10 @@ mod tests {
     }
 
     fn keys(n: usize) -> Fetched<Vec<String>> {
-        Ok(((0..=n).map(|i| format!("k{i}")).collect(), Duration::from_secs(600)))
+        Ok((
+            (0..=n).map(|i| format!("k{i}")).collect(),
+            Duration::from_secs(600),
+        ))
     }
 
     fn down(_: usize) -> Fetched<Vec<String>> {
@@ -414,7 +430,9 @@ mod tests {
         for _ in 0..8 {
             let c = c.clone();
             let f = slow.clone();
-            tasks.push(tokio::spawn(async move { c.get("u", f).await.map(|v| v.len()) }));
+            tasks.push(tokio::spawn(
+                async move { c.get("u", f).await.map(|v| v.len()) },
+            ));
         }
         for t in tasks {
             assert_eq!(t.await.ok().and_then(Result::ok), Some(1));
@@ -441,13 +459,21 @@ mod tests {
         assert!(c.get("v", counting(&calls, keys)).await.is_ok());
         // New tags while the IdP hangs: answered within the wait, never hanging.
         let t = Instant::now();
-        let r = c.refresh_for("v", "k9", |v| v.contains(&"k9".to_owned()), || async {
-            std::future::pending::<()>().await;
-            keys(9)
-        });
+        let r = c.refresh_for(
+            "v",
+            "k9",
+            |v| v.contains(&"k9".to_owned()),
+            || async {
+                std::future::pending::<()>().await;
+                keys(9)
+            },
+        );
         assert!(matches!(r.await, Err(OidcError::Unavailable { .. })));
         assert!(t.elapsed() < Duration::from_millis(400));
-        assert!(c.get("v", counting(&calls, keys)).await.is_ok(), "held keys still served");
+        assert!(
+            c.get("v", counting(&calls, keys)).await.is_ok(),
+            "held keys still served"
+        );
     }
 
     #[tokio::test]
@@ -457,7 +483,9 @@ mod tests {
         assert!(c.get("u", counting(&calls, down)).await.is_err());
         // During the backoff: answered at once, nothing fetched.
         let r = c.get("u", counting(&calls, down)).await;
-        assert!(matches!(r, Err(OidcError::Unavailable { retry_after, .. }) if retry_after >= Duration::from_secs(1)));
+        assert!(
+            matches!(r, Err(OidcError::Unavailable { retry_after, .. }) if retry_after >= Duration::from_secs(1))
+        );
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         tokio::time::sleep(Duration::from_millis(120)).await;
         assert!(c.get("u", counting(&calls, down)).await.is_err());
@@ -467,7 +495,10 @@ mod tests {
         assert!(c.get("u", counting(&calls, down)).await.is_err());
         assert_eq!(calls.load(Ordering::SeqCst), 2, "still backing off");
         tokio::time::sleep(Duration::from_millis(120)).await;
-        assert!(c.get("u", counting(&calls, keys)).await.is_ok(), "recovered");
+        assert!(
+            c.get("u", counting(&calls, keys)).await.is_ok(),
+            "recovered"
+        );
         assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
 
@@ -488,9 +519,13 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 4);
         // The same unknown tag again: not fetched for.
         let has_none = |v: &Vec<String>| v.contains(&"nobody".to_owned());
-        let r = c.refresh_for("u", "nobody", has_none, counting(&calls, keys)).await;
+        let r = c
+            .refresh_for("u", "nobody", has_none, counting(&calls, keys))
+            .await;
         assert!(r.ok().flatten().is_some());
-        let r = c.refresh_for("u", "nobody", has_none, counting(&calls, keys)).await;
+        let r = c
+            .refresh_for("u", "nobody", has_none, counting(&calls, keys))
+            .await;
         assert!(matches!(r, Ok(None)));
         assert_eq!(calls.load(Ordering::SeqCst), 5);
     }

@@ -1,6 +1,7 @@
 //! The token endpoint: exchanging a code (with the PKCE verifier) and
 //! refreshing, with client authentication `client_secret_basic`,
-//! `client_secret_post` or `private_key_jwt` (RFC 7523).
+//! `client_secret_post`, `client_secret_jwt` or `private_key_jwt` (RFC 7523,
+//! OpenID Connect Core §9).
 
 use gatehouse_crypto::signing::EcKey;
 use secrecy::{ExposeSecret, SecretString};
@@ -17,6 +18,8 @@ pub enum ClientAuth<'a> {
     Post(&'a SecretString),
     /// A JWT signed with the application's key.
     PrivateKeyJwt(&'a EcKey),
+    /// A JWT signed (HS256) with the client secret.
+    SecretJwt(&'a SecretString),
 }
 
 /// A token response.
@@ -44,7 +47,13 @@ pub fn client_assertion(
     now: i64,
 ) -> Result<String, OidcError> {
     let header = serde_json::json!({"alg": "ES256", "typ": "JWT", "kid": key.kid()}).to_string();
-    let claims = serde_json::json!({
+    let claims = assertion_claims(client_id, token_endpoint, now).to_string();
+    key.sign_jws(&header, &claims)
+        .map_err(|e| OidcError::Config(e.to_string()))
+}
+
+fn assertion_claims(client_id: &str, token_endpoint: &str, now: i64) -> Value {
+    serde_json::json!({
         "iss": client_id,
         "sub": client_id,
         "aud": token_endpoint,
@@ -52,9 +61,31 @@ pub fn client_assertion(
         "exp": now + 60,
         "jti": uuid::Uuid::new_v4().to_string(),
     })
-    .to_string();
-    key.sign_jws(&header, &claims)
-        .map_err(|e| OidcError::Config(e.to_string()))
+}
+
+/// A client assertion for `client_secret_jwt`: the same claims as for
+/// `private_key_jwt`, signed HS256 with the client secret.
+pub fn secret_assertion(
+    secret: &SecretString,
+    client_id: &str,
+    token_endpoint: &str,
+    now: i64,
+) -> Result<String, OidcError> {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &assertion_claims(client_id, token_endpoint, now),
+        &jsonwebtoken::EncodingKey::from_secret(secret.expose_secret().as_bytes()),
+    )
+    .map_err(|e| OidcError::Config(format!("cannot sign the client assertion: {e}")))
+}
+
+fn push_assertion<'a>(form: &mut Vec<(&'a str, &'a str)>, client_id: &'a str, assertion: &'a str) {
+    form.push(("client_id", client_id));
+    form.push((
+        "client_assertion_type",
+        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+    ));
+    form.push(("client_assertion", assertion));
 }
 
 /// Call the token endpoint with `grant` parameters.
@@ -83,12 +114,12 @@ pub async fn request(
         }
         ClientAuth::PrivateKeyJwt(key) => {
             assertion = client_assertion(key, client_id, token_endpoint, now)?;
-            form.push(("client_id", client_id));
-            form.push((
-                "client_assertion_type",
-                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            ));
-            form.push(("client_assertion", &assertion));
+            push_assertion(&mut form, client_id, &assertion);
+            None
+        }
+        ClientAuth::SecretJwt(secret) => {
+            assertion = secret_assertion(secret, client_id, token_endpoint, now)?;
+            push_assertion(&mut form, client_id, &assertion);
             None
         }
     };

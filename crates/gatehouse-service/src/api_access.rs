@@ -48,9 +48,15 @@ pub enum BearerError {
         /// Why.
         why: String,
     },
-    /// The keys cannot be fetched (503).
-    #[error("the identity provider's keys cannot be fetched: {0}")]
-    KeysUnavailable(String),
+    /// The keys cannot be fetched now (503 with `Retry-After`, so that
+    /// clients keep their tokens and retry).
+    #[error("the identity provider's keys cannot be fetched: {why}")]
+    KeysUnavailable {
+        /// Why.
+        why: String,
+        /// When to retry.
+        retry_after: std::time::Duration,
+    },
     /// Anything else.
     #[error(transparent)]
     Service(#[from] ServiceError),
@@ -342,5 +348,8 @@ fn check_status(user: Arc<User>) -> Result<Arc<User>, BearerError> {
 }
 
 fn unavailable(e: OidcError) -> BearerError {
-    BearerError::KeysUnavailable(e.to_string())
+    BearerError::KeysUnavailable {
+        retry_after: e.retry_after().unwrap_or(std::time::Duration::from_secs(5)),
+        why: e.to_string(),
+    }
 }

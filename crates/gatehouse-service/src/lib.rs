@@ -97,6 +97,9 @@ pub struct Settings {
     pub assertion_issuer: String,
     /// How long cached sessions are served while the database does not answer.
     pub database_outage_grace: Duration,
+    /// How long an IdP's last good keys and discovery document are used
+    /// while fetching them again fails.
+    pub idp_keys_max_age: Duration,
 }
 
 impl Default for Settings {
@@ -112,6 +115,7 @@ impl Default for Settings {
             login_attempts_per_ip: 30,
             assertion_issuer: "http://localhost".to_owned(),
             database_outage_grace: Duration::from_secs(300),
+            idp_keys_max_age: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -168,6 +172,10 @@ impl Gatehouse {
         )
         .await?;
         let limiter = local_login::LoginLimiter::new(&settings);
+        let fetch_policy = gatehouse_oidc::flight::Policy {
+            max_stale: settings.idp_keys_max_age,
+            ..gatehouse_oidc::flight::Policy::default()
+        };
         let gh = Self {
             inner: Arc::new(Inner {
                 store,
@@ -180,7 +188,7 @@ impl Gatehouse {
                 limiter,
                 refusals: refusals::Refusals::default(),
                 feed: feed::FeedState::new(seq),
-                rp: gatehouse_oidc::RelyingParty::new()
+                rp: gatehouse_oidc::RelyingParty::with_policy(fetch_policy)
                     .map_err(|e| ServiceError::Internal(e.to_string()))?,
                 setup: console::SetupToken::default(),
                 assertions: assertion::AssertionCache::new(100_000),

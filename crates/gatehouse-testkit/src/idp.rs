@@ -105,6 +105,46 @@ impl TestIdp {
             .to_owned()
     }
 
+    /// Sign every token response's ID token with a new key (kid
+    /// `rotated-N`), each published in the JWKS beside the old ones.
+    pub async fn rotate_every_login(&self) {
+        self.control("rotate", json!({"every_login": true})).await;
+    }
+
+    /// Answer requests to `path` with `status` after `delay` (a hanging
+    /// endpoint), `times` times.
+    pub async fn fail_slowly(
+        &self,
+        path: &str,
+        status: u16,
+        times: u32,
+        delay: std::time::Duration,
+    ) {
+        self.control(
+            "fail",
+            json!({"path": path, "status": status, "times": times, "delay_ms": delay.as_millis() as u64}),
+        )
+        .await;
+    }
+
+    /// When requests to `path` arrived and were answered, in ms since the
+    /// epoch (`done` null while in progress).
+    pub async fn hits(&self, path: &str) -> Vec<(u64, Option<u64>)> {
+        let r = self
+            .http
+            .get(format!("{}/__test/hits?path={path}", self.issuer))
+            .send()
+            .await
+            .unwrap();
+        let v: Value = r.json().await.unwrap();
+        v.as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|h| (h["at"].as_u64().unwrap_or(0), h["done"].as_u64()))
+            .collect()
+    }
+
     /// Answer requests to `path` with `status`, `times` times.
     pub async fn fail(&self, path: &str, status: u16, times: u32) {
         self.control(

@@ -49,6 +49,10 @@ pub struct Config {
     /// cannot be seen); after it, requests get 503 until it returns.
     #[serde(with = "humantime_serde")]
     pub database_outage_grace: Duration,
+    /// How long an IdP's last good keys and discovery document are used
+    /// while fetching them again fails.
+    #[serde(with = "humantime_serde")]
+    pub idp_keys_max_age: Duration,
     /// 32 bytes, base64: seals secrets at rest (default: generated into `data_dir`).
     pub master_key: Option<SecretString>,
     /// File holding `master_key`.
@@ -111,6 +115,7 @@ impl Default for Config {
             database_min_connections: 1,
             database_acquire_timeout: Duration::from_secs(3),
             database_outage_grace: Duration::from_secs(300),
+            idp_keys_max_age: Duration::from_secs(24 * 3600),
             master_key: None,
             master_key_file: None,
             previous_master_keys: Vec::new(),

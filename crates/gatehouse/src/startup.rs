@@ -135,6 +135,7 @@ pub async fn gatehouse(
         admin_scheme: config.admin_scheme(),
         assertion_issuer: config.assertion_issuer(port),
         database_outage_grace: config.database_outage_grace,
+        idp_keys_max_age: config.idp_keys_max_age,
         login_attempts_per_account: config.login_attempts_per_account,
         login_attempts_per_ip: config.login_attempts_per_ip,
         ..Settings::default()

@@ -41,6 +41,7 @@ pub(crate) struct SsoValues {
     pub(crate) hosted_domain: String,
     pub(crate) entra_multi_tenant: bool,
     pub(crate) entra_allowed_tenants: String,
+    pub(crate) id_token_alg: String,
 }
 
 /// Empty rows shown under "Edit other claim mappings" for adding mappings without JavaScript.
@@ -98,6 +99,7 @@ impl SsoValues {
             hosted_domain: s.extra.hosted_domain.clone().unwrap_or_default(),
             entra_multi_tenant: s.extra.entra_multi_tenant,
             entra_allowed_tenants: s.extra.entra_allowed_tenants.join("\n"),
+            id_token_alg: s.extra.id_token_signed_response_alg.as_str().to_owned(),
         }
     }
 
@@ -134,6 +136,7 @@ impl SsoValues {
             hosted_domain: field(f, "hosted_domain").to_owned(),
             entra_multi_tenant: !field(f, "entra_multi_tenant").is_empty(),
             entra_allowed_tenants: field(f, "entra_allowed_tenants").to_owned(),
+            id_token_alg: field(f, "id_token_signed_response_alg").to_owned(),
         }
     }
 }
@@ -162,6 +165,7 @@ struct SsoPage {
     client_jwks_urls: Vec<String>,
     test: Option<TestReport>,
     try_url: Option<String>,
+    id_token_algs: Vec<&'static str>,
 }
 
 fn page_for(
@@ -207,6 +211,10 @@ fn page_for(
         client_jwks_urls: view.client_jwks_urls.clone(),
         test,
         try_url,
+        id_token_algs: gatehouse_core::sso::SigningAlg::ALL
+            .iter()
+            .map(|a| a.as_str())
+            .collect(),
     })
 }
 
@@ -256,6 +264,7 @@ pub(crate) fn input_from_form(f: &Pairs, v: &SsoValues, errors: &mut Errors) -> 
     let method = match v.method.as_str() {
         "client_secret_post" => ClientAuthMethod::ClientSecretPost,
         "private_key_jwt" => ClientAuthMethod::PrivateKeyJwt,
+        "client_secret_jwt" => ClientAuthMethod::ClientSecretJwt,
         _ => ClientAuthMethod::ClientSecretBasic,
     };
     let clock_skew_seconds = match v.clock_skew.trim() {
@@ -266,6 +275,16 @@ pub(crate) fn input_from_form(f: &Pairs, v: &SsoValues, errors: &mut Errors) -> 
                 "must be a number of seconds from 0 to 300",
             );
             0
+        }),
+    };
+    let id_token_signed_response_alg = match v.id_token_alg.trim() {
+        "" => gatehouse_core::sso::SigningAlg::default(),
+        raw => gatehouse_core::sso::SigningAlg::parse(raw).unwrap_or_else(|| {
+            errors.push(
+                "extra.id_token_signed_response_alg",
+                "choose one of the listed algorithms",
+            );
+            gatehouse_core::sso::SigningAlg::default()
         }),
     };
     let mut auth_params = std::collections::BTreeMap::new();
@@ -307,6 +326,7 @@ pub(crate) fn input_from_form(f: &Pairs, v: &SsoValues, errors: &mut Errors) -> 
             hosted_domain: Some(v.hosted_domain.trim().to_owned()).filter(|d| !d.is_empty()),
             entra_multi_tenant: v.entra_multi_tenant,
             entra_allowed_tenants: lines(&v.entra_allowed_tenants).map(str::to_owned).collect(),
+            id_token_signed_response_alg,
         },
     }
 }

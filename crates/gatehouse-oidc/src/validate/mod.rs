@@ -98,6 +98,9 @@ impl<'t> Jwt<'t> {
     }
 }
 
+/// The most keys tried for a token without `kid`.
+pub const MAX_KEYS_WITHOUT_KID: usize = 4;
+
 /// Why a signature could not be verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignatureFailure {
@@ -170,17 +173,24 @@ pub fn verify_signature(
             c
         }
         None => {
+            // No kid: the keys whose type, algorithm and use fit, each tried
+            // in turn (OpenID Connect Core §10.1 lets a token omit the kid
+            // when the key is unambiguous; certification also sends one
+            // beside keys of other types).
             let c = keys.candidates(alg, None);
-            if keys.keys.len() > 1 {
-                return Err(fail(
-                    "kid",
-                    "the token names no key (kid) but the IdP publishes several keys; OpenID Connect requires a kid then".into(),
-                ));
-            }
             if c.is_empty() {
                 return Err(fail(
                     "kid",
                     format!("the IdP publishes no key for {alg_name}"),
+                ));
+            }
+            if c.len() > MAX_KEYS_WITHOUT_KID {
+                return Err(fail(
+                    "kid",
+                    format!(
+                        "the token names no key (kid) and the IdP publishes {} keys for {alg_name}; at most {MAX_KEYS_WITHOUT_KID} are tried",
+                        c.len()
+                    ),
                 ));
             }
             c

@@ -72,7 +72,14 @@ impl Gatehouse {
             now,
             skew,
         );
+        let alg = gatehouse_oidc::validate::claims::alg(
+            verified.alg,
+            rt.oidc.extra.id_token_signed_response_alg,
+        );
+        let alg_failed = alg.is_failed();
+        checks.insert(0, alg);
         checks.insert(0, Check::ok("signature"));
+        let parsed = parsed.filter(|_| !alg_failed);
         let Some(claims) = parsed else {
             return Err(BackchannelError::Invalid(OidcError::Invalid {
                 token: "logout token",

@@ -97,6 +97,7 @@ pub(crate) fn client_auth(rt: &AppRuntime) -> Result<ClientAuth<'_>, SignInError
     Ok(match rt.oidc.token_endpoint_auth_method {
         M::ClientSecretBasic => ClientAuth::Basic(rt.client_secret.as_ref().ok_or_else(missing)?),
         M::ClientSecretPost => ClientAuth::Post(rt.client_secret.as_ref().ok_or_else(missing)?),
+        M::ClientSecretJwt => ClientAuth::SecretJwt(rt.client_secret.as_ref().ok_or_else(missing)?),
         M::PrivateKeyJwt => {
             ClientAuth::PrivateKeyJwt(rt.client_key.as_deref().ok_or_else(|| {
                 SignInError::NotConfigured(
@@ -568,7 +569,13 @@ impl Gatehouse {
             now: self.now(),
             skew: Duration::from_secs(u64::from(rt.oidc.extra.clock_skew_seconds)),
         };
-        let mut checks = vec![Check::ok("signature")];
+        let mut checks = vec![
+            Check::ok("signature"),
+            gatehouse_oidc::validate::claims::alg(
+                verified.alg,
+                rt.oidc.extra.id_token_signed_response_alg,
+            ),
+        ];
         checks.extend(id_token::check(&verified.claims, verified.alg, &rules));
         if entra && !rt.oidc.extra.entra_allowed_tenants.is_empty() {
             let tid = verified

@@ -7,6 +7,7 @@ mod api;
 mod assertion;
 mod bearer;
 mod browser;
+mod certification;
 mod console;
 mod forward_auth;
 mod hostile;
