@@ -21,6 +21,12 @@
 //   POST /__test/sign               {"claims", "tamper"?, "key"?}: a JWT signed with the IdP's key (iss, iat,
 //                                   exp default; a claim set to null is left out); tamper: alg_none,
 //                                   bad_signature, hs256, foreign_key; key "pem": the extra key below
+//   POST /__test/claim_sources      {"account", "aggregated"?: {claims}, "distributed"?: {claims}, "host"?, "as_json"?}:
+//                                   userinfo for the account points to aggregated claims (a JWT signed by the
+//                                   IdP) and distributed claims (served at /__test/distributed/<account> on
+//                                   "host", default the issuer's, with an access token of its own)
+//   GET  /__test/distributed/<acct> the distributed claims (Authorization: Bearer <that token>), a signed JWT
+//                                   or, with as_json, a JSON object
 //   GET  /__test/pem                the public half (SPKI PEM) of an extra ES256 key, not in the JWKS
 //
 // With "ec_key": true in the configuration, the JWKS also publishes an ES256
@@ -69,6 +75,7 @@ let signingKey = null;   // the key ID tokens are re-signed with after a rotatio
 let dropOld = false;
 let rotateEveryLogin = false;
 const hits = {};         // path -> [{ at, done }]
+const claimSources = {}; // account -> { aggregated, distributed, host, as_json, token }
 
 const publicJwk = ({ d, p, q, dp, dq, qi, ...pub }) => pub;
 
@@ -299,6 +306,22 @@ async function handle(ctx, next) {
   if (ctx.path === '/me' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
     const client = ctx.oidc && ctx.oidc.client;
     if (client && takeMode(client.clientId, ['userinfo_sub_mismatch'])) ctx.body = { ...ctx.body, sub: 'someone-else' };
+    const cs = claimSources[ctx.body.sub];
+    if (cs) {
+      const names = {};
+      const sources = {};
+      if (cs.aggregated) {
+        for (const k of Object.keys(cs.aggregated)) names[k] = 'src1';
+        const key = signingKey || initialKeys[0];
+        sources.src1 = { JWT: await sign({ iss: issuer, sub: ctx.body.sub, ...cs.aggregated }, { alg: key.alg, kid: key.kid }, key) };
+      }
+      if (cs.distributed) {
+        for (const k of Object.keys(cs.distributed)) names[k] = 'src2';
+        const base = cs.host ? `http://${cs.host}` : issuer;
+        sources.src2 = { endpoint: `${base}/__test/distributed/${encodeURIComponent(ctx.body.sub)}`, access_token: cs.token };
+      }
+      ctx.body = { ...ctx.body, _claim_names: names, _claim_sources: sources };
+    }
   }
   if (ctx.path === '/jwks' && ctx.status === 200 && ctx.body && Array.isArray(ctx.body.keys)) {
     const base = dropOld ? [] : ctx.body.keys;
@@ -459,6 +482,9 @@ async function control(req, res, url) {
       }
       return send(res, 200, { logout_token: await sign(claims, header, signWith), jti: claims.jti });
     }
+    case '/__test/claim_sources':
+      claimSources[body.account] = { ...body, token: crypto.randomUUID() };
+      return send(res, 200, { ok: true });
     case '/__test/pem':
       return send(res, 200, { pem: pemPublic });
     case '/__test/sign': {
@@ -491,8 +517,18 @@ async function control(req, res, url) {
       }
       return send(res, 200, { token });
     }
-    default:
+    default: {
+      const m = url.pathname.match(/^\/__test\/distributed\/(.+)$/);
+      if (m) {
+        const account = decodeURIComponent(m[1]);
+        const cs = claimSources[account];
+        if (!cs || req.headers.authorization !== `Bearer ${cs.token}`) return send(res, 401, { error: 'invalid_token' });
+        if (cs.as_json) return send(res, 200, cs.distributed);
+        const key = signingKey || initialKeys[0];
+        return send(res, 200, await sign({ iss: issuer, sub: account, ...cs.distributed }, { alg: key.alg, kid: key.kid }, key), 'application/jwt');
+      }
       return send(res, 404, { error: 'unknown control' });
+    }
   }
 }
 

@@ -201,6 +201,10 @@ pub struct OidcExtra {
     /// registered for the client (`id_token_signed_response_alg`; OpenID
     /// Connect's default RS256). Tokens signed otherwise are refused.
     pub id_token_signed_response_alg: SigningAlg,
+    /// Hosts (`host` or `host:port`) besides the issuer's that may serve
+    /// distributed claims (OpenID Connect Core §5.6.2), e.g.
+    /// `graph.microsoft.com`.
+    pub claim_source_hosts: Vec<String>,
 }
 
 /// A JWS algorithm an IdP may sign ID tokens with.
@@ -285,6 +289,7 @@ impl Default for OidcExtra {
             entra_multi_tenant: false,
             entra_allowed_tenants: Vec::new(),
             id_token_signed_response_alg: SigningAlg::RS256,
+            claim_source_hosts: Vec::new(),
         }
     }
 }
@@ -508,6 +513,17 @@ impl OidcSettingsInput {
                 c.push(
                     format!("extra.entra_allowed_tenants[{i}]"),
                     "must be a tenant id (a GUID)",
+                );
+            }
+        }
+        if self.extra.claim_source_hosts.len() > 16 {
+            c.push("extra.claim_source_hosts", "at most 16 hosts");
+        }
+        for (i, h) in self.extra.claim_source_hosts.iter().enumerate() {
+            if crate::HostPattern::parse(h).is_err() {
+                c.push(
+                    format!("extra.claim_source_hosts[{i}]"),
+                    "must be a host name such as graph.microsoft.com (optionally with :port)",
                 );
             }
         }

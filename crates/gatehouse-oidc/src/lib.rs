@@ -13,6 +13,7 @@
 pub mod authorize;
 pub mod bearer;
 pub mod checks;
+pub mod claim_sources;
 pub mod discovery;
 pub mod error;
 pub mod flight;

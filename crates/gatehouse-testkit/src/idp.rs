@@ -145,6 +145,13 @@ impl TestIdp {
             .collect()
     }
 
+    /// Make userinfo for `account` point to aggregated and distributed
+    /// claims (see `idp.mjs`: `aggregated`, `distributed`, `host`, `as_json`).
+    pub async fn claim_sources(&self, account: &str, mut body: Value) {
+        body["account"] = json!(account);
+        self.control("claim_sources", body).await;
+    }
+
     /// Answer requests to `path` with `status`, `times` times.
     pub async fn fail(&self, path: &str, status: u16, times: u32) {
         self.control(

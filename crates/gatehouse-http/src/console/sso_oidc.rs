@@ -42,6 +42,7 @@ pub(crate) struct SsoValues {
     pub(crate) entra_multi_tenant: bool,
     pub(crate) entra_allowed_tenants: String,
     pub(crate) id_token_alg: String,
+    pub(crate) claim_source_hosts: String,
 }
 
 /// Empty rows shown under "Edit other claim mappings" for adding mappings without JavaScript.
@@ -100,6 +101,7 @@ impl SsoValues {
             entra_multi_tenant: s.extra.entra_multi_tenant,
             entra_allowed_tenants: s.extra.entra_allowed_tenants.join("\n"),
             id_token_alg: s.extra.id_token_signed_response_alg.as_str().to_owned(),
+            claim_source_hosts: s.extra.claim_source_hosts.join("\n"),
         }
     }
 
@@ -137,6 +139,7 @@ impl SsoValues {
             entra_multi_tenant: !field(f, "entra_multi_tenant").is_empty(),
             entra_allowed_tenants: field(f, "entra_allowed_tenants").to_owned(),
             id_token_alg: field(f, "id_token_signed_response_alg").to_owned(),
+            claim_source_hosts: field(f, "claim_source_hosts").to_owned(),
         }
     }
 }
@@ -327,6 +330,7 @@ pub(crate) fn input_from_form(f: &Pairs, v: &SsoValues, errors: &mut Errors) -> 
             entra_multi_tenant: v.entra_multi_tenant,
             entra_allowed_tenants: lines(&v.entra_allowed_tenants).map(str::to_owned).collect(),
             id_token_signed_response_alg,
+            claim_source_hosts: lines(&v.claim_source_hosts).map(str::to_owned).collect(),
         },
     }
 }

@@ -124,6 +124,8 @@ pub struct TryResult {
     pub checks: Vec<Check>,
     /// The roles the user would have (from the grants and the default role).
     pub roles: Vec<String>,
+    /// Aggregated and distributed claim sources, and whether each was used.
+    pub claim_sources: Vec<gatehouse_oidc::claim_sources::SourceReport>,
 }
 
 /// Why a sign-in through the IdP failed. Each has a stable reason (audit

@@ -407,7 +407,26 @@ impl Gatehouse {
             }
             merged = userinfo::merge(&claims, &info);
         }
+        // Aggregated and distributed claims (OIDC Core §5.6.2), from the
+        // ID token or userinfo.
+        let claim_sources = self
+            .rp()
+            .resolve_claim_sources(
+                &mut merged,
+                gatehouse_oidc::claim_sources::SourceRules {
+                    issuer: &meta.issuer,
+                    jwks_uri: &meta.jwks_uri,
+                    allowed_hosts: &rt.oidc.extra.claim_source_hosts,
+                    access_token: Some(tokens.access_token.expose_secret()),
+                },
+            )
+            .await;
         idp_time += userinfo_started.elapsed();
+        let skipped_sources: Vec<Value> = claim_sources
+            .iter()
+            .filter(|r| r.skipped.is_some())
+            .map(|r| serde_json::json!({"source": r.name, "kind": r.kind, "claims": r.claims, "reason": r.skipped}))
+            .collect();
         if let Some(domain) = &rt.oidc.extra.hosted_domain {
             let check = gatehouse_oidc::providers::google::check_hd(&merged, domain);
             if check.is_failed() {
@@ -451,6 +470,7 @@ impl Gatehouse {
                 mapped: mapped.map_err(|e| e.to_string()),
                 checks,
                 roles,
+                claim_sources,
             };
             let ctx = Context {
                 actor: Actor::Admin {
@@ -463,7 +483,8 @@ impl Gatehouse {
                 .event(Some(app.id), self.now(), "sso.try_signin")
                 .target(sub.as_str())
                 .detail("mapped", result.mapped.is_ok())
-                .detail("error", result.mapped.as_ref().err().cloned());
+                .detail("error", result.mapped.as_ref().err().cloned())
+                .detail("claim_sources_skipped", skipped_sources.clone());
             self.store()
                 .append_audit(&audit)
                 .await
@@ -471,6 +492,24 @@ impl Gatehouse {
             return Ok(SignInDone::Tried(Box::new(result)));
         }
         let mapped = mapped.map_err(SignInError::Mapping)?;
+        if !skipped_sources.is_empty() {
+            // Sign-in goes on without those claims, and says so.
+            let ctx = Context {
+                actor: Actor::User {
+                    id: String::new(),
+                    email: mapped.email.to_string(),
+                },
+                correlation_id: correlation_id.clone(),
+            };
+            let audit = ctx
+                .event(Some(app.id), self.now(), "signin.claims_incomplete")
+                .target(sub.as_str())
+                .detail("claim_sources_skipped", skipped_sources);
+            self.store()
+                .append_audit(&audit)
+                .await
+                .map_err(crate::ServiceError::from)?;
+        }
         // The identity is keyed by the token's own issuer (for Entra multi-tenant, the tenant's).
         let token_iss = claims
             .get("iss")

@@ -271,3 +271,79 @@ async fn a_failing_jwks_endpoint_costs_nobody_with_held_keys() {
 async fn a_hanging_jwks_endpoint_is_answered_fast_and_fetched_once_at_a_time() {
     failing_jwks(Duration::from_secs(3)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregated_and_distributed_claims_are_resolved_from_allowed_sources_only() {
+    // rp-claims-aggregated, rp-claims-distributed.
+    let mappings = json!({"claim_mappings": {"other": [
+        {"claim": "clearance", "tag": "clearance"},
+        {"claim": "team", "tag": "team"},
+    ]}});
+    let sso = Sso::with(json!({}), json!({}), mappings.clone()).await;
+    let tags = |u: &serde_json::Value| -> Vec<(String, String)> {
+        u["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["key"].as_str().unwrap().to_owned(),
+                    t["value"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    sso.idp
+        .claim_sources(
+            "alice",
+            json!({"aggregated": {"clearance": "secret", "sub": "mallory"}, "distributed": {"team": "blue"}}),
+        )
+        .await;
+    let (_, r) = sso.sign_in("alice").await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let users = sso.users().await;
+    let t = tags(&users[0]);
+    assert!(t.contains(&("clearance".into(), "secret".into())), "{t:?}");
+    assert!(t.contains(&("team".into(), "blue".into())), "{t:?}");
+    assert_eq!(
+        users[0]["identities"][0]["subject"], "alice",
+        "a source cannot change the subject"
+    );
+
+    // Distributed claims on a host the settings do not allow: left out,
+    // sign-in goes on, and the audit log says so.
+    let port = sso.idp.issuer.rsplit(':').next().unwrap().to_owned();
+    let other = format!("localhost:{port}");
+    sso.idp
+        .claim_sources(
+            "alice",
+            json!({"distributed": {"team": "red"}, "host": other, "as_json": true}),
+        )
+        .await;
+    let (_, r) = sso.sign_in("alice").await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let t = tags(&sso.users().await[0]);
+    assert!(!t.iter().any(|(k, _)| k == "team"), "{t:?}");
+    let audit = sso.audit("signin.claims_incomplete").await;
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    let why = audit[0]["details"]["claim_sources_skipped"][0]["reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(why.contains("claim_source_hosts"), "{why}");
+
+    // Allowed in the SSO settings: resolved (a JSON answer).
+    let mut body = json!({"enabled": true, "issuer_url": sso.idp.issuer, "client_id": "shop",
+        "scopes": "openid profile email groups custom",
+        "extra": {"claim_source_hosts": [other]}});
+    body["claim_mappings"] = mappings["claim_mappings"].clone();
+    let r = sso
+        .app
+        .api()
+        .put(&format!("/api/v1/apps/{}/sso/oidc", sso.app_id), &body)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (_, r) = sso.sign_in("alice").await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let t = tags(&sso.users().await[0]);
+    assert!(t.contains(&("team".into(), "red".into())), "{t:?}");
+}

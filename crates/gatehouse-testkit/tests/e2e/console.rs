@@ -226,6 +226,15 @@ async fn an_operator_sets_up_sso_in_the_console_and_follows_a_user_through_it() 
     b.goto(&format!("{console}/admin/apps/{app_id}/sso")).await;
 
     // Try sign-in: opens the IdP in a new tab and shows the claims and mappings, without a session.
+    // alice's userinfo also points to an aggregated claim and to distributed
+    // claims on a host the settings do not allow.
+    let idp_port = idp.issuer.rsplit(':').next().unwrap().to_owned();
+    idp.claim_sources(
+        "alice",
+        json!({"aggregated": {"clearance": "secret"}, "distributed": {"team": "blue"},
+               "host": format!("localhost:{idp_port}")}),
+    )
+    .await;
     let main_window = b.client.window().await.unwrap();
     b.click("#try-sign-in").await;
     let mut windows = Vec::new();
@@ -267,6 +276,17 @@ async fn an_operator_sets_up_sso_in_the_console_and_follows_a_user_through_it() 
             .await
             .unwrap()
             .contains("\"department\"")
+    );
+    let sources = b.wait("#claim-sources").await.text().await.unwrap();
+    assert!(
+        sources.contains("src1") && sources.contains("resolved"),
+        "{sources}"
+    );
+    assert!(
+        sources.contains("src2")
+            && sources.contains("left out")
+            && sources.contains("claim_source_hosts"),
+        "{sources}"
     );
     no_secret(&b).await;
     b.screenshot("console-08-try-sign-in").await;
