@@ -223,6 +223,18 @@ async fn failing_jwks(delay: Duration) {
         assert!(retry.is_some(), "503 says when to retry");
         assert!(took < Duration::from_millis(1500), "answered in {took:?}");
     }
+    // A browser whose ID token is signed with the new key gets the sign-in
+    // error page (with its correlation id), not a hang.
+    let t = Instant::now();
+    let (c, r) = sso.sign_in("alice").await;
+    assert!(r.status >= 500, "{} {}", r.status, r.text);
+    assert!(r.text.contains(r.header("x-request-id").unwrap_or("none")));
+    assert!(c.session_cookie().is_none());
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "sign-in took {:?}",
+        t.elapsed()
+    );
     // Tokens with held keys keep working, at full speed.
     for _ in 0..5 {
         let (status, _, took) = call(&sso, &held).await;
