@@ -38,7 +38,7 @@
 //
 // Misbehaviour modes (ID token unless noted): wrong_iss, wrong_aud, multi_aud_no_azp,
 // azp_mismatch, expired, future, bad_signature, alg_none, missing_kid,
-// wrong_nonce, bad_at_hash, good_at_hash, hs256_client_secret, hs256_wrong_secret,
+// wrong_nonce, bad_at_hash, good_at_hash, hs256_client_secret, hs256_wrong_secret, no_iat, no_sub,
 // unknown_kid, userinfo_sub_mismatch (userinfo), no_id_token (token response).
 
 import http from 'node:http';
@@ -103,7 +103,7 @@ function takeMode(clientId, kinds) {
 
 const TOKEN_MODES = ['wrong_iss', 'wrong_aud', 'multi_aud_no_azp', 'azp_mismatch', 'expired', 'future',
   'bad_signature', 'alg_none', 'missing_kid', 'wrong_nonce', 'bad_at_hash', 'good_at_hash',
-  'hs256_client_secret', 'hs256_wrong_secret', 'unknown_kid', 'no_id_token'];
+  'hs256_client_secret', 'hs256_wrong_secret', 'unknown_kid', 'no_id_token', 'no_iat', 'no_sub'];
 
 const b64u = (buf) => Buffer.from(buf).toString('base64url');
 
@@ -138,6 +138,8 @@ async function tamperIdToken(idToken, mode, client, accessToken) {
     }
     case 'alg_none': return `${b64u(JSON.stringify({ alg: 'none' }))}.${b64u(JSON.stringify(claims))}.`;
     case 'missing_kid': return resign(claims, { alg: key.alg });
+    case 'no_iat': { const { iat, ...c } = claims; return resign(c); }
+    case 'no_sub': { const { sub, ...c } = claims; return resign(c); }
     case 'unknown_kid': return resign(claims, { alg: key.alg, kid: 'nobody-knows-this-kid' });
     case 'wrong_nonce': return resign({ ...claims, nonce: 'not-the-nonce' });
     case 'bad_at_hash': return resign({ ...claims, at_hash: atHash(`${accessToken}x`) });

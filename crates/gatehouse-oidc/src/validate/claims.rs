@@ -132,6 +132,22 @@ pub fn sub(claims: &Map<String, Value>) -> Check {
     }
 }
 
+/// The token was signed with the algorithm registered for the client
+/// (`id_token_signed_response_alg`), never another the keys would allow.
+pub fn alg(actual: jsonwebtoken::Algorithm, expected: gatehouse_core::sso::SigningAlg) -> Check {
+    if format!("{actual:?}") == expected.as_str() {
+        Check::ok("alg")
+    } else {
+        Check::failed(
+            "alg",
+            format!(
+                "signed with {actual:?}, but the application expects {} (its ID token signing algorithm)",
+                expected.as_str()
+            ),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,21 +189,5 @@ mod tests {
         assert!(azp(&m(json!({"aud": ["x", "c"]})), "c").is_failed());
         assert!(!azp(&m(json!({"aud": ["x", "c"], "azp": "c"})), "c").is_failed());
         assert!(azp(&m(json!({"aud": "c", "azp": "x"})), "c").is_failed());
-    }
-}
-
-/// The token was signed with the algorithm registered for the client
-/// (`id_token_signed_response_alg`), never another the keys would allow.
-pub fn alg(actual: jsonwebtoken::Algorithm, expected: gatehouse_core::sso::SigningAlg) -> Check {
-    if format!("{actual:?}") == expected.as_str() {
-        Check::ok("alg")
-    } else {
-        Check::failed(
-            "alg",
-            format!(
-                "signed with {actual:?}, but the application expects {} (its ID token signing algorithm)",
-                expected.as_str()
-            ),
-        )
     }
 }

@@ -116,6 +116,8 @@ async fn every_misbehaviour_of_the_idp_ends_in_a_refused_sign_in() {
         ("azp_mismatch", "azp"),
         ("expired", "exp"),
         ("future", "iat"),
+        ("no_iat", "iat"),
+        ("no_sub", "sub"),
         ("bad_signature", "signature"),
         ("alg_none", "alg"),
         ("wrong_nonce", "nonce"),
