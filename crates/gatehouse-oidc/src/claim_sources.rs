@@ -108,9 +108,11 @@ impl RelyingParty {
                 skipped: None,
             };
             if reports.len() >= MAX_SOURCES {
-                report.skipped = Some(format!("more than {MAX_SOURCES} claim sources"));
+                report.skipped = Some(format!(
+                    "more than {MAX_SOURCES} claim sources: this one and any after it are left out"
+                ));
                 reports.push(report);
-                continue;
+                break;
             }
             let got = match kind {
                 "aggregated" => match source.get("JWT").and_then(Value::as_str) {

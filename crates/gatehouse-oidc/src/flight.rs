@@ -131,6 +131,50 @@ enum Step {
     Wait(watch::Receiver<u64>, bool),
 }
 
+/// Records the end of a fetch in its slot when dropped (normally right
+/// after the fetch, or when its task panics or is cancelled).
+struct Landing<'a, T> {
+    slots: &'a Mutex<HashMap<String, Slot<T>>>,
+    key: &'a str,
+    policy: Policy,
+    what: &'static str,
+    result: Option<Fetched<T>>,
+}
+
+impl<T> Drop for Landing<'_, T> {
+    fn drop(&mut self) {
+        let result = self.result.take().unwrap_or_else(|| {
+            Err(OidcError::Unreachable {
+                what: self.what,
+                detail: "the fetch was interrupted".into(),
+            })
+        });
+        let mut map = lock(self.slots);
+        let slot = map.entry(self.key.to_owned()).or_insert_with(Slot::new);
+        slot.in_flight = false;
+        let now = Instant::now();
+        match result {
+            Ok((value, ttl)) => {
+                slot.value = Some(Arc::new(value));
+                slot.fetched = Some(now);
+                slot.ttl = ttl;
+                slot.failures = 0;
+                slot.retry_at = None;
+                slot.last_error = None;
+            }
+            Err(e) => {
+                slot.failures = slot.failures.saturating_add(1);
+                let delay = self.policy.delay_after(slot.failures);
+                slot.retry_at = Some(now + delay);
+                slot.last_error = Some(e.to_string());
+                tracing::warn!(what = self.what, key = %self.key, error = %e, failures = slot.failures,
+                    retry_in_ms = delay.as_millis() as u64, "fetching from the identity provider failed");
+            }
+        }
+        slot.done.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
+
 /// What a fetch produced: the value and how long it is fresh.
 pub type Fetched<T> = Result<(T, Duration), OidcError>;
 
@@ -193,30 +237,16 @@ impl<T: Send + Sync + 'static> FlightCache<T> {
         let policy = self.policy;
         let what = self.what;
         tokio::spawn(async move {
-            let result = fut.await;
-            let mut map = lock(&slots);
-            let slot = map.entry(key.clone()).or_insert_with(Slot::new);
-            slot.in_flight = false;
-            let now = Instant::now();
-            match result {
-                Ok((value, ttl)) => {
-                    slot.value = Some(Arc::new(value));
-                    slot.fetched = Some(now);
-                    slot.ttl = ttl;
-                    slot.failures = 0;
-                    slot.retry_at = None;
-                    slot.last_error = None;
-                }
-                Err(e) => {
-                    slot.failures = slot.failures.saturating_add(1);
-                    let delay = policy.delay_after(slot.failures);
-                    slot.retry_at = Some(now + delay);
-                    slot.last_error = Some(e.to_string());
-                    tracing::warn!(what, key = %key, error = %e, failures = slot.failures,
-                        retry_in_ms = delay.as_millis() as u64, "fetching from the identity provider failed");
-                }
-            }
-            slot.done.send_modify(|n| *n = n.wrapping_add(1));
+            // Ends the flight even if the fetch panics or the runtime drops
+            // the task: the slot never stays "in flight" for good.
+            let mut guard = Landing {
+                slots: &slots,
+                key: &key,
+                policy,
+                what,
+                result: None,
+            };
+            guard.result = Some(fut.await);
         });
     }
 
@@ -500,6 +530,23 @@ mod tests {
             "recovered"
         );
         assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_fetch_that_panics_ends_its_flight() {
+        let c = FlightCache::new("JWKS", policy());
+        let boom = || async {
+            if std::hint::black_box(true) {
+                panic!("fetch panicked");
+            }
+            keys(0)
+        };
+        assert!(c.get("u", boom).await.is_err());
+        // Not stuck "in flight": after the backoff a new fetch runs.
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        let calls = Arc::new(AtomicUsize::new(0));
+        assert!(c.get("u", counting(&calls, keys)).await.is_ok());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
