@@ -198,6 +198,16 @@ fn lock<T>(m: &Mutex<HashMap<String, Slot<T>>>) -> MutexGuard<'_, HashMap<String
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// The slot of `key`, made on first use (the key is copied only then: a
+/// cache hit allocates nothing).
+fn slot_mut<'m, T>(map: &'m mut HashMap<String, Slot<T>>, key: &str) -> &'m mut Slot<T> {
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), Slot::new());
+    }
+    map.get_mut(key)
+        .unwrap_or_else(|| unreachable!("inserted above"))
+}
+
 impl<T: Send + Sync + 'static> FlightCache<T> {
     /// An empty cache for documents called `what` (in errors and logs).
     pub fn new(what: &'static str, policy: Policy) -> Self {
@@ -206,11 +216,6 @@ impl<T: Send + Sync + 'static> FlightCache<T> {
             policy,
             what,
         }
-    }
-
-    /// The policy.
-    pub fn policy(&self) -> &Policy {
-        &self.policy
     }
 
     fn unavailable(&self, retry_after: Duration, detail: Option<&str>) -> OidcError {
@@ -269,7 +274,7 @@ impl<T: Send + Sync + 'static> FlightCache<T> {
     {
         let rx = {
             let mut map = lock(&self.slots);
-            let slot = map.entry(key.to_owned()).or_insert_with(Slot::new);
+            let slot = slot_mut(&mut map, key);
             let now = Instant::now();
             if let Some(v) = slot.fresh(now) {
                 return Ok(v);
@@ -326,7 +331,7 @@ impl<T: Send + Sync + 'static> FlightCache<T> {
         for _ in 0..4 {
             let step = {
                 let mut map = lock(&self.slots);
-                let slot = map.entry(key.to_owned()).or_insert_with(Slot::new);
+                let slot = slot_mut(&mut map, key);
                 let now = Instant::now();
                 if let Some(v) = slot.value.as_ref().filter(|v| has(v)) {
                     return Ok(Some(v.clone()));

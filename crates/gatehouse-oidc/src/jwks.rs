@@ -178,9 +178,9 @@ impl JwksCache {
     /// once stale, the stale keys served meanwhile for up to the policy's
     /// `max_stale`), else fetched, waiting at most the policy's `wait`.
     pub async fn get(&self, http: &HttpClient, uri: &str) -> Result<Arc<KeySet>, OidcError> {
-        let (http, owned) = (http.clone(), uri.to_owned());
+        // Owned copies are made only when a fetch starts, never on a hit.
         self.sets
-            .get(uri, move || async move { fetch(&http, &owned).await })
+            .get(uri, || fetch(http.clone(), uri.to_owned()))
             .await
     }
 
@@ -196,24 +196,20 @@ impl JwksCache {
         uri: &str,
         kid: &str,
     ) -> Result<Option<Arc<KeySet>>, OidcError> {
-        let (http, owned) = (http.clone(), uri.to_owned());
         self.sets
             .refresh_for(
                 uri,
                 kid,
                 |set| set.has_kid(kid),
-                move || {
-                    let (http, owned) = (http.clone(), owned.clone());
-                    async move { fetch(&http, &owned).await }
-                },
+                || fetch(http.clone(), uri.to_owned()),
             )
             .await
     }
 }
 
-async fn fetch(http: &HttpClient, uri: &str) -> Fetched<KeySet> {
+async fn fetch(http: HttpClient, uri: String) -> Fetched<KeySet> {
     let body = http
-        .get(uri, "JWKS", "application/json, application/jwk-set+json")
+        .get(&uri, "JWKS", "application/json, application/jwk-set+json")
         .await?;
     if body.status != 200 {
         return Err(OidcError::BadStatus {

@@ -80,12 +80,16 @@ impl RelyingParty {
     /// background after that); while re-fetching fails, the last good
     /// document is used (see [`crate::flight`]).
     pub async fn metadata(&self, issuer: &IssuerUrl) -> Result<Arc<ProviderMetadata>, OidcError> {
-        let (http, owned, matching) = (self.http.clone(), issuer.clone(), Self::matching(issuer));
         self.discovery
-            .get(issuer.as_str(), move || async move {
-                discovery::discover(&http, &owned, matching)
-                    .await
-                    .map(|m| (m, DISCOVERY_TTL))
+            .get(issuer.as_str(), || {
+                // Owned copies only when a fetch starts, never on a hit.
+                let (http, issuer, matching) =
+                    (self.http.clone(), issuer.clone(), Self::matching(issuer));
+                async move {
+                    discovery::discover(&http, &issuer, matching)
+                        .await
+                        .map(|m| (m, DISCOVERY_TTL))
+                }
             })
             .await
     }

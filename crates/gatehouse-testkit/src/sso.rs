@@ -113,6 +113,17 @@ impl Sso {
         (c, r)
     }
 
+    /// POST a back-channel logout token to the application, as the IdP does.
+    pub async fn post_logout_token(&self, token: &str) -> reqwest::Response {
+        let c = self.client();
+        c.http()
+            .post(format!("{}/auth/backchannel-logout", c.base))
+            .form(&[("logout_token", token)])
+            .send()
+            .await
+            .expect("back-channel logout request")
+    }
+
     /// The application's users.
     pub async fn users(&self) -> Vec<Value> {
         let r = self

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use gatehouse_testkit::AppClient;
 use gatehouse_testkit::sso::Sso;
 use serde_json::json;
 
@@ -52,17 +53,8 @@ async fn a_logout_token_signed_with_another_algorithm_is_refused() {
     let (c, r) = sso.sign_in("alice").await;
     assert_eq!(r.status, 303, "{}", r.text);
     let post = |token: String| {
-        let c = sso.client();
-        async move {
-            c.http()
-                .post(format!("{}/auth/backchannel-logout", c.base))
-                .form(&[("logout_token", token)])
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
+        let sso = &sso;
+        async move { sso.post_logout_token(&token).await.status().as_u16() }
     };
     let es256 = sso
         .idp
@@ -148,8 +140,12 @@ async fn bearer(sso: &Sso, sub: &str) -> String {
         .await
 }
 
+/// A bearer call through a fresh client: status, `Retry-After`, time taken.
 async fn call(sso: &Sso, token: &str) -> (u16, Option<String>, Duration) {
-    let c = sso.client();
+    call_with(&sso.client(), token).await
+}
+
+async fn call_with(c: &AppClient, token: &str) -> (u16, Option<String>, Duration) {
     let t = Instant::now();
     let r = c
         .get_with(
@@ -199,23 +195,7 @@ async fn failing_jwks(delay: Duration) {
     for i in 0..6 {
         let token = bearer(&sso, &format!("new{i}")).await;
         let sso_c = sso.client();
-        tasks.push(tokio::spawn(async move {
-            let t = Instant::now();
-            let r = sso_c
-                .get_with(
-                    "/api/orders",
-                    &[
-                        ("authorization", &format!("Bearer {token}")),
-                        ("accept", "application/json"),
-                    ],
-                )
-                .await;
-            (
-                r.status,
-                r.header("retry-after").map(str::to_owned),
-                t.elapsed(),
-            )
-        }));
+        tasks.push(tokio::spawn(async move { call_with(&sso_c, &token).await }));
     }
     for t in tasks {
         let (status, retry, took) = t.await.unwrap();

@@ -336,15 +336,8 @@ async fn back_channel_logout_revokes_the_session_while_forged_or_replayed_tokens
     let (c, _) = sso.sign_in("alice").await;
     assert_eq!(c.get("/home").await.status, 200);
     let post = |token: String| {
-        let c = sso.client();
-        async move {
-            c.http()
-                .post(format!("{}/auth/backchannel-logout", c.base))
-                .form(&[("logout_token", token)])
-                .send()
-                .await
-                .unwrap()
-        }
+        let sso = &sso;
+        async move { sso.post_logout_token(&token).await }
     };
     for tamper in [
         "forged",
