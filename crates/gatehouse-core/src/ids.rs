@@ -144,6 +144,86 @@ impl<'de> Deserialize<'de> for Slug {
     }
 }
 
+/// The SHA-256 of a secret token (a session cookie, an admin token), in
+/// lowercase hex: what the database stores and looks sessions up by. Made
+/// only by hashing (`gatehouse_crypto::token::lookup_hash`) or by reading a
+/// stored value back ([`TokenHash::parse`]), so a token itself can never be
+/// passed where its hash belongs.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct TokenHash(String);
+
+impl TokenHash {
+    /// Parse a stored hash: 64 lowercase hex digits.
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        if raw.len() == 64
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(Invalid::field(
+                "token_hash",
+                "must be 64 lowercase hex digits",
+            ))
+        }
+    }
+
+    /// The hash of 32 digest bytes (`gatehouse-crypto` hashes; the session
+    /// cache keys by the bytes).
+    pub fn from_bytes(digest: &[u8; 32]) -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = String::with_capacity(64);
+        for b in digest {
+            hex.push(char::from(HEX[usize::from(b >> 4)]));
+            hex.push(char::from(HEX[usize::from(b & 0x0f)]));
+        }
+        Self(hex)
+    }
+
+    /// The 32 digest bytes.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        let nibble = |c: u8| {
+            if c.is_ascii_digit() {
+                c - b'0'
+            } else {
+                c - b'a' + 10
+            }
+        };
+        let mut out = [0u8; 32];
+        for (o, pair) in out.iter_mut().zip(self.0.as_bytes().chunks_exact(2)) {
+            *o = (nibble(pair[0]) << 4) | nibble(pair[1]);
+        }
+        out
+    }
+
+    /// The hash as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A hash is no secret, but an abbreviated one is all a log needs.
+        write!(f, "TokenHash({}…)", &self.0[..self.0.len().min(8)])
+    }
+}
+
+impl fmt::Display for TokenHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for TokenHash {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        TokenHash::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +239,17 @@ mod tests {
             Some("billing-eu".into())
         );
         assert_eq!(Slug::from_name("!!!"), None);
+    }
+
+    #[test]
+    fn token_hashes_are_hex_of_their_bytes() {
+        let bytes: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37));
+        let h = TokenHash::from_bytes(&bytes);
+        assert_eq!(TokenHash::parse(h.as_str()).ok(), Some(h.clone()));
+        assert_eq!(h.to_bytes(), bytes);
+        for bad in ["", "AB", &"A".repeat(64), &"g".repeat(64), &"a".repeat(63)] {
+            assert!(TokenHash::parse(bad).is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]

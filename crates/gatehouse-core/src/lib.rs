@@ -25,7 +25,7 @@ pub mod validation;
 pub use app::{Application, AuthPrefix, HostPattern, RequestHost, Scheme};
 pub use audit::{Actor, AuditEvent};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ids::{AppId, SessionId, Slug, UserId};
+pub use ids::{AppId, SessionId, Slug, TokenHash, UserId};
 pub use return_path::ReturnPath;
 pub use target::{CanonicalPath, PathOptions, TargetError};
 pub use validation::{FieldError, Invalid};

@@ -11,4 +11,4 @@ pub mod sealed;
 pub mod signing;
 pub mod token;
 
-pub use sealed::{MasterKey, MasterKeys, SealError};
+pub use sealed::{MasterKey, MasterKeys, SealContext, SealError};

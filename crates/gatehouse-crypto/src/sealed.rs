@@ -4,9 +4,9 @@
 //! A sealed value reads `v1.<kid>.<base64url(nonce ‖ ciphertext ‖ tag)>`. The
 //! key id names the master key that sealed it, so keys can be rotated: the
 //! active key seals, older keys still open. Every value is sealed with
-//! additional authenticated data naming what it is (e.g.
-//! `sso_client_secret:<app id>`), so a sealed value copied into another row
-//! does not open.
+//! additional authenticated data naming what it is and whose it is
+//! ([`SealContext`], e.g. `sso_client_secret:<app id>`), so a sealed value
+//! copied into another row or another application does not open.
 
 use std::fmt;
 
@@ -16,6 +16,50 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use secrecy::{ExposeSecret, SecretString};
 use thiserror::Error;
+
+/// What a sealed value is, and whose: its additional authenticated data.
+/// The one list of every kind of secret Gatehouse keeps sealed; the text of
+/// each is stored with nothing, but must never change (stored values would
+/// no longer open).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SealContext {
+    /// An application's OIDC client secret.
+    ClientSecret(gatehouse_core::AppId),
+    /// An application's `private_key_jwt` client key (PKCS#8).
+    ClientKey(gatehouse_core::AppId),
+    /// The console's own OIDC client secret.
+    AdminClientSecret,
+    /// A session's ID token (kept for logout's `id_token_hint`).
+    IdToken(gatehouse_core::AppId),
+    /// A session's refresh token.
+    RefreshToken(gatehouse_core::AppId),
+    /// An authorization flow in flight (state, nonce, PKCE verifier).
+    LoginFlow(gatehouse_core::AppId),
+    /// An administrator's "Try sign-in" result.
+    TrySignIn(gatehouse_core::AppId),
+    /// A browser's "known device" mark for local sign-in.
+    LoginDevice(gatehouse_core::AppId),
+    /// The instance's assertion signing keys.
+    AssertionKeys,
+}
+
+impl SealContext {
+    /// The associated data, as sealed values have always been sealed with.
+    fn aad(self) -> String {
+        match self {
+            Self::ClientSecret(app) => format!("sso_client_secret:{app}"),
+            Self::ClientKey(app) => format!("sso_client_key:{app}"),
+            Self::AdminClientSecret => "admin_sso_client_secret".to_owned(),
+            Self::IdToken(app) => format!("id_token:{app}"),
+            Self::RefreshToken(app) => format!("refresh_token:{app}"),
+            Self::LoginFlow(app) => format!("login_flow:{app}"),
+            Self::TrySignIn(app) => format!("try_signin:{app}"),
+            Self::LoginDevice(app) => format!("login_device:{app}"),
+            Self::AssertionKeys => "assertion_keys".to_owned(),
+        }
+    }
+}
 
 /// Why a master key could not be used or a sealed value not opened.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -108,8 +152,9 @@ impl MasterKeys {
         self.active.kid()
     }
 
-    /// Seal `plaintext` for the context `aad`.
-    pub fn seal(&self, plaintext: &[u8], aad: &str) -> Result<String, SealError> {
+    /// Seal `plaintext` for `context`.
+    pub fn seal(&self, plaintext: &[u8], context: SealContext) -> Result<String, SealError> {
+        let aad = context.aad();
         let mut buf = plaintext.to_vec();
         let nonce = self
             .active
@@ -127,12 +172,17 @@ impl MasterKeys {
     }
 
     /// Seal a secret string.
-    pub fn seal_secret(&self, secret: &SecretString, aad: &str) -> Result<String, SealError> {
-        self.seal(secret.expose_secret().as_bytes(), aad)
+    pub fn seal_secret(
+        &self,
+        secret: &SecretString,
+        context: SealContext,
+    ) -> Result<String, SealError> {
+        self.seal(secret.expose_secret().as_bytes(), context)
     }
 
-    /// Open a sealed value for the context `aad`.
-    pub fn open(&self, sealed: &str, aad: &str) -> Result<Vec<u8>, SealError> {
+    /// Open a value sealed for `context`.
+    pub fn open(&self, sealed: &str, context: SealContext) -> Result<Vec<u8>, SealError> {
+        let aad = context.aad();
         let mut parts = sealed.splitn(3, '.');
         let (Some("v1"), Some(kid), Some(data)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(SealError::Malformed);
@@ -158,8 +208,12 @@ impl MasterKeys {
     }
 
     /// Open a sealed UTF-8 secret.
-    pub fn open_secret(&self, sealed: &str, aad: &str) -> Result<SecretString, SealError> {
-        let bytes = self.open(sealed, aad)?;
+    pub fn open_secret(
+        &self,
+        sealed: &str,
+        context: SealContext,
+    ) -> Result<SecretString, SealError> {
+        let bytes = self.open(sealed, context)?;
         String::from_utf8(bytes)
             .map(SecretString::from)
             .map_err(|_| SealError::Malformed)
@@ -180,6 +234,9 @@ fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    const A: SealContext = SealContext::AssertionKeys;
+    const B: SealContext = SealContext::AdminClientSecret;
+
     fn key() -> MasterKey {
         MasterKey::from_base64(&MasterKey::generate_base64().unwrap()).unwrap()
     }
@@ -187,45 +244,60 @@ mod tests {
     #[test]
     fn seals_and_opens_in_context() {
         let keys = MasterKeys::new(key(), vec![]);
-        let sealed = keys.seal(b"hunter2-secret", "ctx:a").unwrap();
+        let sealed = keys.seal(b"hunter2-secret", A).unwrap();
         assert!(sealed.starts_with(&format!("v1.{}.", keys.active_kid())));
         assert!(!sealed.contains("hunter2"));
-        assert_eq!(keys.open(&sealed, "ctx:a").unwrap(), b"hunter2-secret");
-        assert!(matches!(
-            keys.open(&sealed, "ctx:b"),
-            Err(SealError::Open(_))
-        ));
+        assert_eq!(keys.open(&sealed, A).unwrap(), b"hunter2-secret");
+        assert!(matches!(keys.open(&sealed, B), Err(SealError::Open(_))));
+    }
+
+    #[test]
+    fn contexts_bind_the_application() {
+        let keys = MasterKeys::new(key(), vec![]);
+        let (a, b) = (gatehouse_core::AppId::new(), gatehouse_core::AppId::new());
+        let sealed = keys.seal(b"s", SealContext::ClientSecret(a)).unwrap();
+        assert!(keys.open(&sealed, SealContext::ClientSecret(b)).is_err());
+        assert!(keys.open(&sealed, SealContext::ClientKey(a)).is_err());
+        assert_eq!(
+            keys.open(&sealed, SealContext::ClientSecret(a)).unwrap(),
+            b"s"
+        );
+        // The stored form of the associated data never changes.
+        assert_eq!(
+            SealContext::ClientSecret(a).aad(),
+            format!("sso_client_secret:{a}")
+        );
     }
 
     #[test]
     fn the_same_secret_seals_differently_each_time() {
         let keys = MasterKeys::new(key(), vec![]);
-        assert_ne!(keys.seal(b"x", "c").unwrap(), keys.seal(b"x", "c").unwrap());
+        assert_ne!(keys.seal(b"x", A).unwrap(), keys.seal(b"x", A).unwrap());
     }
 
     #[test]
     fn tampering_is_detected() {
         let keys = MasterKeys::new(key(), vec![]);
-        let sealed = keys.seal(b"secret", "c").unwrap();
+        let sealed = keys.seal(b"secret", A).unwrap();
         let mut bytes = sealed.into_bytes();
         let last = bytes.len() - 3;
         bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
         let tampered = String::from_utf8(bytes).unwrap();
-        assert!(keys.open(&tampered, "c").is_err());
-        assert_eq!(keys.open("v2.x.y", "c"), Err(SealError::Malformed));
+        assert!(keys.open(&tampered, A).is_err());
+        assert_eq!(keys.open("v2.x.y", A), Err(SealError::Malformed));
     }
 
     #[test]
     fn rotated_keys_still_open_old_values() {
         let old_b64 = MasterKey::generate_base64().unwrap();
         let old = MasterKeys::new(MasterKey::from_base64(&old_b64).unwrap(), vec![]);
-        let sealed = old.seal(b"s", "c").unwrap();
+        let sealed = old.seal(b"s", A).unwrap();
         let rotated = MasterKeys::new(key(), vec![MasterKey::from_base64(&old_b64).unwrap()]);
         assert!(rotated.needs_reseal(&sealed));
-        assert_eq!(rotated.open(&sealed, "c").unwrap(), b"s");
+        assert_eq!(rotated.open(&sealed, A).unwrap(), b"s");
         let without_old = MasterKeys::new(key(), vec![]);
         assert!(matches!(
-            without_old.open(&sealed, "c"),
+            without_old.open(&sealed, A),
             Err(SealError::UnknownKey(_))
         ));
     }

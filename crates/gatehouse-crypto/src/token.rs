@@ -18,9 +18,8 @@ pub fn random_token(bytes: usize) -> SecretString {
 }
 
 /// The SHA-256 of a token, hex: what the database stores and looks up by.
-pub fn lookup_hash(token: &str) -> String {
-    let d = digest::digest(&digest::SHA256, token.as_bytes());
-    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+pub fn lookup_hash(token: &str) -> gatehouse_core::TokenHash {
+    gatehouse_core::TokenHash::from_bytes(&lookup_key(token))
 }
 
 /// The SHA-256 of a token as raw bytes (in-memory cache keys).
@@ -60,7 +59,8 @@ mod tests {
 
     #[test]
     fn hashes_and_comparison() {
-        assert_eq!(lookup_hash("abc").len(), 64);
+        assert_eq!(lookup_hash("abc").as_str().len(), 64);
+        assert!(gatehouse_core::TokenHash::parse(lookup_hash("abc").as_str()).is_ok());
         assert!(secrets_equal(&SecretString::from("x"), "x"));
         assert!(!secrets_equal(&SecretString::from("x"), "y"));
     }

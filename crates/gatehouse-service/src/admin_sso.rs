@@ -6,11 +6,12 @@
 use gatehouse_core::Actor;
 use gatehouse_core::claims::MappedIdentity;
 use gatehouse_core::sso::{OidcSettings, OidcSettingsInput, SecretChange};
+use gatehouse_crypto::SealContext;
 use gatehouse_store::AdminRecord;
 
 use crate::apps::SsoView;
 use crate::console::AdminView;
-use crate::routing::{ADMIN_SSO_KEY, admin_secret_aad, console_app};
+use crate::routing::{ADMIN_SSO_KEY, console_app};
 use crate::sessions::{ClientInfo, IssuedSession};
 use crate::{Context, Gatehouse, ServiceError};
 
@@ -64,7 +65,10 @@ impl Gatehouse {
             SecretChange::Keep => (None, "unchanged"),
             SecretChange::Remove => (Some(None), "removed"),
             SecretChange::Set(s) => (
-                Some(Some(self.keys().seal_secret(&s, &admin_secret_aad())?)),
+                Some(Some(
+                    self.keys()
+                        .seal_secret(&s, SealContext::AdminClientSecret)?,
+                )),
                 "replaced",
             ),
         };

@@ -4,10 +4,10 @@ use gatehouse_core::app::{AuthPrefix, HostPattern, Scheme, UpstreamUrl, parse_ap
 use gatehouse_core::sso::{OidcSettings, OidcSettingsInput, SecretChange};
 use gatehouse_core::validation::Collector;
 use gatehouse_core::{AppId, Application, Slug};
+use gatehouse_crypto::SealContext;
 use gatehouse_store::{SealedSecretChange, StoreError};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::routing::client_secret_aad;
 use crate::{Context, Gatehouse, ServiceError};
 
 /// A new application, as sent by the API, the console or the CLI.
@@ -334,7 +334,9 @@ impl Gatehouse {
             SecretChange::Keep => (SealedSecretChange::Keep, "unchanged"),
             SecretChange::Remove => (SealedSecretChange::Remove, "removed"),
             SecretChange::Set(s) => (
-                SealedSecretChange::Set(self.keys().seal_secret(&s, &client_secret_aad(id))?),
+                SealedSecretChange::Set(
+                    self.keys().seal_secret(&s, SealContext::ClientSecret(id))?,
+                ),
                 "replaced",
             ),
         };
@@ -363,9 +365,7 @@ impl Gatehouse {
         {
             let key = gatehouse_crypto::signing::EcKey::generate()
                 .map_err(|e| ServiceError::Internal(e.to_string()))?;
-            let sealed = self
-                .keys()
-                .seal(key.pkcs8(), &crate::routing::client_key_aad(id))?;
+            let sealed = self.keys().seal(key.pkcs8(), SealContext::ClientKey(id))?;
             let audit = ctx
                 .event(Some(id), now, "sso.client_key_created")
                 .target(app.slug.as_str())

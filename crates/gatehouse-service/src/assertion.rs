@@ -14,6 +14,7 @@
 //! so the proxy signs at most once per user every [`REUSE_MIN_REMAINING`]
 //! rather than on every request.
 
+use gatehouse_crypto::SealContext;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -32,8 +33,6 @@ use crate::{Context, Gatehouse, ServiceError};
 
 /// The instance setting holding the key ring.
 pub const KEYS_SETTING: &str = "assertion_keys";
-/// The AAD under which the private keys are sealed.
-const KEYS_AAD: &str = "assertion_keys";
 /// How long an assertion is valid.
 pub const ASSERTION_TTL: i64 = 60;
 /// A cached assertion is reused while at least this many seconds remain.
@@ -123,7 +122,7 @@ impl KeyRing {
         let bad = |why: String| ServiceError::Internal(format!("assertion keys: {why}"));
         let doc: RingDoc = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
         let plain = keys
-            .open(sealed, KEYS_AAD)
+            .open(sealed, SealContext::AssertionKeys)
             .map_err(|e| bad(e.to_string()))?;
         let private: HashMap<String, String> =
             serde_json::from_slice(&plain).map_err(|e| bad(e.to_string()))?;
@@ -263,7 +262,7 @@ impl Gatehouse {
             serde_json::to_vec(private).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let sealed = self
             .keys()
-            .seal(&plain, KEYS_AAD)
+            .seal(&plain, SealContext::AssertionKeys)
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
         let value = serde_json::to_value(doc).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let active = doc
@@ -291,7 +290,7 @@ impl Gatehouse {
         let mut doc: RingDoc = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
         let plain = self
             .keys()
-            .open(&sealed, KEYS_AAD)
+            .open(&sealed, SealContext::AssertionKeys)
             .map_err(|e| bad(e.to_string()))?;
         let mut private: HashMap<String, String> =
             serde_json::from_slice(&plain).map_err(|e| bad(e.to_string()))?;
@@ -460,7 +459,10 @@ mod tests {
         };
         let private = HashMap::from([(a.kid().to_owned(), a_der), (r.kid().to_owned(), r_der)]);
         let sealed = keys
-            .seal(&serde_json::to_vec(&private).unwrap_or_default(), KEYS_AAD)
+            .seal(
+                &serde_json::to_vec(&private).unwrap_or_default(),
+                SealContext::AssertionKeys,
+            )
             .unwrap_or_else(|e| panic!("{e}"));
         let value = serde_json::to_value(&doc).unwrap_or_default();
         let ring =
@@ -472,9 +474,12 @@ mod tests {
         assert_eq!(later.keys().len(), 1);
         let jwks: serde_json::Value = serde_json::from_str(&later.jwks()).unwrap_or_default();
         assert_eq!(jwks["keys"][0]["kid"], a.kid());
-        // Sealed under another AAD, the keys do not open.
+        // Sealed for another context, the keys do not open.
         let wrong = keys
-            .seal(&serde_json::to_vec(&private).unwrap_or_default(), "other")
+            .seal(
+                &serde_json::to_vec(&private).unwrap_or_default(),
+                SealContext::AdminClientSecret,
+            )
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(
             KeyRing::open(

@@ -5,32 +5,14 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use gatehouse_core::UserId;
 use gatehouse_core::user::User;
+use gatehouse_core::{TokenHash, UserId};
 use gatehouse_store::SessionRecord;
 use quick_cache::sync::Cache;
 use time::OffsetDateTime;
 
 /// A cache key: the SHA-256 of a session cookie.
 pub(crate) type SessionKey = [u8; 32];
-
-/// Hex form of a key (what the store keeps as `token_hash`).
-pub(crate) fn key_hex(key: &SessionKey) -> String {
-    key.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The key for a stored hex hash.
-pub(crate) fn key_from_hex(hex: &str) -> Option<SessionKey> {
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, chunk) in hex.as_bytes().chunks(2).enumerate() {
-        let s = std::str::from_utf8(chunk).ok()?;
-        out[i] = u8::from_str_radix(s, 16).ok()?;
-    }
-    Some(out)
-}
 
 pub(crate) fn millis(t: OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
@@ -62,7 +44,7 @@ pub(crate) enum Cached {
 
 pub(crate) struct SessionCache {
     map: Cache<SessionKey, Cached>,
-    dirty: Mutex<Vec<(String, OffsetDateTime)>>,
+    dirty: Mutex<Vec<(TokenHash, OffsetDateTime)>>,
 }
 
 impl SessionCache {
@@ -129,7 +111,7 @@ impl SessionCache {
     }
 
     /// Take the queued last-use writes.
-    pub fn take_dirty(&self) -> Vec<(String, OffsetDateTime)> {
+    pub fn take_dirty(&self) -> Vec<(TokenHash, OffsetDateTime)> {
         std::mem::take(
             &mut *self
                 .dirty
@@ -139,7 +121,7 @@ impl SessionCache {
     }
 
     /// Put writes back after a failed flush (newest wins in the store anyway).
-    pub fn requeue(&self, mut items: Vec<(String, OffsetDateTime)>) {
+    pub fn requeue(&self, mut items: Vec<(TokenHash, OffsetDateTime)>) {
         let mut dirty = self
             .dirty
             .lock()
@@ -170,17 +152,5 @@ impl UserCache {
 
     pub fn evict(&self, id: &UserId) {
         self.map.remove(id);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hex_keys_roundtrip() {
-        let key = [0xabu8; 32];
-        assert_eq!(key_from_hex(&key_hex(&key)), Some(key));
-        assert_eq!(key_from_hex("zz"), None);
     }
 }

@@ -22,8 +22,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-use gatehouse_core::UserId;
-use gatehouse_store::{Change, ChangeKind};
+use gatehouse_store::{Change, Changed};
 
 use crate::Gatehouse;
 
@@ -174,16 +173,12 @@ impl Gatehouse {
         let now = self.now();
         let mut reload = false;
         for c in batch {
-            match c.kind {
-                ChangeKind::App | ChangeKind::Grants => reload = true,
-                ChangeKind::User => {
-                    // Sessions hold only the user's id: dropping the cached user is
-                    // enough for a disabled or changed user to be seen at once.
-                    if let Ok(id) = c.key.parse::<UserId>() {
-                        self.forget_user(id);
-                    }
-                }
-                ChangeKind::Session => self.forget_session_hash(&c.key, now),
+            match &c.what {
+                Changed::App(_) | Changed::Grants(_) | Changed::Instance => reload = true,
+                // Sessions hold only the user's id: dropping the cached user is
+                // enough for a disabled or changed user to be seen at once.
+                Changed::User(id) => self.forget_user(*id),
+                Changed::Session(hash) => self.forget_session_hash(hash, now),
             }
         }
         if reload {
@@ -236,8 +231,7 @@ mod tests {
     fn change(seq: i64) -> Change {
         Change {
             seq,
-            kind: ChangeKind::User,
-            key: seq.to_string(),
+            what: Changed::User(gatehouse_core::UserId::new()),
         }
     }
 

@@ -3,6 +3,7 @@
 //! every failure is audited with its reason, and the answer never says
 //! whether the e-mail or the password was wrong.
 
+use gatehouse_crypto::SealContext;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -116,10 +117,6 @@ impl LoginLimiter {
         self.per_account.retain_recent();
         self.per_ip.retain_recent();
     }
-}
-
-fn device_aad(app: AppId) -> String {
-    format!("login_device:{app}")
 }
 
 impl Gatehouse {
@@ -257,13 +254,13 @@ impl Gatehouse {
             "exp": (self.now() + DEVICE_TTL).unix_timestamp(),
         });
         self.keys()
-            .seal(body.to_string().as_bytes(), &device_aad(app))
+            .seal(body.to_string().as_bytes(), SealContext::LoginDevice(app))
             .ok()
     }
 
     /// Whether `token` is a live device cookie for `email_lower` in `app`.
     fn device_vouches(&self, app: AppId, token: &str, email_lower: &str) -> bool {
-        let Ok(bytes) = self.keys().open(token, &device_aad(app)) else {
+        let Ok(bytes) = self.keys().open(token, SealContext::LoginDevice(app)) else {
             return false;
         };
         let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else {

@@ -2,6 +2,7 @@
 //! its settings, indexed by host, swapped atomically when anything changes.
 //! Reading it takes no lock and no database round trip.
 
+use gatehouse_crypto::SealContext;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -15,16 +16,6 @@ use gatehouse_store::Store;
 use secrecy::SecretString;
 
 use crate::ServiceError;
-
-/// The AAD under which an application's client secret is sealed.
-pub fn client_secret_aad(app: AppId) -> String {
-    format!("sso_client_secret:{app}")
-}
-
-/// The AAD under which an application's client key is sealed.
-pub fn client_key_aad(app: AppId) -> String {
-    format!("sso_client_key:{app}")
-}
 
 /// One application as the request path needs it.
 #[derive(Debug)]
@@ -150,11 +141,6 @@ pub struct Routes {
 /// The instance setting holding the console's own SSO OIDC settings.
 pub const ADMIN_SSO_KEY: &str = "admin_sso";
 
-/// The AAD of the console's client secret.
-pub fn admin_secret_aad() -> String {
-    "admin_sso_client_secret".to_owned()
-}
-
 /// The console as a pseudo-application (for its SSO sign-in): the admin
 /// host, routes under `/admin/auth`.
 pub fn console_app(
@@ -192,7 +178,8 @@ impl Routes {
         if let Some((value, sealed)) = store.get_setting(ADMIN_SSO_KEY).await? {
             let oidc: OidcSettings = serde_json::from_value(value)
                 .map_err(|e| ServiceError::Internal(format!("admin SSO settings: {e}")))?;
-            let client_secret = sealed.and_then(|s| keys.open_secret(&s, &admin_secret_aad()).ok());
+            let client_secret =
+                sealed.and_then(|s| keys.open_secret(&s, SealContext::AdminClientSecret).ok());
             routes.console = Some(Arc::new(AppRuntime {
                 app: console.clone(),
                 oidc,
@@ -243,7 +230,7 @@ impl Routes {
             let client_key = stored
                 .as_ref()
                 .and_then(|s| s.client_key_sealed.as_deref())
-                .and_then(|sealed| match keys.open(sealed, &client_key_aad(app.id)) {
+                .and_then(|sealed| match keys.open(sealed, SealContext::ClientKey(app.id)) {
                     Ok(der) => EcKey::from_pkcs8(&der).ok().map(Arc::new),
                     Err(e) => {
                         tracing::error!(app = %app.slug, error = %e, "cannot open the stored client key");
@@ -254,7 +241,7 @@ impl Routes {
                 Some(s) => {
                     let secret = match &s.client_secret_sealed {
                         Some(sealed) => {
-                            match keys.open_secret(sealed, &client_secret_aad(app.id)) {
+                            match keys.open_secret(sealed, SealContext::ClientSecret(app.id)) {
                                 Ok(secret) => Some(secret),
                                 Err(e) => {
                                     // The app keeps working for local sign-in; SSO will report the missing secret.

@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use gatehouse_core::session::SessionState;
 use gatehouse_core::user::{User, UserStatus};
-use gatehouse_core::{AppId, Application, SessionId, UserId};
+use gatehouse_core::{AppId, Application, SessionId, TokenHash, UserId};
 use gatehouse_crypto::token;
 use gatehouse_store::SessionRecord;
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
-use crate::cache::{Cached, LiveSession, key_from_hex, key_hex, millis};
+use crate::cache::{Cached, LiveSession, millis};
 use crate::{Context, Gatehouse, ServiceError};
 
 /// How long "no such session" is remembered for a cookie before asking the store again.
@@ -87,7 +87,7 @@ impl Gatehouse {
         let key = token::lookup_key(secret.expose_secret());
         let record = SessionRecord {
             id: SessionId::new(),
-            token_hash: key_hex(&key),
+            token_hash: TokenHash::from_bytes(&key),
             app_id: app.id,
             user_id: user.id,
             method: method.to_owned(),
@@ -182,7 +182,12 @@ impl Gatehouse {
         key: [u8; 32],
         now_ms: i64,
     ) -> Result<Option<Arc<LiveSession>>, ServiceError> {
-        match self.inner.store.get_session_by_hash(&key_hex(&key)).await? {
+        match self
+            .inner
+            .store
+            .get_session_by_hash(&TokenHash::from_bytes(&key))
+            .await?
+        {
             Some(rec) if rec.revoked_at.is_none() => {
                 Ok(Some(self.inner.sessions.insert_live(key, rec)))
             }
@@ -258,7 +263,7 @@ impl Gatehouse {
         ctx: &Context,
     ) -> Result<Option<SessionRecord>, ServiceError> {
         let key = token::lookup_key(cookie);
-        let hash = key_hex(&key);
+        let hash = TokenHash::from_bytes(&key);
         let now = self.now();
         let Some(rec) = self.inner.store.get_session_by_hash(&hash).await? else {
             return Ok(None);
@@ -296,9 +301,7 @@ impl Gatehouse {
         let mut list = self.inner.store.list_sessions(app, user, now).await?;
         for s in &mut list {
             // The store's last use may lag this node's memory.
-            if let Some(Cached::Live(l)) =
-                key_from_hex(&s.token_hash).and_then(|k| self.inner.sessions.get(&k))
-            {
+            if let Some(Cached::Live(l)) = self.inner.sessions.get(&s.token_hash.to_bytes()) {
                 let ms = l.last_seen_ms.load(std::sync::atomic::Ordering::Relaxed);
                 if let Ok(t) = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
                 {
@@ -374,10 +377,10 @@ impl Gatehouse {
         Ok(hashes.len())
     }
 
-    pub(crate) fn forget_session_hash(&self, hash: &str, now: OffsetDateTime) {
-        if let Some(key) = key_from_hex(hash) {
-            self.inner.sessions.insert_gone(key, millis(now));
-        }
+    pub(crate) fn forget_session_hash(&self, hash: &TokenHash, now: OffsetDateTime) {
+        self.inner
+            .sessions
+            .insert_gone(hash.to_bytes(), millis(now));
     }
 
     pub(crate) fn forget_user(&self, user: UserId) {

@@ -1,8 +1,8 @@
 //! Administrators of the console and their sessions.
 
 use async_trait::async_trait;
-use gatehouse_core::AuditEvent;
 use gatehouse_core::ids::{AdminId, SessionId};
+use gatehouse_core::{AuditEvent, TokenHash};
 use time::OffsetDateTime;
 
 use crate::StoreError;
@@ -32,7 +32,7 @@ pub struct AdminSessionRecord {
     /// Public id.
     pub id: SessionId,
     /// SHA-256 (hex) of the cookie.
-    pub token_hash: String,
+    pub token_hash: TokenHash,
     /// The administrator.
     pub admin_id: AdminId,
     /// `password` or `oidc`.
@@ -91,18 +91,18 @@ pub trait AdminStore {
     /// The session behind a cookie hash.
     async fn get_admin_session(
         &self,
-        token_hash: &str,
+        token_hash: &TokenHash,
     ) -> Result<Option<AdminSessionRecord>, StoreError>;
     /// Note a use.
     async fn touch_admin_session(
         &self,
-        token_hash: &str,
+        token_hash: &TokenHash,
         at: OffsetDateTime,
     ) -> Result<(), StoreError>;
     /// Revoke a session; `false` if there was none.
     async fn revoke_admin_session(
         &self,
-        token_hash: &str,
+        token_hash: &TokenHash,
         at: OffsetDateTime,
         audit: &AuditEvent,
     ) -> Result<bool, StoreError>;

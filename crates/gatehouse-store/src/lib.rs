@@ -29,7 +29,7 @@ pub mod users;
 pub use admins::{AdminRecord, AdminSessionRecord, AdminStore};
 pub use apps::{AppStore, SealedSecretChange, StoredOidc};
 pub use audit::{AuditQuery, AuditStore};
-pub use changes::{Change, ChangeKind, ChangeStore};
+pub use changes::{Change, ChangeStore, Changed};
 pub use error::StoreError;
 pub use gatehouse_core::AuditEvent;
 pub use grants::GrantStore;

@@ -2,7 +2,7 @@
 //! only its SHA-256 (`token_hash`) and a separate public id for the API.
 
 use async_trait::async_trait;
-use gatehouse_core::{AppId, AuditEvent, SessionId, UserId};
+use gatehouse_core::{AppId, AuditEvent, SessionId, TokenHash, UserId};
 use time::OffsetDateTime;
 
 use crate::StoreError;
@@ -13,7 +13,7 @@ pub struct SessionRecord {
     /// Public id.
     pub id: SessionId,
     /// SHA-256 (hex) of the cookie secret.
-    pub token_hash: String,
+    pub token_hash: TokenHash,
     /// The application.
     pub app_id: AppId,
     /// The user.
@@ -59,7 +59,7 @@ pub trait SessionStore {
     /// The session behind a cookie, revoked or not.
     async fn get_session_by_hash(
         &self,
-        token_hash: &str,
+        token_hash: &TokenHash,
     ) -> Result<Option<SessionRecord>, StoreError>;
     /// One session by public id.
     async fn get_session(
@@ -68,7 +68,7 @@ pub trait SessionStore {
         id: SessionId,
     ) -> Result<Option<SessionRecord>, StoreError>;
     /// Write last-use times kept in memory (batched; never moves a time backwards).
-    async fn touch_sessions(&self, seen: &[(String, OffsetDateTime)]) -> Result<(), StoreError>;
+    async fn touch_sessions(&self, seen: &[(TokenHash, OffsetDateTime)]) -> Result<(), StoreError>;
     /// Sessions of an application (optionally one user) that are not revoked and not past their absolute end.
     async fn list_sessions(
         &self,
@@ -83,11 +83,11 @@ pub trait SessionStore {
         id: SessionId,
         at: OffsetDateTime,
         audit: &AuditEvent,
-    ) -> Result<String, StoreError>;
+    ) -> Result<TokenHash, StoreError>;
     /// Revoke one session by token hash (sign-out); `false` if there was none to revoke.
     async fn revoke_session_by_hash(
         &self,
-        token_hash: &str,
+        token_hash: &TokenHash,
         at: OffsetDateTime,
         audit: &AuditEvent,
     ) -> Result<bool, StoreError>;
@@ -97,7 +97,7 @@ pub trait SessionStore {
         user: UserId,
         at: OffsetDateTime,
         audit: &AuditEvent,
-    ) -> Result<Vec<String>, StoreError>;
+    ) -> Result<Vec<TokenHash>, StoreError>;
     /// Revoke the sessions an IdP's logout names: those of `app` from `issuer`
     /// with IdP session `sid` and/or of `user`. Returns the token hashes revoked.
     async fn revoke_idp_sessions(
@@ -108,11 +108,11 @@ pub trait SessionStore {
         user: Option<UserId>,
         at: OffsetDateTime,
         audit: &AuditEvent,
-    ) -> Result<Vec<String>, StoreError>;
+    ) -> Result<Vec<TokenHash>, StoreError>;
     /// Replace the IdP tokens of a session after a refresh.
     async fn update_session_tokens(
         &self,
-        token_hash: &str,
+        token_hash: &TokenHash,
         id_token_sealed: Option<&str>,
         refresh_token_sealed: Option<&str>,
         token_expires_at: Option<OffsetDateTime>,

@@ -1,8 +1,8 @@
 //! Admin API tokens, stored as SHA-256 hashes.
 
 use async_trait::async_trait;
-use gatehouse_core::AuditEvent;
 use gatehouse_core::ids::TokenId;
+use gatehouse_core::{AuditEvent, TokenHash};
 use time::OffsetDateTime;
 
 use crate::StoreError;
@@ -15,7 +15,7 @@ pub struct AdminTokenRecord {
     /// A name for people ("ci", "terraform").
     pub name: String,
     /// SHA-256 (hex) of the token.
-    pub token_hash: String,
+    pub token_hash: TokenHash,
     /// When created.
     pub created_at: OffsetDateTime,
     /// When last used.
@@ -36,7 +36,7 @@ pub trait TokenStore {
     /// The record for a token hash, if not revoked.
     async fn find_admin_token(
         &self,
-        token_hash: &str,
+        token_hash: &TokenHash,
     ) -> Result<Option<AdminTokenRecord>, StoreError>;
     /// Note a use (at most once a minute is enough; callers throttle).
     async fn touch_admin_token(&self, id: TokenId, at: OffsetDateTime) -> Result<(), StoreError>;

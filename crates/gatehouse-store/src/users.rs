@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use gatehouse_core::user::User;
-use gatehouse_core::{AppId, AuditEvent, UserId};
+use gatehouse_core::{AppId, AuditEvent, TokenHash, UserId};
 use time::OffsetDateTime;
 
 use crate::StoreError;
@@ -52,7 +52,7 @@ pub trait UserStore {
         app: AppId,
         id: UserId,
         audit: &AuditEvent,
-    ) -> Result<Vec<String>, StoreError>;
+    ) -> Result<Vec<TokenHash>, StoreError>;
     /// One user.
     async fn get_user(&self, app: AppId, id: UserId) -> Result<Option<User>, StoreError>;
     /// One user by e-mail (case-insensitive), with the password hash for local sign-in.

@@ -7,9 +7,9 @@ use std::time::Duration;
 use gatehouse_core::app::{AuthPrefix, HostPattern, Scheme, UpstreamUrl};
 use gatehouse_core::sso::OidcSettings;
 use gatehouse_core::user::{Email, Identity, Tag, TagSource, User, UserStatus};
-use gatehouse_core::{Actor, AppId, Application, AuditEvent, SessionId, Slug, UserId};
+use gatehouse_core::{Actor, AppId, Application, AuditEvent, SessionId, Slug, TokenHash, UserId};
 use gatehouse_store::{
-    AdminTokenRecord, AuditQuery, ChangeKind, PasswordChange, SealedSecretChange, SessionRecord,
+    AdminTokenRecord, AuditQuery, Changed, PasswordChange, SealedSecretChange, SessionRecord,
     Store, StoreError, UserQuery,
 };
 use time::OffsetDateTime;
@@ -70,11 +70,16 @@ fn user(app: AppId, email: &str) -> User {
     }
 }
 
-fn session(app: AppId, user: UserId, hash: &str, ttl: Duration) -> SessionRecord {
+/// A distinct, well-formed token hash.
+fn h(n: u8) -> TokenHash {
+    TokenHash::parse(&format!("{n:02x}").repeat(32)).unwrap()
+}
+
+fn session(app: AppId, user: UserId, hash: TokenHash, ttl: Duration) -> SessionRecord {
     let t = now();
     SessionRecord {
         id: SessionId::new(),
-        token_hash: hash.into(),
+        token_hash: hash,
         app_id: app,
         user_id: user,
         method: "password".into(),
@@ -347,10 +352,10 @@ async fn users_and_sessions(store: &dyn Store) {
 
     // Sessions.
     let t = now();
-    let s1 = session(a.id, u.id, "hash-1", Duration::from_secs(3600));
-    let s2 = session(a.id, u.id, "hash-2", Duration::from_secs(3600));
-    let s3 = session(a.id, b.id, "hash-3", Duration::from_secs(3600));
-    let old = session(a.id, b.id, "hash-old", Duration::from_secs(0));
+    let s1 = session(a.id, u.id, h(1), Duration::from_secs(3600));
+    let s2 = session(a.id, u.id, h(2), Duration::from_secs(3600));
+    let s3 = session(a.id, b.id, h(3), Duration::from_secs(3600));
+    let old = session(a.id, b.id, h(0xee), Duration::from_secs(0));
     for s in [&s1, &s2, &s3, &old] {
         store
             .create_session(s, &audit(Some(a.id), "signin.succeeded"))
@@ -367,7 +372,7 @@ async fn users_and_sessions(store: &dyn Store) {
             .is_some()
     );
     assert_eq!(
-        store.get_session_by_hash("hash-1").await.unwrap().as_ref(),
+        store.get_session_by_hash(&h(1)).await.unwrap().as_ref(),
         Some(&s1)
     );
     assert_eq!(
@@ -389,12 +394,12 @@ async fn users_and_sessions(store: &dyn Store) {
 
     let later = t + Duration::from_secs(60);
     store
-        .touch_sessions(&[("hash-1".into(), later), ("hash-1".into(), t)])
+        .touch_sessions(&[(h(1), later), (h(1), t)])
         .await
         .unwrap();
     assert_eq!(
         store
-            .get_session_by_hash("hash-1")
+            .get_session_by_hash(&h(1))
             .await
             .unwrap()
             .unwrap()
@@ -407,7 +412,7 @@ async fn users_and_sessions(store: &dyn Store) {
             .revoke_session(a.id, s3.id, t, &audit(Some(a.id), "session.revoked"))
             .await
             .unwrap(),
-        "hash-3"
+        h(3)
     );
     assert!(matches!(
         store
@@ -417,7 +422,7 @@ async fn users_and_sessions(store: &dyn Store) {
     ));
     assert!(
         store
-            .get_session_by_hash("hash-3")
+            .get_session_by_hash(&h(3))
             .await
             .unwrap()
             .unwrap()
@@ -426,13 +431,13 @@ async fn users_and_sessions(store: &dyn Store) {
     );
     assert!(
         store
-            .revoke_session_by_hash("hash-2", t, &audit(None, "signout"))
+            .revoke_session_by_hash(&h(2), t, &audit(None, "signout"))
             .await
             .unwrap()
     );
     assert!(
         !store
-            .revoke_session_by_hash("hash-2", t, &audit(None, "signout"))
+            .revoke_session_by_hash(&h(2), t, &audit(None, "signout"))
             .await
             .unwrap()
     );
@@ -441,7 +446,7 @@ async fn users_and_sessions(store: &dyn Store) {
         .await
         .unwrap();
     revoked.sort();
-    assert_eq!(revoked, vec!["hash-1".to_owned()]);
+    assert_eq!(revoked, vec![h(1)]);
     assert_eq!(
         store
             .count_active_sessions(t + Duration::from_millis(1))
@@ -458,7 +463,7 @@ async fn users_and_sessions(store: &dyn Store) {
     );
 
     // Deleting a user ends their sessions.
-    let s4 = session(a.id, b.id, "hash-4", Duration::from_secs(3600));
+    let s4 = session(a.id, b.id, h(4), Duration::from_secs(3600));
     store
         .create_session(&s4, &audit(None, "signin.succeeded"))
         .await
@@ -468,9 +473,9 @@ async fn users_and_sessions(store: &dyn Store) {
             .delete_user(a.id, b.id, &audit(None, "user.deleted"))
             .await
             .unwrap(),
-        vec!["hash-4".to_owned()]
+        vec![h(4)]
     );
-    assert!(store.get_session_by_hash("hash-4").await.unwrap().is_none());
+    assert!(store.get_session_by_hash(&h(4)).await.unwrap().is_none());
     assert!(matches!(
         store
             .delete_user(a.id, b.id, &audit(None, "user.deleted"))
@@ -545,7 +550,7 @@ async fn audit_tokens_changes(store: &dyn Store) {
     let tok = AdminTokenRecord {
         id: gatehouse_core::ids::TokenId::new(),
         name: "ci".into(),
-        token_hash: "th".into(),
+        token_hash: h(0x70),
         created_at: now(),
         last_used_at: None,
         revoked_at: None,
@@ -555,20 +560,24 @@ async fn audit_tokens_changes(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(
-        store.find_admin_token("th").await.unwrap().map(|t| t.name),
+        store
+            .find_admin_token(&h(0x70))
+            .await
+            .unwrap()
+            .map(|t| t.name),
         Some("ci".into())
     );
     store.touch_admin_token(tok.id, now()).await.unwrap();
     assert!(
         store
-            .find_admin_token("th")
+            .find_admin_token(&h(0x70))
             .await
             .unwrap()
             .unwrap()
             .last_used_at
             .is_some()
     );
-    assert!(store.find_admin_token("nope").await.unwrap().is_none());
+    assert!(store.find_admin_token(&h(0x71)).await.unwrap().is_none());
 
     // Changes: every mutation above left rows; a new app adds one of kind App.
     let x = app("changes", &["changes.localhost"]);
@@ -578,10 +587,7 @@ async fn audit_tokens_changes(store: &dyn Store) {
         .unwrap();
     let changes = store.changes_since(start, 1000).await.unwrap();
     let last = changes.last().unwrap();
-    assert_eq!(
-        (last.kind, last.key.clone()),
-        (ChangeKind::App, x.id.to_string())
-    );
+    assert_eq!(last.what, Changed::App(x.id));
     assert_eq!(store.latest_change().await.unwrap(), last.seq);
     store
         .prune_changes(now() + Duration::from_secs(10))
@@ -656,12 +662,12 @@ async fn oidc_support(store: &dyn Store) {
     );
 
     // IdP sessions: revoked by sid, by user, by both.
-    let mut s1 = session(a.id, u.id, "idp-1", Duration::from_secs(3600));
+    let mut s1 = session(a.id, u.id, h(0x11), Duration::from_secs(3600));
     s1.idp_issuer = Some("https://idp".into());
     s1.idp_sid = Some("sid-1".into());
     let mut s2 = s1.clone();
     s2.id = SessionId::new();
-    s2.token_hash = "idp-2".into();
+    s2.token_hash = h(0x12);
     s2.idp_sid = Some("sid-2".into());
     for s in [&s1, &s2] {
         store
@@ -703,7 +709,7 @@ async fn oidc_support(store: &dyn Store) {
             )
             .await
             .unwrap(),
-        vec!["idp-1".to_owned()]
+        vec![h(0x11)]
     );
     assert!(
         store
@@ -724,14 +730,14 @@ async fn oidc_support(store: &dyn Store) {
             .revoke_idp_sessions(a.id, "https://idp", None, Some(u.id), t, &audit(None, "x"))
             .await
             .unwrap(),
-        vec!["idp-2".to_owned()]
+        vec![h(0x12)]
     );
 
     store
-        .update_session_tokens("idp-1", Some("v1.k.idt"), None, Some(t))
+        .update_session_tokens(&h(0x11), Some("v1.k.idt"), None, Some(t))
         .await
         .unwrap();
-    let got = store.get_session_by_hash("idp-1").await.unwrap().unwrap();
+    let got = store.get_session_by_hash(&h(0x11)).await.unwrap().unwrap();
     assert_eq!(
         (got.id_token_sealed.as_deref(), got.token_expires_at),
         (Some("v1.k.idt"), Some(t))
@@ -823,7 +829,7 @@ async fn admins(store: &dyn Store) {
     let t = now();
     let s = AdminSessionRecord {
         id: SessionId::new(),
-        token_hash: "admin-hash".into(),
+        token_hash: h(0x31),
         admin_id: a.id,
         method: "password".into(),
         created_at: t,
@@ -838,11 +844,7 @@ async fn admins(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(
-        store
-            .get_admin_session("admin-hash")
-            .await
-            .unwrap()
-            .as_ref(),
+        store.get_admin_session(&h(0x31)).await.unwrap().as_ref(),
         Some(&s)
     );
     assert!(
@@ -855,12 +857,12 @@ async fn admins(store: &dyn Store) {
             .is_some()
     );
     store
-        .touch_admin_session("admin-hash", t + Duration::from_secs(5))
+        .touch_admin_session(&h(0x31), t + Duration::from_secs(5))
         .await
         .unwrap();
     assert_eq!(
         store
-            .get_admin_session("admin-hash")
+            .get_admin_session(&h(0x31))
             .await
             .unwrap()
             .unwrap()
@@ -869,13 +871,13 @@ async fn admins(store: &dyn Store) {
     );
     assert!(
         store
-            .revoke_admin_session("admin-hash", t, &audit(None, "admin.signout"))
+            .revoke_admin_session(&h(0x31), t, &audit(None, "admin.signout"))
             .await
             .unwrap()
     );
     assert!(
         !store
-            .revoke_admin_session("admin-hash", t, &audit(None, "admin.signout"))
+            .revoke_admin_session(&h(0x31), t, &audit(None, "admin.signout"))
             .await
             .unwrap()
     );
@@ -975,7 +977,7 @@ async fn grants_and_settings(store: &dyn Store) {
     ));
     assert_eq!(store.list_grants(a.id).await.unwrap().len(), 2);
     let changes = store.changes_since(start, 100).await.unwrap();
-    assert!(changes.iter().all(|c| c.kind == ChangeKind::Grants));
+    assert!(changes.iter().all(|c| matches!(c.what, Changed::Grants(_))));
 
     assert!(
         store
@@ -1030,40 +1032,72 @@ async fn grants_and_settings(store: &dyn Store) {
     ));
 }
 
-/// Everything every backend must do.
-async fn run_all(store: Arc<dyn Store>) {
-    store.migrate().await.unwrap();
-    store.migrate().await.unwrap(); // idempotent
-    store.ping().await.unwrap();
-    apps(&*store).await;
-    users_and_sessions(&*store).await;
-    audit_tokens_changes(&*store).await;
-    oidc_support(&*store).await;
-    admins(&*store).await;
-    grants_and_settings(&*store).await;
+/// A fresh, migrated store of one backend; the guard keeps its database
+/// (a temporary SQLite file, or a PostgreSQL database made for the test).
+enum Fresh {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres(gatehouse_store::testing::TestDatabase),
 }
 
-#[tokio::test]
-async fn sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/gatehouse.db", dir.path().display());
+async fn fresh(backend: &str) -> (Arc<dyn Store>, Fresh) {
+    let (url, guard) = if backend == "sqlite" {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/gatehouse.db", dir.path().display());
+        (url, Fresh::Sqlite(dir))
+    } else {
+        let db = gatehouse_store::testing::TestDatabase::create()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        (db.url.clone(), Fresh::Postgres(db))
+    };
     let store = gatehouse_store::connect(&url, &Default::default())
         .await
         .unwrap();
-    assert_eq!(store.backend(), "sqlite");
-    run_all(store).await;
+    assert_eq!(store.backend(), backend);
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap(); // idempotent
+    store.ping().await.unwrap();
+    (store, guard)
 }
 
-#[tokio::test]
-async fn postgres() {
-    let db = gatehouse_store::testing::TestDatabase::create()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let store = gatehouse_store::connect(&db.url, &Default::default())
-        .await
-        .unwrap();
-    assert_eq!(store.backend(), "postgres");
-    run_all(store.clone()).await;
+async fn done(store: Arc<dyn Store>, guard: Fresh) {
     drop(store);
-    db.drop_now().await.unwrap();
+    if let Fresh::Postgres(db) = guard {
+        db.drop_now().await.unwrap();
+    }
 }
+
+/// One test per case per backend, each on a database of its own.
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let (store, guard) = super::fresh("sqlite").await;
+                    super::$case(&*store).await;
+                    super::done(store, guard).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let (store, guard) = super::fresh("postgres").await;
+                    super::$case(&*store).await;
+                    super::done(store, guard).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    apps,
+    users_and_sessions,
+    audit_tokens_changes,
+    oidc_support,
+    admins,
+    grants_and_settings,
+);

@@ -95,7 +95,7 @@ impl Gatehouse {
             .store()
             .mark_used(
                 "logout_jti",
-                &jti_key,
+                jti_key.as_str(),
                 until.max(now + logout_token::MAX_AGE),
             )
             .await

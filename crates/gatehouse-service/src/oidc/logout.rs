@@ -3,11 +3,12 @@
 //! `post_logout_redirect_uri` and `state`.
 
 use gatehouse_core::app::HostPattern;
+use gatehouse_crypto::SealContext;
 use gatehouse_oidc::logout::{self as oidc_logout, LogoutTarget as Target};
 use gatehouse_oidc::providers::ProviderKind;
 use secrecy::ExposeSecret;
 
-use super::sign_in::{id_token_aad, sso_config};
+use super::sign_in::sso_config;
 use crate::routing::AppRuntime;
 use crate::{Context, Gatehouse, ServiceError};
 
@@ -77,7 +78,7 @@ impl Gatehouse {
         let hint = record
             .id_token_sealed
             .as_deref()
-            .and_then(|s| self.keys().open(s, &id_token_aad(app.id)).ok())
+            .and_then(|s| self.keys().open(s, SealContext::IdToken(app.id)).ok())
             .and_then(|b| String::from_utf8(b).ok());
         let post_logout = format!("{}://{host}{}/logged-out", app.scheme, app.auth_prefix);
         let state = gatehouse_crypto::token::random_token(16);

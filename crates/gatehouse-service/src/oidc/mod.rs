@@ -16,6 +16,7 @@ mod sign_in;
 mod test_connection;
 pub(crate) mod users;
 
+use gatehouse_crypto::SealContext;
 use std::time::Duration;
 
 use gatehouse_core::claims::{MappedIdentity, MappingError};
@@ -50,23 +51,19 @@ pub enum Purpose {
 /// How long a "Try sign-in" link from the console is valid.
 pub const TRY_TTL: Duration = Duration::from_secs(600);
 
-fn try_aad(app: AppId) -> String {
-    format!("try_signin:{app}")
-}
-
 impl crate::Gatehouse {
     /// A link token for "Try sign-in" on `app`, started by the administrator `by`.
     pub fn try_sign_in_token(&self, app: AppId, by: &str) -> Result<String, crate::ServiceError> {
         let body = serde_json::json!({"by": by, "exp": (self.now() + TRY_TTL).unix_timestamp()});
         let sealed = self
             .keys()
-            .seal(body.to_string().as_bytes(), &try_aad(app))?;
+            .seal(body.to_string().as_bytes(), SealContext::TrySignIn(app))?;
         Ok(sealed)
     }
 
     /// Who started a "Try sign-in" link, if the token is valid for `app` and not expired.
     pub fn open_try_token(&self, app: AppId, token: &str) -> Option<String> {
-        let bytes = self.keys().open(token, &try_aad(app)).ok()?;
+        let bytes = self.keys().open(token, SealContext::TrySignIn(app)).ok()?;
         let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
         let exp = v.get("exp")?.as_i64()?;
         (exp > self.now().unix_timestamp())
@@ -106,11 +103,7 @@ struct FlowState {
 /// tabs never overwrite each other.
 pub fn flow_cookie_name(state: &str) -> String {
     let h = gatehouse_crypto::token::lookup_hash(state);
-    format!("gatehouse_flow_{}", &h[..16])
-}
-
-fn flow_aad(app: AppId) -> String {
-    format!("login_flow:{app}")
+    format!("gatehouse_flow_{}", &h.as_str()[..16])
 }
 
 /// What an administrator's "Try sign-in" shows.

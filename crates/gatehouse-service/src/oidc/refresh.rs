@@ -3,6 +3,7 @@
 //! refresh the IdP refuses ends the session; an IdP that is down does not
 //! (the session is tried again a minute later).
 
+use gatehouse_crypto::SealContext;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 
 use super::SignInError;
-use super::sign_in::{client_auth, id_token_aad, refresh_token_aad, sso_config};
+use super::sign_in::{client_auth, sso_config};
 use crate::cache::{LiveSession, millis};
 use crate::routing::AppRuntime;
 use crate::{Context, Gatehouse, ServiceError};
@@ -76,7 +77,7 @@ impl Gatehouse {
         })?;
         let refresh = self
             .keys()
-            .open_secret(sealed, &refresh_token_aad(app.id))
+            .open_secret(sealed, SealContext::RefreshToken(app.id))
             .map_err(ServiceError::from)?;
         let (issuer, client_id) = sso_config(rt)?;
         let meta = self.rp().metadata(issuer).await?;
@@ -134,12 +135,15 @@ impl Gatehouse {
             }
             id_token_sealed = self
                 .keys()
-                .seal(id_token.as_bytes(), &id_token_aad(app.id))
+                .seal(id_token.as_bytes(), SealContext::IdToken(app.id))
                 .ok();
         }
         let refresh_sealed = tokens.refresh_token.as_ref().and_then(|r| {
             self.keys()
-                .seal(r.expose_secret().as_bytes(), &refresh_token_aad(app.id))
+                .seal(
+                    r.expose_secret().as_bytes(),
+                    SealContext::RefreshToken(app.id),
+                )
                 .ok()
         });
         let expires = expires.unwrap_or(now + Duration::from_secs(300));

@@ -1,5 +1,6 @@
 //! Starting a sign-in (`/auth/login`) and completing it (`/auth/callback`).
 
+use gatehouse_crypto::SealContext;
 use std::time::Duration;
 
 use gatehouse_core::app::HostPattern;
@@ -15,8 +16,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{
-    FLOW_TTL, FlowState, LoginStart, Purpose, SignInError, TryResult, flow_aad, flow_cookie_name,
-    safe_rd,
+    FLOW_TTL, FlowState, LoginStart, Purpose, SignInError, TryResult, flow_cookie_name, safe_rd,
 };
 use crate::routing::AppRuntime;
 use crate::sessions::{ClientInfo, IdpSessionData, IssuedSession};
@@ -62,15 +62,6 @@ pub enum SignInDone {
         /// Where to return.
         rd: ReturnPath,
     },
-}
-
-/// The AADs of the IdP tokens kept with a session.
-pub(crate) fn id_token_aad(app: gatehouse_core::AppId) -> String {
-    format!("id_token:{app}")
-}
-
-pub(crate) fn refresh_token_aad(app: gatehouse_core::AppId) -> String {
-    format!("refresh_token:{app}")
 }
 
 /// The issuer and client id of an application whose SSO is usable.
@@ -250,7 +241,7 @@ impl Gatehouse {
             serde_json::to_vec(&flow).map_err(|e| crate::ServiceError::Internal(e.to_string()))?;
         let sealed = self
             .keys()
-            .seal(&json, &flow_aad(app.id))
+            .seal(&json, SealContext::LoginFlow(app.id))
             .map_err(crate::ServiceError::from)?;
         Ok(LoginStart {
             redirect: url.to_string(),
@@ -293,7 +284,7 @@ impl Gatehouse {
         let sealed = flow_cookie(&flow_cookie_name(state)).ok_or(SignInError::StateMismatch)?;
         let json = self
             .keys()
-            .open(&sealed, &flow_aad(app.id))
+            .open(&sealed, SealContext::LoginFlow(app.id))
             .map_err(|_| SignInError::StateMismatch)?;
         let flow: FlowState =
             serde_json::from_slice(&json).map_err(|_| SignInError::StateMismatch)?;
@@ -315,7 +306,7 @@ impl Gatehouse {
             .store()
             .mark_used(
                 "flow_state",
-                &gatehouse_crypto::token::lookup_hash(&format!("{}:{state}", app.id)),
+                gatehouse_crypto::token::lookup_hash(&format!("{}:{state}", app.id)).as_str(),
                 used_until,
             )
             .await
@@ -551,15 +542,15 @@ impl Gatehouse {
                 email: user.email.to_string(),
             });
         }
-        let seal = |v: &str, aad: String| self.keys().seal(v.as_bytes(), &aad).ok();
+        let seal = |v: &str, ctx: SealContext| self.keys().seal(v.as_bytes(), ctx).ok();
         let idp = IdpSessionData {
             issuer: Some(token_iss),
             sid: claims.get("sid").and_then(Value::as_str).map(str::to_owned),
-            id_token_sealed: seal(id_token, id_token_aad(app.id)),
+            id_token_sealed: seal(id_token, SealContext::IdToken(app.id)),
             refresh_token_sealed: tokens
                 .refresh_token
                 .as_ref()
-                .and_then(|r| seal(r.expose_secret(), refresh_token_aad(app.id))),
+                .and_then(|r| seal(r.expose_secret(), SealContext::RefreshToken(app.id))),
             token_expires_at: claims
                 .get("exp")
                 .and_then(Value::as_i64)

@@ -10,6 +10,7 @@
 
 pub(crate) type Backend = PostgresStore;
 pub(crate) type DbRow = sqlx::postgres::PgRow;
+pub(crate) type Db = sqlx::Postgres;
 pub(crate) type Conn = PgConnection;
 
 /// `IN (...)` over a JSON array of ids bound as `$1`.
@@ -35,6 +36,9 @@ mod replay;
 mod sessions;
 #[path = "../sql/tokens.rs"]
 mod tokens;
+#[path = "../sql/tx.rs"]
+mod tx;
+pub(crate) use tx::{AuditedTx, parse_token_hash, write_audit};
 #[path = "../sql/users.rs"]
 mod users;
 
@@ -43,13 +47,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use gatehouse_core::AuditEvent;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
-use crate::changes::ChangeKind;
 use crate::{Store, StoreError};
 
 pub(crate) use crate::common::{from_ms, from_ms_opt, ms, parse_id};
@@ -168,38 +170,17 @@ impl Store for PostgresStore {
     }
 }
 
-/// Append an audit event inside a transaction.
-pub(crate) async fn write_audit(conn: &mut PgConnection, e: &AuditEvent) -> Result<(), StoreError> {
-    let actor = serde_json::to_string(&e.actor).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let details =
-        serde_json::to_string(&e.details).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    sqlx::query(
-        "INSERT INTO audit_events (app_id, at, actor, action, target, details, correlation_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(e.app_id.map(|a| a.to_string()))
-    .bind(ms(e.at))
-    .bind(actor)
-    .bind(&e.action)
-    .bind(&e.target)
-    .bind(details)
-    .bind(&e.correlation_id)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// Append a change-log row inside a transaction, announced at commit.
 pub(crate) async fn write_change(
     conn: &mut PgConnection,
-    kind: ChangeKind,
-    key: &str,
+    what: &crate::Changed,
     at: OffsetDateTime,
 ) -> Result<(), StoreError> {
+    let (kind, key) = what.to_row();
     let seq: i64 =
         sqlx::query_scalar("INSERT INTO changes (at, kind, key) VALUES ($1, $2, $3) RETURNING seq")
             .bind(ms(at))
-            .bind(kind.as_str())
+            .bind(kind)
             .bind(key)
             .fetch_one(&mut *conn)
             .await?;

@@ -1,12 +1,13 @@
 use async_trait::async_trait;
-use gatehouse_core::AuditEvent;
 use gatehouse_core::ids::AdminId;
+use gatehouse_core::{AuditEvent, TokenHash};
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use super::{Backend, DbRow, from_ms, from_ms_opt, ms, parse_id, write_audit};
+use super::{AuditedTx, Backend, DbRow, from_ms, from_ms_opt, ms, parse_id, parse_token_hash};
 use crate::StoreError;
 use crate::admins::{AdminRecord, AdminSessionRecord, AdminStore};
+use crate::changes::Changed;
 
 macro_rules! select_admins {
     ($tail:literal) => {
@@ -32,7 +33,7 @@ fn admin_from_row(row: &DbRow) -> Result<AdminRecord, StoreError> {
 fn session_from_row(row: &DbRow) -> Result<AdminSessionRecord, StoreError> {
     Ok(AdminSessionRecord {
         id: parse_id(row.try_get::<&str, _>("id")?)?,
-        token_hash: row.try_get("token_hash")?,
+        token_hash: parse_token_hash(row.try_get("token_hash")?)?,
         admin_id: parse_id(row.try_get::<&str, _>("admin_id")?)?,
         method: row.try_get("method")?,
         created_at: from_ms(row.try_get("created_at")?)?,
@@ -53,7 +54,7 @@ impl AdminStore for Backend {
     }
 
     async fn create_admin(&self, a: &AdminRecord, audit: &AuditEvent) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = AuditedTx::begin(self).await?;
         let res = sqlx::query(
             "INSERT INTO admins (id, email, email_lower, name, password_hash, status, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -65,7 +66,7 @@ impl AdminStore for Backend {
         .bind(&a.password_hash)
         .bind(if a.active { "active" } else { "disabled" })
         .bind(ms(a.created_at))
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await;
         match res {
             Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
@@ -75,8 +76,7 @@ impl AdminStore for Backend {
                 other?;
             }
         }
-        write_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        tx.commit(audit).await?;
         Ok(())
     }
 
@@ -127,15 +127,14 @@ impl AdminStore for Backend {
         subject: &str,
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = AuditedTx::begin(self).await?;
         sqlx::query("INSERT INTO admin_identities (issuer, subject, admin_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
             .bind(issuer)
             .bind(subject)
             .bind(admin.to_string())
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
-        write_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        tx.commit(audit).await?;
         Ok(())
     }
 
@@ -151,13 +150,13 @@ impl AdminStore for Backend {
         s: &AdminSessionRecord,
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = AuditedTx::begin(self).await?;
         sqlx::query(
             "INSERT INTO admin_sessions (id, token_hash, admin_id, method, created_at, last_seen_at, expires_at, ip, user_agent)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(s.id.to_string())
-        .bind(&s.token_hash)
+        .bind(s.token_hash.as_str())
         .bind(s.admin_id.to_string())
         .bind(&s.method)
         .bind(ms(s.created_at))
@@ -165,27 +164,26 @@ impl AdminStore for Backend {
         .bind(ms(s.expires_at))
         .bind(&s.ip)
         .bind(&s.user_agent)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
         sqlx::query("UPDATE admins SET last_login_at = $2 WHERE id = $1")
             .bind(s.admin_id.to_string())
             .bind(ms(s.created_at))
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
-        write_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        tx.commit(audit).await?;
         Ok(())
     }
 
     async fn get_admin_session(
         &self,
-        token_hash: &str,
+        token_hash: &TokenHash,
     ) -> Result<Option<AdminSessionRecord>, StoreError> {
         sqlx::query(
             "SELECT id, token_hash, admin_id, method, created_at, last_seen_at, expires_at, revoked_at, ip, user_agent
              FROM admin_sessions WHERE token_hash = $1",
         )
-        .bind(token_hash)
+        .bind(token_hash.as_str())
         .fetch_optional(&self.pool)
         .await?
         .as_ref()
@@ -195,13 +193,13 @@ impl AdminStore for Backend {
 
     async fn touch_admin_session(
         &self,
-        token_hash: &str,
+        token_hash: &TokenHash,
         at: OffsetDateTime,
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE admin_sessions SET last_seen_at = CASE WHEN last_seen_at < $2 THEN $2 ELSE last_seen_at END WHERE token_hash = $1",
         )
-        .bind(token_hash)
+        .bind(token_hash.as_str())
         .bind(ms(at))
         .execute(&self.pool)
         .await?;
@@ -210,21 +208,21 @@ impl AdminStore for Backend {
 
     async fn revoke_admin_session(
         &self,
-        token_hash: &str,
+        token_hash: &TokenHash,
         at: OffsetDateTime,
         audit: &AuditEvent,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = AuditedTx::begin(self).await?;
         let res = sqlx::query("UPDATE admin_sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL")
-            .bind(token_hash)
+            .bind(token_hash.as_str())
             .bind(ms(at))
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
-        if res.rows_affected() > 0 {
-            write_audit(&mut tx, audit).await?;
+        let revoked = res.rows_affected() > 0;
+        if revoked {
+            tx.commit(audit).await?;
         }
-        tx.commit().await?;
-        Ok(res.rows_affected() > 0)
+        Ok(revoked)
     }
 
     async fn get_setting(
@@ -251,7 +249,7 @@ impl AdminStore for Backend {
         at: OffsetDateTime,
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = AuditedTx::begin(self).await?;
         let (set_sealed, sealed_value) = match sealed {
             None => (false, None),
             Some(v) => (true, v),
@@ -267,11 +265,10 @@ impl AdminStore for Backend {
         .bind(set_sealed)
         .bind(sealed_value)
         .bind(ms(at))
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
-        write_audit(&mut tx, audit).await?;
-        super::write_change(&mut tx, crate::ChangeKind::App, "instance", at).await?;
-        tx.commit().await?;
+        tx.changed(Changed::Instance);
+        tx.commit(audit).await?;
         Ok(())
     }
 }

@@ -7,10 +7,10 @@ use gatehouse_core::{AppId, Application, AuditEvent, Slug};
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use super::{Backend, Conn, DbRow, from_ms, ms, parse_id, write_audit, write_change};
+use super::{AuditedTx, Backend, Conn, DbRow, from_ms, ms, parse_id};
 use crate::StoreError;
 use crate::apps::{AppStore, SealedSecretChange, StoredOidc};
-use crate::changes::ChangeKind;
+use crate::changes::Changed;
 
 macro_rules! select_apps {
     ($tail:literal) => {
@@ -100,7 +100,7 @@ impl Backend {
 #[async_trait]
 impl AppStore for Backend {
     async fn create_app(&self, app: &Application, audit: &AuditEvent) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = AuditedTx::begin(self).await?;
         sqlx::query(
             "INSERT INTO apps (id, name, slug, upstream_url, scheme, auth_prefix, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -113,17 +113,16 @@ impl AppStore for Backend {
         .bind(app.auth_prefix.as_str())
         .bind(ms(app.created_at))
         .bind(ms(app.updated_at))
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
-        Self::write_hosts(&mut tx, app).await?;
-        write_audit(&mut tx, audit).await?;
-        write_change(&mut tx, ChangeKind::App, &app.id.to_string(), audit.at).await?;
-        tx.commit().await?;
+        Self::write_hosts(tx.conn(), app).await?;
+        tx.changed(Changed::App(app.id));
+        tx.commit(audit).await?;
         Ok(())
     }
 
     async fn update_app(&self, app: &Application, audit: &AuditEvent) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = AuditedTx::begin(self).await?;
         let res = sqlx::query(
             "UPDATE apps SET name = $2, slug = $3, upstream_url = $4, scheme = $5, auth_prefix = $6, updated_at = $7
              WHERE id = $1",
@@ -135,40 +134,36 @@ impl AppStore for Backend {
         .bind(app.scheme.as_str())
         .bind(app.auth_prefix.as_str())
         .bind(ms(app.updated_at))
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
         if res.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        Self::write_hosts(&mut tx, app).await?;
-        write_audit(&mut tx, audit).await?;
-        write_change(&mut tx, ChangeKind::App, &app.id.to_string(), audit.at).await?;
-        tx.commit().await?;
+        Self::write_hosts(tx.conn(), app).await?;
+        tx.changed(Changed::App(app.id));
+        tx.commit(audit).await?;
         Ok(())
     }
 
     async fn delete_app(&self, id: AppId, audit: &AuditEvent) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = AuditedTx::begin(self).await?;
         // Sessions go with the app (ON DELETE CASCADE); tell every node's cache.
-        let hashes: Vec<String> = sqlx::query_scalar(
+        let raw: Vec<String> = sqlx::query_scalar(
             "SELECT token_hash FROM sessions WHERE app_id = $1 AND revoked_at IS NULL",
         )
         .bind(id.to_string())
-        .fetch_all(&mut *tx)
+        .fetch_all(tx.conn())
         .await?;
         let res = sqlx::query("DELETE FROM apps WHERE id = $1")
             .bind(id.to_string())
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
         if res.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        for h in &hashes {
-            write_change(&mut tx, ChangeKind::Session, h, audit.at).await?;
-        }
-        write_audit(&mut tx, audit).await?;
-        write_change(&mut tx, ChangeKind::App, &id.to_string(), audit.at).await?;
-        tx.commit().await?;
+        tx.sessions_ended(raw)?;
+        tx.changed(Changed::App(id));
+        tx.commit(audit).await?;
         Ok(())
     }
 
@@ -236,23 +231,22 @@ impl AppStore for Backend {
         sealed: &str,
         audit: &AuditEvent,
     ) -> Result<String, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = AuditedTx::begin(self).await?;
         let res = sqlx::query("UPDATE sso_oidc SET client_key_sealed = $2 WHERE app_id = $1 AND client_key_sealed IS NULL")
             .bind(app.to_string())
             .bind(sealed)
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
         let stored: Option<Option<String>> =
             sqlx::query_scalar("SELECT client_key_sealed FROM sso_oidc WHERE app_id = $1")
                 .bind(app.to_string())
-                .fetch_optional(&mut *tx)
+                .fetch_optional(tx.conn())
                 .await?;
         let stored = stored.flatten().ok_or(StoreError::NotFound)?;
         if res.rows_affected() > 0 {
-            write_audit(&mut tx, audit).await?;
-            write_change(&mut tx, ChangeKind::App, &app.to_string(), audit.at).await?;
+            tx.changed(Changed::App(app));
+            tx.commit(audit).await?;
         }
-        tx.commit().await?;
         Ok(stored)
     }
 
@@ -266,10 +260,10 @@ impl AppStore for Backend {
     ) -> Result<(), StoreError> {
         let json =
             serde_json::to_string(settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut tx = self.begin_write().await?;
+        let mut tx = AuditedTx::begin(self).await?;
         let exists: Option<String> = sqlx::query_scalar("SELECT id FROM apps WHERE id = $1")
             .bind(app.to_string())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(tx.conn())
             .await?;
         if exists.is_none() {
             return Err(StoreError::NotFound);
@@ -294,11 +288,10 @@ impl AppStore for Backend {
         .bind(set_secret)
         .bind(secret_value)
         .bind(ms(at))
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
-        write_audit(&mut tx, audit).await?;
-        write_change(&mut tx, ChangeKind::App, &app.to_string(), at).await?;
-        tx.commit().await?;
+        tx.changed(Changed::App(app));
+        tx.commit(audit).await?;
         Ok(())
     }
 }

@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 
 use super::{Backend, ms};
 use crate::StoreError;
-use crate::changes::{Change, ChangeKind, ChangeStore};
+use crate::changes::{Change, ChangeStore, Changed};
 
 #[async_trait]
 impl ChangeStore for Backend {
@@ -25,12 +25,9 @@ impl ChangeStore for Backend {
                 .await?;
         rows.iter()
             .map(|row| {
-                let kind: String = row.try_get("kind")?;
                 Ok(Change {
                     seq: row.try_get("seq")?,
-                    kind: ChangeKind::parse(&kind)
-                        .ok_or_else(|| StoreError::Corrupt(format!("change kind {kind:?}")))?,
-                    key: row.try_get("key")?,
+                    what: Changed::from_row(row.try_get("kind")?, row.try_get("key")?)?,
                 })
             })
             .collect()

@@ -5,9 +5,9 @@ use gatehouse_core::{AppId, AuditEvent};
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use super::{Backend, DbRow, from_ms, ms, parse_id, write_audit, write_change};
+use super::{AuditedTx, Backend, DbRow, from_ms, ms, parse_id};
 use crate::StoreError;
-use crate::changes::ChangeKind;
+use crate::changes::Changed;
 use crate::grants::GrantStore;
 
 fn grant_from_row(row: &DbRow) -> Result<Grant, StoreError> {
@@ -56,7 +56,7 @@ impl GrantStore for Backend {
             Subject::Group(n) => ("group", n.clone(), None),
             Subject::Tag { key, value } => ("tag", key.clone(), Some(value.clone())),
         };
-        let mut tx = self.begin_write().await?;
+        let mut tx = AuditedTx::begin(self).await?;
         sqlx::query("INSERT INTO grants (id, app_id, role, kind, value, tag_value, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(g.id.to_string())
             .bind(g.app_id.to_string())
@@ -65,11 +65,10 @@ impl GrantStore for Backend {
             .bind(value)
             .bind(tag_value)
             .bind(ms(g.created_at))
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
-        write_audit(&mut tx, audit).await?;
-        write_change(&mut tx, ChangeKind::Grants, &g.app_id.to_string(), audit.at).await?;
-        tx.commit().await?;
+        tx.changed(Changed::Grants(g.app_id));
+        tx.commit(audit).await?;
         Ok(())
     }
 
@@ -79,18 +78,17 @@ impl GrantStore for Backend {
         id: GrantId,
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = AuditedTx::begin(self).await?;
         let res = sqlx::query("DELETE FROM grants WHERE id = $1 AND app_id = $2")
             .bind(id.to_string())
             .bind(app.to_string())
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
         if res.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        write_audit(&mut tx, audit).await?;
-        write_change(&mut tx, ChangeKind::Grants, &app.to_string(), audit.at).await?;
-        tx.commit().await?;
+        tx.changed(Changed::Grants(app));
+        tx.commit(audit).await?;
         Ok(())
     }
 
@@ -136,10 +134,10 @@ impl GrantStore for Backend {
         at: OffsetDateTime,
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = AuditedTx::begin(self).await?;
         let exists: Option<String> = sqlx::query_scalar("SELECT id FROM apps WHERE id = $1")
             .bind(app.to_string())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(tx.conn())
             .await?;
         if exists.is_none() {
             return Err(StoreError::NotFound);
@@ -152,11 +150,10 @@ impl GrantStore for Backend {
         .bind(key)
         .bind(value.to_string())
         .bind(ms(at))
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
-        write_audit(&mut tx, audit).await?;
-        write_change(&mut tx, ChangeKind::App, &app.to_string(), at).await?;
-        tx.commit().await?;
+        tx.changed(Changed::App(app));
+        tx.commit(audit).await?;
         Ok(())
     }
 }

@@ -1,11 +1,10 @@
 use async_trait::async_trait;
-use gatehouse_core::{AppId, AuditEvent, SessionId, UserId};
+use gatehouse_core::{AppId, AuditEvent, SessionId, TokenHash, UserId};
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use super::{Backend, DbRow, from_ms, from_ms_opt, ms, parse_id, write_audit, write_change};
+use super::{AuditedTx, Backend, DbRow, from_ms, from_ms_opt, ms, parse_id, parse_token_hash};
 use crate::StoreError;
-use crate::changes::ChangeKind;
 use crate::sessions::{NewSession, SessionRecord, SessionStore};
 
 macro_rules! select_sessions {
@@ -21,7 +20,7 @@ macro_rules! select_sessions {
 fn session_from_row(row: &DbRow) -> Result<SessionRecord, StoreError> {
     Ok(SessionRecord {
         id: parse_id(row.try_get::<&str, _>("id")?)?,
-        token_hash: row.try_get("token_hash")?,
+        token_hash: parse_token_hash(row.try_get("token_hash")?)?,
         app_id: parse_id(row.try_get::<&str, _>("app_id")?)?,
         user_id: parse_id(row.try_get::<&str, _>("user_id")?)?,
         method: row.try_get("method")?,
@@ -42,14 +41,14 @@ fn session_from_row(row: &DbRow) -> Result<SessionRecord, StoreError> {
 #[async_trait]
 impl SessionStore for Backend {
     async fn create_session(&self, s: &NewSession, audit: &AuditEvent) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = AuditedTx::begin(self).await?;
         sqlx::query(
             "INSERT INTO sessions (id, token_hash, app_id, user_id, method, created_at, last_seen_at, expires_at,
                                    ip, user_agent, idp_issuer, idp_sid, id_token_sealed, refresh_token_sealed, token_expires_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(s.id.to_string())
-        .bind(&s.token_hash)
+        .bind(s.token_hash.as_str())
         .bind(s.app_id.to_string())
         .bind(s.user_id.to_string())
         .bind(&s.method)
@@ -63,24 +62,23 @@ impl SessionStore for Backend {
         .bind(&s.id_token_sealed)
         .bind(&s.refresh_token_sealed)
         .bind(s.token_expires_at.map(ms))
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
         sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
             .bind(s.user_id.to_string())
             .bind(ms(s.created_at))
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
-        write_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        tx.commit(audit).await?;
         Ok(())
     }
 
     async fn get_session_by_hash(
         &self,
-        token_hash: &str,
+        token_hash: &TokenHash,
     ) -> Result<Option<SessionRecord>, StoreError> {
         sqlx::query(select_sessions!("WHERE token_hash = $1"))
-            .bind(token_hash)
+            .bind(token_hash.as_str())
             .fetch_optional(&self.pool)
             .await?
             .as_ref()
@@ -103,16 +101,17 @@ impl SessionStore for Backend {
             .transpose()
     }
 
-    async fn touch_sessions(&self, seen: &[(String, OffsetDateTime)]) -> Result<(), StoreError> {
+    async fn touch_sessions(&self, seen: &[(TokenHash, OffsetDateTime)]) -> Result<(), StoreError> {
         if seen.is_empty() {
             return Ok(());
         }
+        // Last-use times only: no audit event, no change row.
         let mut tx = self.begin_write().await?;
         for (hash, at) in seen {
             sqlx::query(
                 "UPDATE sessions SET last_seen_at = CASE WHEN last_seen_at < $2 THEN $2 ELSE last_seen_at END WHERE token_hash = $1",
             )
-            .bind(hash)
+            .bind(hash.as_str())
             .bind(ms(*at))
             .execute(&mut *tx)
             .await?;
@@ -145,43 +144,41 @@ impl SessionStore for Backend {
         id: SessionId,
         at: OffsetDateTime,
         audit: &AuditEvent,
-    ) -> Result<String, StoreError> {
-        let mut tx = self.begin_write().await?;
+    ) -> Result<TokenHash, StoreError> {
+        let mut tx = AuditedTx::begin(self).await?;
         let hash: Option<String> = sqlx::query_scalar(
             "UPDATE sessions SET revoked_at = $3 WHERE id = $1 AND app_id = $2 AND revoked_at IS NULL RETURNING token_hash",
         )
         .bind(id.to_string())
         .bind(app.to_string())
         .bind(ms(at))
-        .fetch_optional(&mut *tx)
+        .fetch_optional(tx.conn())
         .await?;
-        let hash = hash.ok_or(StoreError::NotFound)?;
-        write_change(&mut tx, ChangeKind::Session, &hash, at).await?;
-        write_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        let hash = parse_token_hash(&hash.ok_or(StoreError::NotFound)?)?;
+        tx.session_ended(&hash);
+        tx.commit(audit).await?;
         Ok(hash)
     }
 
     async fn revoke_session_by_hash(
         &self,
-        token_hash: &str,
+        token_hash: &TokenHash,
         at: OffsetDateTime,
         audit: &AuditEvent,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = AuditedTx::begin(self).await?;
         let res = sqlx::query(
             "UPDATE sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
         )
-        .bind(token_hash)
+        .bind(token_hash.as_str())
         .bind(ms(at))
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
         let revoked = res.rows_affected() > 0;
         if revoked {
-            write_change(&mut tx, ChangeKind::Session, token_hash, at).await?;
-            write_audit(&mut tx, audit).await?;
+            tx.session_ended(token_hash);
+            tx.commit(audit).await?;
         }
-        tx.commit().await?;
         Ok(revoked)
     }
 
@@ -190,20 +187,17 @@ impl SessionStore for Backend {
         user: UserId,
         at: OffsetDateTime,
         audit: &AuditEvent,
-    ) -> Result<Vec<String>, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let hashes: Vec<String> = sqlx::query_scalar(
+    ) -> Result<Vec<TokenHash>, StoreError> {
+        let mut tx = AuditedTx::begin(self).await?;
+        let raw: Vec<String> = sqlx::query_scalar(
             "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL RETURNING token_hash",
         )
         .bind(user.to_string())
         .bind(ms(at))
-        .fetch_all(&mut *tx)
+        .fetch_all(tx.conn())
         .await?;
-        for h in &hashes {
-            write_change(&mut tx, ChangeKind::Session, h, at).await?;
-        }
-        write_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        let hashes = tx.sessions_ended(raw)?;
+        tx.commit(audit).await?;
         Ok(hashes)
     }
 
@@ -215,13 +209,13 @@ impl SessionStore for Backend {
         user: Option<UserId>,
         at: OffsetDateTime,
         audit: &AuditEvent,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Vec<TokenHash>, StoreError> {
         if sid.is_none() && user.is_none() {
             return Ok(Vec::new());
         }
-        let mut tx = self.begin_write().await?;
+        let mut tx = AuditedTx::begin(self).await?;
         // Back-Channel Logout 1.0 §2.7: with both, a session must match both.
-        let hashes: Vec<String> = sqlx::query_scalar(
+        let raw: Vec<String> = sqlx::query_scalar(
             "UPDATE sessions SET revoked_at = $5
              WHERE app_id = $1 AND idp_issuer = $2 AND revoked_at IS NULL
                AND ($3 IS NULL OR idp_sid = $3) AND ($4 IS NULL OR user_id = $4)
@@ -232,19 +226,16 @@ impl SessionStore for Backend {
         .bind(sid)
         .bind(user.map(|u| u.to_string()))
         .bind(ms(at))
-        .fetch_all(&mut *tx)
+        .fetch_all(tx.conn())
         .await?;
-        for h in &hashes {
-            write_change(&mut tx, ChangeKind::Session, h, at).await?;
-        }
-        write_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        let hashes = tx.sessions_ended(raw)?;
+        tx.commit(audit).await?;
         Ok(hashes)
     }
 
     async fn update_session_tokens(
         &self,
-        token_hash: &str,
+        token_hash: &TokenHash,
         id_token_sealed: Option<&str>,
         refresh_token_sealed: Option<&str>,
         token_expires_at: Option<OffsetDateTime>,
@@ -254,7 +245,7 @@ impl SessionStore for Backend {
                 refresh_token_sealed = coalesce($3, refresh_token_sealed), token_expires_at = $4
              WHERE token_hash = $1",
         )
-        .bind(token_hash)
+        .bind(token_hash.as_str())
         .bind(id_token_sealed)
         .bind(refresh_token_sealed)
         .bind(token_expires_at.map(ms))

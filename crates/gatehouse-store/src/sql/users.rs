@@ -2,13 +2,13 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use gatehouse_core::user::{Email, Identity, Tag, TagSource, User, UserStatus};
-use gatehouse_core::{AppId, AuditEvent, UserId};
+use gatehouse_core::{AppId, AuditEvent, TokenHash, UserId};
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use super::{Backend, Conn, DbRow, from_ms, from_ms_opt, ms, parse_id, write_audit, write_change};
+use super::{AuditedTx, Backend, Conn, DbRow, from_ms, from_ms_opt, ms, parse_id};
 use crate::StoreError;
-use crate::changes::ChangeKind;
+use crate::changes::Changed;
 use crate::users::{PasswordChange, UserQuery, UserStore};
 
 macro_rules! select_users {
@@ -182,7 +182,7 @@ impl UserStore for Backend {
         password_hash: Option<&str>,
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = AuditedTx::begin(self).await?;
         sqlx::query(
             "INSERT INTO users (id, app_id, email, email_lower, first_name, last_name, status, password_hash, created_at, updated_at, last_login_at, email_verified)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -199,12 +199,11 @@ impl UserStore for Backend {
         .bind(ms(user.updated_at))
         .bind(user.last_login_at.map(ms))
         .bind(user.email_verified)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
-        Self::write_user_children(&mut tx, user, user.created_at).await?;
-        write_audit(&mut tx, audit).await?;
-        write_change(&mut tx, ChangeKind::User, &user.id.to_string(), audit.at).await?;
-        tx.commit().await?;
+        Self::write_user_children(tx.conn(), user, user.created_at).await?;
+        tx.changed(Changed::User(user.id));
+        tx.commit(audit).await?;
         Ok(())
     }
 
@@ -219,7 +218,7 @@ impl UserStore for Backend {
             PasswordChange::Remove => (true, None),
             PasswordChange::Set(h) => (true, Some(h)),
         };
-        let mut tx = self.begin_write().await?;
+        let mut tx = AuditedTx::begin(self).await?;
         let res = sqlx::query(
             "UPDATE users SET email = $3, email_lower = $4, first_name = $5, last_name = $6, status = $7,
                 password_hash = CASE WHEN $8 THEN $9 ELSE password_hash END,
@@ -238,15 +237,14 @@ impl UserStore for Backend {
         .bind(ms(user.updated_at))
         .bind(user.last_login_at.map(ms))
         .bind(user.email_verified)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
         if res.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        Self::write_user_children(&mut tx, user, user.updated_at).await?;
-        write_audit(&mut tx, audit).await?;
-        write_change(&mut tx, ChangeKind::User, &user.id.to_string(), audit.at).await?;
-        tx.commit().await?;
+        Self::write_user_children(tx.conn(), user, user.updated_at).await?;
+        tx.changed(Changed::User(user.id));
+        tx.commit(audit).await?;
         Ok(())
     }
 
@@ -255,28 +253,25 @@ impl UserStore for Backend {
         app: AppId,
         id: UserId,
         audit: &AuditEvent,
-    ) -> Result<Vec<String>, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let hashes: Vec<String> = sqlx::query_scalar(
+    ) -> Result<Vec<TokenHash>, StoreError> {
+        let mut tx = AuditedTx::begin(self).await?;
+        let raw: Vec<String> = sqlx::query_scalar(
             "SELECT token_hash FROM sessions WHERE user_id = $1 AND revoked_at IS NULL",
         )
         .bind(id.to_string())
-        .fetch_all(&mut *tx)
+        .fetch_all(tx.conn())
         .await?;
         let res = sqlx::query("DELETE FROM users WHERE id = $1 AND app_id = $2")
             .bind(id.to_string())
             .bind(app.to_string())
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
         if res.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        for h in &hashes {
-            write_change(&mut tx, ChangeKind::Session, h, audit.at).await?;
-        }
-        write_audit(&mut tx, audit).await?;
-        write_change(&mut tx, ChangeKind::User, &id.to_string(), audit.at).await?;
-        tx.commit().await?;
+        let hashes = tx.sessions_ended(raw)?;
+        tx.changed(Changed::User(id));
+        tx.commit(audit).await?;
         Ok(hashes)
     }
 

@@ -11,6 +11,7 @@
 
 pub(crate) type Backend = SqliteStore;
 pub(crate) type DbRow = sqlx::sqlite::SqliteRow;
+pub(crate) type Db = sqlx::Sqlite;
 pub(crate) type Conn = SqliteConnection;
 
 /// `IN (...)` over a JSON array of ids bound as `$1`.
@@ -36,6 +37,9 @@ mod replay;
 mod sessions;
 #[path = "../sql/tokens.rs"]
 mod tokens;
+#[path = "../sql/tx.rs"]
+mod tx;
+pub(crate) use tx::{AuditedTx, parse_token_hash, write_audit};
 #[path = "../sql/users.rs"]
 mod users;
 
@@ -43,12 +47,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use gatehouse_core::AuditEvent;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{SqliteConnection, SqlitePool};
 use time::OffsetDateTime;
 
-use crate::changes::ChangeKind;
 use crate::{Store, StoreError};
 
 /// Gatehouse's storage in a SQLite database file.
@@ -102,40 +104,16 @@ impl Store for SqliteStore {
 
 pub(crate) use crate::common::{from_ms, from_ms_opt, ms, parse_id};
 
-/// Append an audit event inside a transaction.
-pub(crate) async fn write_audit(
-    conn: &mut SqliteConnection,
-    e: &AuditEvent,
-) -> Result<(), StoreError> {
-    let actor = serde_json::to_string(&e.actor).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let details =
-        serde_json::to_string(&e.details).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    sqlx::query(
-        "INSERT INTO audit_events (app_id, at, actor, action, target, details, correlation_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(e.app_id.map(|a| a.to_string()))
-    .bind(ms(e.at))
-    .bind(actor)
-    .bind(&e.action)
-    .bind(&e.target)
-    .bind(details)
-    .bind(&e.correlation_id)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// Append a change-log row inside a transaction.
 pub(crate) async fn write_change(
     conn: &mut SqliteConnection,
-    kind: ChangeKind,
-    key: &str,
+    what: &crate::Changed,
     at: OffsetDateTime,
 ) -> Result<(), StoreError> {
+    let (kind, key) = what.to_row();
     sqlx::query("INSERT INTO changes (at, kind, key) VALUES ($1, $2, $3)")
         .bind(ms(at))
-        .bind(kind.as_str())
+        .bind(kind)
         .bind(key)
         .execute(conn)
         .await?;

@@ -1,0 +1,106 @@
+//! The one way a mutation is written, compiled once per backend like the
+//! queries: an [`AuditedTx`] is a write transaction that can only be
+//! committed with the audit event that describes it, and that writes the
+//! change-log rows of everything it touched in the same commit. A change is
+//! never stored without its audit event, and every node's caches hear of it.
+
+use gatehouse_core::{AuditEvent, TokenHash};
+
+use super::{Backend, Conn, Db, ms, write_change};
+use crate::{Changed, StoreError};
+
+/// A write transaction whose commit takes its audit event (see the module).
+/// Dropped without a commit, it rolls back.
+pub(crate) struct AuditedTx {
+    tx: sqlx::Transaction<'static, Db>,
+    changed: Vec<Changed>,
+    also: Vec<AuditEvent>,
+}
+
+impl AuditedTx {
+    /// Begin a write transaction.
+    pub(crate) async fn begin(store: &Backend) -> Result<Self, StoreError> {
+        Ok(Self {
+            tx: store.begin_write().await?,
+            changed: Vec::new(),
+            also: Vec::new(),
+        })
+    }
+
+    /// The connection the statements run on.
+    pub(crate) fn conn(&mut self) -> &mut Conn {
+        &mut self.tx
+    }
+
+    /// Note what this transaction changed (one change-log row each).
+    pub(crate) fn changed(&mut self, what: Changed) {
+        self.changed.push(what);
+    }
+
+    /// Note a session this transaction ended (every node drops it).
+    pub(crate) fn session_ended(&mut self, hash: &TokenHash) {
+        self.changed.push(Changed::Session(hash.clone()));
+    }
+
+    /// Note the sessions this transaction ended, from the token hashes
+    /// its statement returned; hands them back parsed.
+    pub(crate) fn sessions_ended(
+        &mut self,
+        raw: Vec<String>,
+    ) -> Result<Vec<TokenHash>, StoreError> {
+        let hashes = token_hashes(raw)?;
+        self.changed
+            .extend(hashes.iter().cloned().map(Changed::Session));
+        Ok(hashes)
+    }
+
+    /// Another use case's event, when one transaction holds several.
+    #[allow(dead_code)]
+    pub(crate) fn also_audit(&mut self, event: AuditEvent) {
+        self.also.push(event);
+    }
+
+    /// Write the change-log rows and the audit events, then commit.
+    pub(crate) async fn commit(mut self, audit: &AuditEvent) -> Result<(), StoreError> {
+        for what in &self.changed {
+            write_change(&mut self.tx, what, audit.at).await?;
+        }
+        for event in std::iter::once(audit).chain(&self.also) {
+            write_audit(&mut self.tx, event).await?;
+        }
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Append an audit event on a connection (inside a transaction, or alone
+/// for an event that records no change: a refused sign-in).
+pub(crate) async fn write_audit(conn: &mut Conn, e: &AuditEvent) -> Result<(), StoreError> {
+    let actor = serde_json::to_string(&e.actor).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let details =
+        serde_json::to_string(&e.details).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO audit_events (app_id, at, actor, action, target, details, correlation_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(e.app_id.map(|a| a.to_string()))
+    .bind(ms(e.at))
+    .bind(actor)
+    .bind(&e.action)
+    .bind(&e.target)
+    .bind(details)
+    .bind(&e.correlation_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Session token hashes read back from the database.
+pub(crate) fn token_hashes(raw: Vec<String>) -> Result<Vec<TokenHash>, StoreError> {
+    raw.iter().map(|h| parse_token_hash(h)).collect()
+}
+
+/// One token hash read back from the database.
+pub(crate) fn parse_token_hash(raw: &str) -> Result<TokenHash, StoreError> {
+    TokenHash::parse(raw).map_err(|_| StoreError::Corrupt(format!("token hash {raw:?}")))
+}
