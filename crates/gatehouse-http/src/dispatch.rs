@@ -242,7 +242,7 @@ async fn protected(
         .extensions()
         .get::<Canonical>()
         .map_or_else(|| req.uri().path(), |c| c.0.match_key());
-    let who = match identity::identify(state, route, req.headers(), key).await {
+    let who = match identity::identify(state, route, req.headers(), req.extensions(), key).await {
         Ok(Some(who)) => who,
         Ok(None) => return Ok(unauthenticated(route, &req)),
         Err(resp) => return Ok(labelled("proxy", resp)),

@@ -10,6 +10,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::FieldError;
 use gatehouse_service::ServiceError;
+use gatehouse_service::api_access::BearerError;
+use gatehouse_service::oidc::SignInError;
 
 /// Everything needed to render and log an error.
 #[derive(Debug, Clone)]
@@ -30,6 +32,16 @@ pub struct ErrorReport {
     pub retry_after: Option<Duration>,
     /// A way forward for people: (href, label), e.g. "Try again".
     pub link: Option<(String, &'static str)>,
+    /// Why, one sentence each, for the person refused (an access refusal
+    /// names the rule and the roles it needs); on the page and in the
+    /// problem document.
+    pub reasons: Vec<String>,
+    /// A `WWW-Authenticate` challenge (RFC 6750 §3) for a refused bearer token.
+    pub challenge: Option<String>,
+    /// The body a protocol prescribes (OAuth's `{"error": …}`), sent as
+    /// `application/json` with `Cache-Control: no-store` instead of a page
+    /// or a problem document.
+    pub protocol_body: Option<serde_json::Value>,
 }
 
 /// An error a handler returns.
@@ -54,6 +66,9 @@ impl HttpError {
             fields: Vec::new(),
             retry_after: None,
             link: None,
+            reasons: Vec::new(),
+            challenge: None,
+            protocol_body: None,
         }))
     }
 
@@ -69,6 +84,38 @@ impl HttpError {
     pub fn retry_after(mut self, after: Duration) -> Self {
         self.0.retry_after = Some(after);
         self
+    }
+
+    /// A `WWW-Authenticate: Bearer error="invalid_token"` challenge with
+    /// `description` (quotes, backslashes and controls dropped, 200 characters at most).
+    #[must_use]
+    pub fn bearer_challenge(mut self, description: &str) -> Self {
+        let clean: String = description
+            .chars()
+            .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+            .take(200)
+            .collect();
+        self.0.challenge = Some(format!(
+            "Bearer error=\"invalid_token\", error_description=\"{clean}\""
+        ));
+        self
+    }
+
+    /// An OAuth-style protocol error (`{"error": code, "error_description": …}`),
+    /// as Back-Channel Logout 1.0 §2.8 prescribes.
+    pub fn protocol(status: StatusCode, error: &'static str, description: Option<String>) -> Self {
+        let mut body = serde_json::json!({ "error": error });
+        if let Some(d) = &description {
+            body["error_description"] = serde_json::Value::String(d.clone());
+        }
+        let mut err = Self::new(
+            status,
+            error,
+            "Protocol error",
+            description.unwrap_or_default(),
+        );
+        err.0.protocol_body = Some(body);
+        err
     }
 
     /// Offer a link on the HTML page.
@@ -185,6 +232,134 @@ impl From<ServiceError> for HttpError {
 }
 
 impl HttpError {
+    /// The page a failed sign-in shows, with a way to start again.
+    pub fn sign_in(e: SignInError, login_url: String) -> Self {
+        let again = |err: HttpError| err.link(login_url.clone(), "Try again");
+        let reason = e.to_string();
+        let err = match &e {
+            SignInError::NotConfigured(why) => HttpError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "sso_not_configured",
+                "Sign-in is not set up",
+                format!(
+                    "Single sign-on for this application is not fully set up ({why}). Ask your administrator."
+                ),
+            ),
+            SignInError::IdpError { error, description } if error == "access_denied" => {
+                again(HttpError::new(
+                    StatusCode::FORBIDDEN,
+                    "idp_error",
+                    "Sign-in was cancelled",
+                    format!(
+                        "The identity provider did not sign you in{}.",
+                        description
+                            .as_deref()
+                            .map(|d| format!(": {d}"))
+                            .unwrap_or_default()
+                    ),
+                ))
+            }
+            SignInError::IdpError { error, description } => again(HttpError::new(
+                StatusCode::FORBIDDEN,
+                "idp_error",
+                "The identity provider refused the sign-in",
+                format!(
+                    "The identity provider answered \"{error}\"{}.",
+                    description
+                        .as_deref()
+                        .map(|d| format!(": {d}"))
+                        .unwrap_or_default()
+                ),
+            )),
+            SignInError::StateMismatch => again(HttpError::new(
+                StatusCode::BAD_REQUEST,
+                "state_mismatch",
+                "This sign-in could not be completed",
+                "It was not started in this browser, or your browser did not keep its cookie. Start the sign-in again.",
+            )),
+            SignInError::Expired => again(HttpError::new(
+                StatusCode::BAD_REQUEST,
+                "expired_login",
+                "The sign-in took too long",
+                "Sign-ins must be completed within 10 minutes. Start again.",
+            )),
+            SignInError::Replayed => again(HttpError::new(
+                StatusCode::BAD_REQUEST,
+                "replayed",
+                "This sign-in was already completed",
+                "This sign-in link was already used. Start a new sign-in.",
+            )),
+            SignInError::Unavailable(_) => again(HttpError::new(
+                StatusCode::BAD_GATEWAY,
+                "idp_unreachable",
+                "The identity provider is not reachable",
+                "Gatehouse could not reach the identity provider to complete the sign-in. Try again in a moment.",
+            )),
+            SignInError::TokenRefused(inner) => again(HttpError::new(
+                StatusCode::BAD_GATEWAY,
+                "token_error",
+                "The identity provider did not complete the sign-in",
+                format!("{inner}."),
+            )),
+            SignInError::InvalidToken(inner) => again(HttpError::new(
+                StatusCode::BAD_GATEWAY,
+                "invalid_token",
+                "The identity provider's answer was refused",
+                format!("Gatehouse refused it because {inner}. No session was created."),
+            )),
+            SignInError::Mapping(m) => HttpError::new(
+                StatusCode::FORBIDDEN,
+                "missing_claim",
+                "Your account is missing information",
+                format!(
+                    "The sign-in cannot finish: {m}. An administrator can fix this in Settings > Integrations > SSO OIDC > Claim Mappings, or at the identity provider."
+                ),
+            ),
+            SignInError::EmailNotVerified { .. } => HttpError::new(
+                StatusCode::FORBIDDEN,
+                "email_not_verified",
+                "Your e-mail address is not verified",
+                format!(
+                    "{e}. Verify your address at the identity provider, or ask an administrator to link the accounts."
+                ),
+            ),
+            SignInError::EmailTaken { .. } => HttpError::new(
+                StatusCode::CONFLICT,
+                "email_taken",
+                "This e-mail is already in use",
+                format!("{e}."),
+            ),
+            SignInError::Disabled { .. } => HttpError::new(
+                StatusCode::FORBIDDEN,
+                "user_disabled",
+                "Your account is disabled",
+                "Your account in this application is disabled. Ask your administrator.",
+            ),
+            SignInError::NoAccess { email } => HttpError::no_access(email, None),
+            SignInError::Service(gatehouse_service::ServiceError::Unavailable(_)) => again(
+                HttpError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "Sign-in is unavailable right now",
+                    "Gatehouse cannot reach its database, so nobody can sign in at the moment. People already signed in are not affected. Try again shortly.",
+                )
+                .retry_after(std::time::Duration::from_secs(5)),
+            ),
+            SignInError::Service(_) => HttpError::internal(e.to_string()),
+            _ => HttpError::internal(e.to_string()),
+        };
+        err.reason(format!("sign-in refused ({}): {reason}", e.reason()))
+    }
+
+    /// 403 for an access decision that refused: the page says who is signed
+    /// in, the rule that refused and the roles it needs.
+    pub fn denied(email: &str, denied: &gatehouse_core::access::Denied) -> Self {
+        let mut err = Self::no_access(email, denied.rule.as_ref())
+            .reason(format!("{email}: {}", denied.reasons.join(" ")));
+        err.0.reasons.clone_from(&denied.reasons);
+        err
+    }
+
     /// 403: signed in, but no role grants the application (or this path).
     pub fn no_access(email: &str, rule: Option<&gatehouse_core::access::RouteRule>) -> Self {
         match rule {
@@ -221,6 +396,67 @@ impl HttpError {
     }
 }
 
+/// A 401 for a bearer token that was not accepted (RFC 6750 §3).
+fn invalid_token(detail: String) -> HttpError {
+    HttpError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+        "Invalid bearer token",
+        detail.clone(),
+    )
+    .bearer_challenge(&detail)
+}
+
+impl From<BearerError> for HttpError {
+    fn from(e: BearerError) -> Self {
+        match e {
+        BearerError::Invalid(why) => invalid_token(format!("The bearer token was refused: {why}.")),
+        BearerError::Unidentified(why) => {
+            invalid_token(format!("The bearer token names no known user: {why}."))
+        }
+        BearerError::NotAccepted => {
+            invalid_token("This application does not accept bearer tokens.".into())
+        }
+        BearerError::Forbidden { email, why } => HttpError::new(
+            StatusCode::FORBIDDEN,
+            "no_access",
+            "You have no access to this application",
+            format!("{email} may not use this application: {why}."),
+        )
+        ,
+        BearerError::KeysUnavailable { why, retry_after } => HttpError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "idp_unavailable",
+                "The identity provider is not reachable",
+                "Bearer tokens cannot be checked because the identity provider's keys cannot be fetched. Try again shortly.",
+            )
+        .reason(why)
+        .retry_after(retry_after)
+        ,
+        BearerError::Service(s) => HttpError::from(s),
+    }
+    }
+}
+
+impl From<gatehouse_service::oidc::BackchannelError> for HttpError {
+    fn from(e: gatehouse_service::oidc::BackchannelError) -> Self {
+        match e {
+            gatehouse_service::oidc::BackchannelError::Service(s) => HttpError::protocol(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                None,
+            )
+            .reason(format!("back-channel logout failed: {s}")),
+            other => HttpError::protocol(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                Some(other.to_string()),
+            )
+            .reason(format!("back-channel logout refused: {other}")),
+        }
+    }
+}
+
 fn capitalize(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
@@ -237,6 +473,12 @@ impl IntoResponse for HttpError {
         {
             resp.headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, v);
+        }
+        if let Some(challenge) = &self.0.challenge
+            && let Ok(v) = axum::http::HeaderValue::from_str(challenge)
+        {
+            resp.headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, v);
         }
         resp.extensions_mut().insert(*self.0);
         resp

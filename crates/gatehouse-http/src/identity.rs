@@ -5,10 +5,11 @@
 
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use gatehouse_core::access::Authorization;
 use gatehouse_core::user::User;
-use gatehouse_service::api_access::BearerError;
+use gatehouse_service::access::RequestFacts;
 
 use crate::error::HttpError;
 use crate::extract::AppRoute;
@@ -44,58 +45,6 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// A 401 for a bearer token that was not accepted (RFC 6750 §3).
-fn invalid_token(detail: String) -> Response {
-    let mut resp = HttpError::new(
-        StatusCode::UNAUTHORIZED,
-        "invalid_token",
-        "Invalid bearer token",
-        detail.clone(),
-    )
-    .into_response();
-    let challenge = format!(
-        "Bearer error=\"invalid_token\", error_description=\"{}\"",
-        detail
-            .chars()
-            .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
-            .take(200)
-            .collect::<String>()
-    );
-    if let Ok(v) = HeaderValue::from_str(&challenge) {
-        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-    }
-    resp
-}
-
-fn bearer_refusal(e: BearerError) -> Response {
-    match e {
-        BearerError::Invalid(why) => invalid_token(format!("The bearer token was refused: {why}.")),
-        BearerError::Unidentified(why) => {
-            invalid_token(format!("The bearer token names no known user: {why}."))
-        }
-        BearerError::NotAccepted => {
-            invalid_token("This application does not accept bearer tokens.".into())
-        }
-        BearerError::Forbidden { email, why } => HttpError::new(
-            StatusCode::FORBIDDEN,
-            "no_access",
-            "You have no access to this application",
-            format!("{email} may not use this application: {why}."),
-        )
-        .into_response(),
-        BearerError::KeysUnavailable { why, retry_after } => HttpError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "idp_unavailable",
-                "The identity provider is not reachable",
-                "Bearer tokens cannot be checked because the identity provider's keys cannot be fetched. Try again shortly.",
-            )
-        .reason(why)
-        .retry_after(retry_after)
-        .into_response(),
-        BearerError::Service(s) => HttpError::from(s).into_response(),
-    }
-}
-
 /// The session of the request, trying each cookie with the application's
 /// session cookie name (a sibling subdomain may have tossed in its own):
 /// the session and the cookie value that named it.
@@ -120,13 +69,14 @@ pub async fn identify(
     state: &AppState,
     route: &AppRoute,
     headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
     path: &str,
 ) -> Result<Option<Identified>, Response> {
     let rt = &route.rt;
     let (user, via) = match bearer_token(headers).filter(|_| rt.api.is_some()) {
         Some(token) => match state.gh().authenticate_bearer(rt, token).await {
             Ok(user) => (user, Via::Bearer),
-            Err(e) => return Err(bearer_refusal(e)),
+            Err(e) => return Err(HttpError::from(e).into_response()),
         },
         None => {
             match find_session(state, rt, headers)
@@ -138,28 +88,26 @@ pub async fn identify(
             }
         }
     };
-    let decision = rt.decide(&user);
-    if !decision.allowed() {
-        let mut err = HttpError::no_access(user.email.as_str(), None)
-            .reason(format!("{} has no role in {}", user.email, rt.app.slug));
-        if via == Via::Session {
-            err = err.link(format!("{}/logout", rt.app.auth_prefix), "Sign out");
+    let facts = RequestFacts {
+        path,
+        via: match via {
+            Via::Session => "session",
+            Via::Bearer => "bearer",
+        },
+        correlation_id: extensions
+            .get::<crate::middleware::RequestId>()
+            .map(crate::middleware::RequestId::as_str),
+    };
+    match state.gh().access().authorize(rt, &user, facts).await {
+        Authorization::Allowed { roles } => Ok(Some(Identified { user, roles, via })),
+        Authorization::Denied(denied) => {
+            let mut err = HttpError::denied(user.email.as_str(), &denied);
+            if via == Via::Session && denied.rule.is_none() {
+                err = err.link(format!("{}/logout", rt.app.auth_prefix), "Sign out");
+            }
+            Err(err.into_response())
         }
-        return Err(err.into_response());
     }
-    if let Err(rule) = gatehouse_core::access::route_allows(&rt.access, path, &decision.roles) {
-        return Err(HttpError::no_access(user.email.as_str(), Some(rule))
-            .reason(format!(
-                "{} lacks {:?} for {}",
-                user.email, rule.roles, rule.prefix
-            ))
-            .into_response());
-    }
-    Ok(Some(Identified {
-        user,
-        roles: decision.roles,
-        via,
-    }))
 }
 
 /// The identity headers of PRODUCT.md and the signed assertion, for the

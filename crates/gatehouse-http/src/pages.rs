@@ -24,6 +24,13 @@ fn csp() -> &'static HeaderValue {
 
 /// Render a page with the security headers of Gatehouse's own pages.
 pub(crate) fn html(status: StatusCode, page: &impl Template) -> Response {
+    render_with(status, page, csp().clone())
+}
+
+/// Render a template as an HTML answer with Gatehouse's security headers
+/// and the page's content security policy: the one place both the sign-in
+/// pages and the console set them.
+pub(crate) fn render_with(status: StatusCode, page: &impl Template, csp: HeaderValue) -> Response {
     match page.render() {
         Ok(body) => {
             let mut resp = (status, body).into_response();
@@ -32,7 +39,7 @@ pub(crate) fn html(status: StatusCode, page: &impl Template) -> Response {
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/html; charset=utf-8"),
             );
-            h.insert(header::CONTENT_SECURITY_POLICY, csp().clone());
+            h.insert(header::CONTENT_SECURITY_POLICY, csp);
             h.insert(
                 header::X_CONTENT_TYPE_OPTIONS,
                 HeaderValue::from_static("nosniff"),
@@ -56,6 +63,19 @@ pub(crate) fn html(status: StatusCode, page: &impl Template) -> Response {
     }
 }
 
+/// The refusal of a cross-site form post (the CSRF layer of the sign-in
+/// routes and of the console).
+pub(crate) fn csrf_refused(e: tower_http::csrf::ProtectionError) -> Response {
+    crate::error::HttpError::new(
+        StatusCode::FORBIDDEN,
+        "csrf",
+        "Request refused",
+        "This form was sent from another site, so it was refused. Open the page again and retry.",
+    )
+    .reason(format!("cross-site request refused: {e}"))
+    .into_response()
+}
+
 #[derive(Template)]
 #[template(path = "pages/login.html")]
 pub(crate) struct LoginPage<'a> {
@@ -76,6 +96,7 @@ pub(crate) struct ErrorPage<'a> {
     pub title: &'a str,
     pub detail: &'a str,
     pub fields: &'a [FieldError],
+    pub reasons: &'a [String],
     pub link: Option<(String, &'a str)>,
     pub correlation_id: &'a str,
 }

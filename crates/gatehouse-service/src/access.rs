@@ -3,13 +3,109 @@
 //! Changes reach every node's routing snapshot through the change feed, so
 //! they apply on the next request without anyone signing out.
 
-use gatehouse_core::AppId;
-use gatehouse_core::access::{AccessPolicy, Grant, GrantInput};
+use gatehouse_core::access::{AccessPolicy, Authorization, Grant, GrantInput};
 use gatehouse_core::ids::GrantId;
-use gatehouse_store::StoreError;
+use gatehouse_core::user::User;
+use gatehouse_core::{Actor, AppId, AuditEvent, Clock};
+use gatehouse_store::{AuditStore, StoreError};
 
-use crate::routing::ACCESS_KEY;
+use crate::refusals::{Note, Refusals};
+use crate::routing::{ACCESS_KEY, AppRuntime};
 use crate::{Context, Gatehouse, ServiceError};
+
+/// Access decisions for requests on application hosts: the user's roles
+/// from the application's grants and default role, then its route rules.
+/// Holds only what a decision needs: the clock and the audit log for
+/// refusals (burst-limited, like refused sign-ins).
+pub struct Access<'a> {
+    audit: &'a (dyn AuditStore + Send + Sync),
+    clock: &'a dyn Clock,
+    refusals: &'a Refusals,
+}
+
+/// What a request is, for its access decision.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestFacts<'r> {
+    /// The request's canonical match key (never the raw path).
+    pub path: &'r str,
+    /// How the caller proved who they are (`session` or `bearer`), for the log.
+    pub via: &'static str,
+    /// The request's correlation id, for the audit event.
+    pub correlation_id: Option<&'r str>,
+}
+
+impl<'a> Access<'a> {
+    pub(crate) fn new(
+        audit: &'a (dyn AuditStore + Send + Sync),
+        clock: &'a dyn Clock,
+        refusals: &'a Refusals,
+    ) -> Self {
+        Self {
+            audit,
+            clock,
+            refusals,
+        }
+    }
+
+    /// Whether `user` may make this request of `rt`'s application. A
+    /// refusal is logged with its reasons and written to the audit log
+    /// (`access.denied`; the first of a burst per user and reason, with
+    /// the count of those left out on the next).
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %rt.app.slug, user = %user.id))]
+    pub async fn authorize(
+        &self,
+        rt: &AppRuntime,
+        user: &User,
+        facts: RequestFacts<'_>,
+    ) -> Authorization {
+        let outcome = gatehouse_core::access::authorize(user, &rt.grants, &rt.access, facts.path);
+        if let Authorization::Denied(denied) = &outcome {
+            tracing::info!(
+                app = %rt.app.slug,
+                user = %user.id,
+                via = facts.via,
+                reason = denied.reason(),
+                rule = denied.rule.as_ref().map(|r| r.prefix.as_str()),
+                why = %denied.reasons.join(" "),
+                "access denied"
+            );
+            let now = self.clock.now();
+            if let Note::Write { repeated_before } = self.refusals.note(
+                Some(rt.app.id),
+                &user.id.to_string(),
+                denied.reason(),
+                now.unix_timestamp(),
+            ) {
+                let mut event = AuditEvent::new(
+                    Some(rt.app.id),
+                    now,
+                    Actor::User {
+                        id: user.id.to_string(),
+                        email: user.email.to_string(),
+                    },
+                    "access.denied",
+                )
+                .target(user.email.as_str())
+                .correlated(facts.correlation_id.map(str::to_owned))
+                .detail("reason", denied.reason())
+                .detail("via", facts.via)
+                .detail("reasons", denied.reasons.clone());
+                if let Some(rule) = &denied.rule {
+                    event = event
+                        .detail("rule", rule.prefix.clone())
+                        .detail("needs", rule.roles.clone());
+                }
+                if repeated_before > 0 {
+                    event = event.detail("repeated_before", repeated_before);
+                }
+                if let Err(e) = self.audit.append_audit(&event).await {
+                    tracing::warn!(error = %e, "could not write the access.denied audit event");
+                }
+            }
+        }
+        outcome
+    }
+}
 
 impl Gatehouse {
     /// Grants of an application.

@@ -51,6 +51,23 @@ pub enum ServiceError {
     Internal(String),
 }
 
+impl ServiceError {
+    /// The stable reason: metric labels and audit `details.reason`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Invalid(_) => "invalid",
+            Self::NotFound(_) => "not_found",
+            Self::Conflict { .. } => "conflict",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::NoAccess { .. } => "no_access",
+            Self::Unauthorized => "unauthorized",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "error",
+        }
+    }
+}
+
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -202,6 +202,11 @@ impl Gatehouse {
         Ok(gh)
     }
 
+    /// Access decisions for requests on application hosts.
+    pub fn access(&self) -> access::Access<'_> {
+        access::Access::new(&*self.inner.store, &*self.inner.clock, &self.inner.refusals)
+    }
+
     /// The store (readiness checks, metrics).
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store

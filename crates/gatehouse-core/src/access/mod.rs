@@ -10,4 +10,4 @@ mod resolve;
 pub use grant::{
     AccessPolicy, Grant, GrantInput, MAX_STRIP_HEADERS, RouteRule, Subject, header_key, parse_role,
 };
-pub use resolve::{Decision, Reason, resolve, route_allows};
+pub use resolve::{Authorization, Decision, Denied, authorize, resolve, route_allows};

@@ -5,37 +5,53 @@ use serde::Serialize;
 use super::grant::{AccessPolicy, Grant, RouteRule, Subject};
 use crate::user::User;
 
-/// Why a role applies.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Reason {
-    /// A grant matched.
-    Grant {
-        /// The role.
-        role: String,
-        /// What matched.
-        subject: String,
-    },
-    /// No grant matched; the application's default role applies.
-    Default {
-        /// The role.
-        role: String,
-    },
-}
-
-/// A user's roles in an application, with the reasons.
+/// A user's roles in an application.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct Decision {
     /// Roles, sorted, no duplicates. Empty: no access.
     pub roles: Vec<String>,
-    /// Why each role applies.
-    pub reasons: Vec<Reason>,
 }
 
 impl Decision {
     /// Whether the user has any role.
     pub fn allowed(&self) -> bool {
         !self.roles.is_empty()
+    }
+}
+
+/// Whether a request may go through ([`authorize`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authorization {
+    /// It may; with the user's roles (for the identity headers).
+    Allowed {
+        /// The user's roles, sorted.
+        roles: Vec<String>,
+    },
+    /// It may not, and why.
+    Denied(Denied),
+}
+
+/// Why a request was refused: what the refused person may be told. It
+/// names the rule that refused and the roles it needs, never anyone
+/// else's grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied {
+    /// The route rule that refused; `None`: no role in the application at all.
+    pub rule: Option<RouteRule>,
+    /// The user's roles (empty when `rule` is `None`).
+    pub roles: Vec<String>,
+    /// Why, one sentence each, for the 403 page, the log line and the audit event.
+    pub reasons: Vec<String>,
+}
+
+impl Denied {
+    /// A stable machine name: `no_role` or `route_rule`.
+    pub fn reason(&self) -> &'static str {
+        if self.rule.is_some() {
+            "route_rule"
+        } else {
+            "no_role"
+        }
     }
 }
 
@@ -56,19 +72,64 @@ pub fn resolve(user: &User, grants: &[Grant], policy: &AccessPolicy) -> Decision
         if !d.roles.contains(&g.role) {
             d.roles.push(g.role.clone());
         }
-        d.reasons.push(Reason::Grant {
-            role: g.role.clone(),
-            subject: g.subject.describe(),
-        });
     }
     if d.roles.is_empty()
         && let Some(role) = &policy.default_role
     {
         d.roles.push(role.clone());
-        d.reasons.push(Reason::Default { role: role.clone() });
     }
     d.roles.sort();
     d
+}
+
+/// The access decision for one request: `user`'s roles from `grants` and
+/// the default role, then the first route rule matching `path` (the
+/// request's canonical match key). Reasons are written only for a refusal,
+/// so an allowed request costs no more than the lookup.
+pub fn authorize(
+    user: &User,
+    grants: &[Grant],
+    policy: &AccessPolicy,
+    path: &str,
+) -> Authorization {
+    let decision = resolve(user, grants, policy);
+    if !decision.allowed() {
+        let mut reasons = vec![format!(
+            "No grant gives {} a role in this application, and it has no default role.",
+            user.email
+        )];
+        if user.email_verified != Some(true) {
+            reasons.push(
+                "Your identity provider has not verified your e-mail address, so grants by e-mail address do not apply to you."
+                    .to_owned(),
+            );
+        }
+        return Authorization::Denied(Denied {
+            rule: None,
+            roles: Vec::new(),
+            reasons,
+        });
+    }
+    match route_allows(policy, path, &decision.roles) {
+        Ok(()) => Authorization::Allowed {
+            roles: decision.roles,
+        },
+        Err(rule) => {
+            let reasons = vec![
+                format!(
+                    "The rule for {} needs the role {}.",
+                    rule.prefix,
+                    rule.roles.join(" or ")
+                ),
+                format!("Your roles here: {}.", decision.roles.join(", ")),
+            ];
+            Authorization::Denied(Denied {
+                rule: Some(rule.clone()),
+                roles: decision.roles,
+                reasons,
+            })
+        }
+    }
 }
 
 /// Whether `roles` may reach `path`: the first rule whose prefix matches
@@ -169,7 +230,6 @@ mod tests {
                 "an unverified address earns no e-mail grant ({unverified:?})"
             );
         }
-        assert_eq!(d.reasons.len(), 4);
         let nobody = resolve(
             &user("x@example.com", &["ops"], &[]),
             &grants,
@@ -222,6 +282,51 @@ mod tests {
         );
         assert!(route_allows(&policy, "/shop", &member).is_ok());
         assert!(route_allows(&policy, "/admin/users", &["admin".to_owned()]).is_ok());
+    }
+
+    #[test]
+    fn refusals_say_which_rule_refused_and_nothing_of_other_grants() {
+        let grants = vec![
+            grant("member", Subject::Group("eng".into())),
+            grant("admin", Subject::Email("boss@example.com".into())),
+        ];
+        let policy = AccessPolicy {
+            routes: vec![RouteRule {
+                prefix: "/admin".into(),
+                roles: vec!["admin".into()],
+            }],
+            ..AccessPolicy::default()
+        };
+        let eng = user("ana@example.com", &["eng"], &[]);
+        assert_eq!(
+            authorize(&eng, &grants, &policy, "/shop"),
+            Authorization::Allowed {
+                roles: vec!["member".into()]
+            }
+        );
+        let Authorization::Denied(d) = authorize(&eng, &grants, &policy, "/admin/x") else {
+            panic!("allowed past the rule");
+        };
+        assert_eq!(d.reason(), "route_rule");
+        assert_eq!(d.rule.as_ref().map(|r| r.prefix.as_str()), Some("/admin"));
+        assert!(
+            d.reasons[0].contains("/admin needs the role admin"),
+            "{:?}",
+            d.reasons
+        );
+        assert!(d.reasons[1].contains("member"));
+        let mut stranger = user("x@example.com", &[], &[]);
+        stranger.email_verified = Some(false);
+        let Authorization::Denied(d) = authorize(&stranger, &grants, &policy, "/") else {
+            panic!("a stranger allowed");
+        };
+        assert_eq!(d.reason(), "no_role");
+        assert_eq!(d.reasons.len(), 2, "the unverified address is explained");
+        let all = d.reasons.join(" ");
+        assert!(
+            !all.contains("boss@example.com") && !all.contains("eng"),
+            "{all}"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::labelled;
+use crate::error::HttpError;
 use crate::extract::{AppRoute, Client};
 use crate::state::AppState;
 
@@ -18,16 +19,6 @@ pub struct LogoutForm {
     logout_token: Option<String>,
 }
 
-fn answer(status: StatusCode, body: Option<serde_json::Value>) -> Response {
-    let mut resp = match body {
-        Some(b) => (status, axum::Json(b)).into_response(),
-        None => status.into_response(),
-    };
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    labelled("auth_backchannel", resp)
-}
-
 /// `POST /backchannel-logout`.
 pub async fn backchannel(
     State(state): State<AppState>,
@@ -35,36 +26,26 @@ pub async fn backchannel(
     client: Client,
     Form(form): Form<LogoutForm, { 16 * 1024 }>,
 ) -> Response {
-    let Some(token) = form.logout_token.filter(|t| !t.is_empty()) else {
-        tracing::warn!(app = %route.rt.app.slug, "back-channel logout without a logout_token");
-        return answer(
+    let resp = match form.logout_token.filter(|t| !t.is_empty()) {
+        None => HttpError::protocol(
             StatusCode::BAD_REQUEST,
-            Some(
-                serde_json::json!({"error": "invalid_request", "error_description": "logout_token is missing"}),
-            ),
-        );
+            "invalid_request",
+            Some("logout_token is missing".into()),
+        )
+        .into_response(),
+        Some(token) => match state
+            .gh()
+            .backchannel_logout(&route.rt, &token, client.correlation_id.clone())
+            .await
+        {
+            Ok(_) => {
+                let mut ok = StatusCode::OK.into_response();
+                ok.headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                ok
+            }
+            Err(e) => HttpError::from(e).into_response(),
+        },
     };
-    match state
-        .gh()
-        .backchannel_logout(&route.rt, &token, client.correlation_id.clone())
-        .await
-    {
-        Ok(_) => answer(StatusCode::OK, None),
-        Err(gatehouse_service::oidc::BackchannelError::Service(e)) => {
-            tracing::error!(app = %route.rt.app.slug, error = %e, "back-channel logout failed");
-            answer(
-                StatusCode::SERVICE_UNAVAILABLE,
-                Some(serde_json::json!({"error": "temporarily_unavailable"})),
-            )
-        }
-        Err(e) => {
-            tracing::warn!(app = %route.rt.app.slug, correlation_id = client.correlation_id.as_deref().unwrap_or(""), error = %e, "back-channel logout refused");
-            answer(
-                StatusCode::BAD_REQUEST,
-                Some(
-                    serde_json::json!({"error": "invalid_request", "error_description": e.to_string()}),
-                ),
-            )
-        }
-    }
+    labelled("auth_backchannel", resp)
 }

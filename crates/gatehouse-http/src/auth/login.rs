@@ -12,7 +12,6 @@ use gatehouse_service::{Context, ServiceError};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::callback::sign_in_failure;
 use super::{cookie_header, labelled, session_cookie};
 use crate::error::HttpError;
 use crate::extract::{AppRoute, Client};
@@ -118,7 +117,7 @@ async fn show(
         }
         Err(e) => {
             state.metrics().observe_signin("oidc", e.reason());
-            Err(sign_in_failure(
+            Err(HttpError::sign_in(
                 e,
                 format!("{}/login", route.rt.app.auth_prefix),
             ))
@@ -204,24 +203,36 @@ pub async fn submit(
             }
             resp
         }
-        Err(ServiceError::InvalidCredentials) => {
-            state
-                .metrics()
-                .observe_signin("password", "invalid_credentials");
-            render(
-                &route,
-                &rd,
-                form.email.trim(),
-                Some("The e-mail or password is not correct.".to_owned()),
-                StatusCode::UNAUTHORIZED,
-            )
+        Err(e) => {
+            state.metrics().observe_signin("password", e.reason());
+            password_refusal(&route, &rd, form.email.trim(), e)
         }
-        Err(ServiceError::RateLimited { retry_after }) => {
-            state.metrics().observe_signin("password", "rate_limited");
+    };
+    labelled("auth_login", resp)
+}
+
+/// The answer to a refused password sign-in: the form again with the
+/// reason where the person can fix it, the error page otherwise.
+fn password_refusal(
+    route: &AppRoute,
+    rd: &gatehouse_core::ReturnPath,
+    email: &str,
+    e: ServiceError,
+) -> Response {
+    let app = &route.rt.app;
+    match e {
+        ServiceError::InvalidCredentials => render(
+            route,
+            rd,
+            email,
+            Some("The e-mail or password is not correct.".to_owned()),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ServiceError::RateLimited { retry_after } => {
             let mut resp = render(
-                &route,
-                &rd,
-                form.email.trim(),
+                route,
+                rd,
+                email,
                 Some(format!(
                     "Too many sign-in attempts. Try again in {} seconds.",
                     retry_after.as_secs().max(1)
@@ -233,19 +244,12 @@ pub async fn submit(
             }
             resp
         }
-        Err(ServiceError::NoAccess { email }) => {
-            state.metrics().observe_signin("password", "no_access");
-            HttpError::no_access(&email, None)
-                .link(
-                    format!("{}/login", app.auth_prefix),
-                    "Sign in as someone else",
-                )
-                .into_response()
-        }
-        Err(e) => {
-            state.metrics().observe_signin("password", "error");
-            HttpError::from(e).into_response()
-        }
-    };
-    labelled("auth_login", resp)
+        ServiceError::NoAccess { email } => HttpError::no_access(&email, None)
+            .link(
+                format!("{}/login", app.auth_prefix),
+                "Sign in as someone else",
+            )
+            .into_response(),
+        e => HttpError::from(e).into_response(),
+    }
 }

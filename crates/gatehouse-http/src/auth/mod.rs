@@ -13,7 +13,7 @@ pub mod try_sign_in;
 pub mod verify;
 
 use axum::Router;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use cookie::{Cookie, SameSite};
@@ -36,19 +36,15 @@ pub fn router(state: AppState) -> Router {
         .route("/jwks.json", get(client_jwks::jwks))
         .route("/try", get(try_sign_in::try_sign_in))
         .fallback(|| async { labelled("auth", HttpError::not_found("Page")) })
-        .layer(axum::middleware::map_response(crate::error::method_not_allowed))
-        .layer(CsrfLayer::new().with_rejection_response(|e: tower_http::csrf::ProtectionError| {
-            HttpError::new(
-                StatusCode::FORBIDDEN,
-                "csrf",
-                "Request refused",
-                "This form was sent from another site, so it was refused. Open the page again and retry.",
-            )
-            .reason(format!("cross-site request refused: {e}"))
-                        .into_response()
-        }))
+        .layer(axum::middleware::map_response(
+            crate::error::method_not_allowed,
+        ))
+        .layer(CsrfLayer::new().with_rejection_response(crate::pages::csrf_refused))
         // Server-to-server from the IdP: no browser, no CSRF check.
-        .route("/backchannel-logout", axum::routing::post(backchannel::backchannel))
+        .route(
+            "/backchannel-logout",
+            axum::routing::post(backchannel::backchannel),
+        )
         // Subrequests from the reverse proxy in front, with the browser's own
         // method: the application decides about cross-site requests.
         .route("/verify", axum::routing::any(verify::verify))

@@ -11,7 +11,6 @@ use gatehouse_core::ReturnPath;
 use gatehouse_service::oidc::Purpose;
 use serde::Deserialize;
 
-use super::callback::sign_in_failure;
 use super::{cookie_header, labelled};
 use crate::error::HttpError;
 use crate::extract::{AppRoute, Client};
@@ -73,7 +72,7 @@ pub async fn try_sign_in(
             }
             resp
         }
-        Err(e) => sign_in_failure(e, format!("{}/try", app.auth_prefix)).into_response(),
+        Err(e) => HttpError::sign_in(e, format!("{}/try", app.auth_prefix)).into_response(),
     };
     labelled("auth_try", resp)
 }

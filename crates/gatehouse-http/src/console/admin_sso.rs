@@ -16,7 +16,6 @@ use serde::Deserialize;
 
 use super::sso_oidc::{SsoValues, input_from_form};
 use super::{ADMIN_COOKIE, Chrome, ConsoleAdmin, Errors, Pairs, render};
-use crate::auth::callback::sign_in_failure;
 use crate::auth::{cookie_header, session_cookie};
 use crate::error::HttpError;
 use crate::extract::{Client, PublicHost};
@@ -116,7 +115,7 @@ pub async fn start(
         .gh()
         .start_oidc_sign_in(&rt, &entry, &rd, &[], Purpose::AdminSignIn, &client.info)
         .await
-        .map_err(|e| sign_in_failure(e, "/admin/login".into()))?;
+        .map_err(|e| HttpError::sign_in(e, "/admin/login".into()))?;
     let mut resp = Redirect::to(&start.redirect).into_response();
     let max_age = time::Duration::seconds(i64::try_from(start.max_age.as_secs()).unwrap_or(600));
     if let Some(c) = cookie_header(
@@ -153,7 +152,7 @@ pub async fn callback(
             &client.info,
         )
         .await
-        .map_err(|e| sign_in_failure(e, "/admin/login".into()))?;
+        .map_err(|e| HttpError::sign_in(e, "/admin/login".into()))?;
     let SignInDone::Admin {
         issuer,
         sub,

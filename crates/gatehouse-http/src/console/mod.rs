@@ -38,45 +38,71 @@ pub fn router() -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/admin/apps") }))
         .route("/login", get(login::page).post(login::submit))
         .route("/logout", post(login::logout))
-                .route("/setup", get(login::setup_page).post(login::setup_submit))
+        .route("/setup", get(login::setup_page).post(login::setup_submit))
         .route("/auth/login", get(admin_sso::start))
         .route("/auth/callback", get(admin_sso::callback))
         .route("/settings/sso", get(admin_sso::page).post(admin_sso::save))
         .route("/apps", get(apps::list))
         .route("/apps/new", get(apps::new_page).post(apps::create))
         .route("/apps/{id}", get(apps::edit_page).post(apps::update))
-        .route("/apps/{id}/delete", get(apps::delete_page).post(apps::delete))
+        .route(
+            "/apps/{id}/delete",
+            get(apps::delete_page).post(apps::delete),
+        )
         .route("/apps/{id}/sso", get(sso_oidc::page).post(sso_oidc::save))
         .route("/apps/{id}/sso/test", post(sso_oidc::test))
         .route("/apps/{id}/users", get(users::list))
         .route("/apps/{id}/users/{user_id}", get(users::page))
         .route("/apps/{id}/users/{user_id}/status", post(users::set_status))
-        .route("/apps/{id}/users/{user_id}/delete", get(users::delete_page).post(users::delete))
-        .route("/apps/{id}/users/{user_id}/sessions/revoke", post(users::revoke_sessions))
+        .route(
+            "/apps/{id}/users/{user_id}/delete",
+            get(users::delete_page).post(users::delete),
+        )
+        .route(
+            "/apps/{id}/users/{user_id}/sessions/revoke",
+            post(users::revoke_sessions),
+        )
         .route("/apps/{id}/sessions", get(sessions::list))
-        .route("/apps/{id}/sessions/{session_id}/revoke", post(sessions::revoke))
-                .route("/apps/{id}/audit", get(audit::list))
+        .route(
+            "/apps/{id}/sessions/{session_id}/revoke",
+            post(sessions::revoke),
+        )
+        .route("/apps/{id}/audit", get(audit::list))
         .route("/apps/{id}/access", get(access::page).post(access::save))
         .route("/apps/{id}/access/grants", post(access::grant))
         .route("/apps/{id}/access/api", post(access::save_api))
-        .route("/apps/{id}/access/grants/{grant_id}/delete", post(access::remove))
+        .route(
+            "/apps/{id}/access/grants/{grant_id}/delete",
+            post(access::remove),
+        )
         .fallback(|| async { labelled("admin", HttpError::not_found("Page")) })
-        .layer(CsrfLayer::new().with_rejection_response(|e: tower_http::csrf::ProtectionError| {
-            HttpError::new(
-                StatusCode::FORBIDDEN,
-                "csrf",
-                "Request refused",
-                "This form was sent from another site, so it was refused. Open the page again and retry.",
-            )
-            .reason(format!("cross-site request refused: {e}"))
-            .into_response()
-        }))
-        .route("/assets/console.css", get(|| async { asset("text/css; charset=utf-8", include_str!("../../static/console.css")) }))
-        .route("/assets/console.js", get(|| async { asset("text/javascript; charset=utf-8", include_str!("../../static/console.js")) }))
+        .layer(CsrfLayer::new().with_rejection_response(crate::pages::csrf_refused))
+        .route(
+            "/assets/console.css",
+            get(|| async {
+                asset(
+                    "text/css; charset=utf-8",
+                    include_str!("../../static/console.css"),
+                )
+            }),
+        )
+        .route(
+            "/assets/console.js",
+            get(|| async {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../../static/console.js"),
+                )
+            }),
+        )
         .layer(axum::middleware::map_response(|r: Response| async move {
             let mut r = r;
-            if r.extensions().get::<crate::middleware::RouteLabel>().is_none() {
-                r.extensions_mut().insert(crate::middleware::RouteLabel("admin"));
+            if r.extensions()
+                .get::<crate::middleware::RouteLabel>()
+                .is_none()
+            {
+                r.extensions_mut()
+                    .insert(crate::middleware::RouteLabel("admin"));
             }
             r
         }))
@@ -183,29 +209,7 @@ fn csp() -> HeaderValue {
 
 /// Render a console page with its security headers.
 pub(crate) fn render(status: StatusCode, tpl: &impl Template) -> Response {
-    match tpl.render() {
-        Ok(body) => {
-            let mut resp = (status, body).into_response();
-            let h = resp.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            );
-            h.insert(header::CONTENT_SECURITY_POLICY, csp());
-            h.insert(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            );
-            h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-            h.insert(
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("same-origin"),
-            );
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            resp
-        }
-        Err(e) => HttpError::internal(format!("console template: {e}")).into_response(),
-    }
+    crate::pages::render_with(status, tpl, csp())
 }
 
 /// Parse an application id from a console path.

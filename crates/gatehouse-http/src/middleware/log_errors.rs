@@ -32,12 +32,25 @@ struct Problem<'a> {
     field: Option<&'a str>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     errors: &'a [gatehouse_core::FieldError],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    reasons: &'a [String],
     correlation_id: &'a str,
 }
 
 /// Replace the body of `resp` with the rendered report, keeping its status and headers.
 pub fn render(resp: Response, report: &ErrorReport, id: &RequestId, json: bool) -> Response {
     let (mut parts, _) = resp.into_parts();
+    if let Some(body) = &report.protocol_body {
+        parts.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        parts
+            .headers
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        parts.headers.remove(header::CONTENT_LENGTH);
+        return Response::from_parts(parts, Body::from(body.to_string()));
+    }
     if json {
         let problem = Problem {
             kind: format!("urn:gatehouse:problem:{}", report.code),
@@ -46,6 +59,7 @@ pub fn render(resp: Response, report: &ErrorReport, id: &RequestId, json: bool) 
             detail: &report.detail,
             field: report.fields.first().map(|f| f.field.as_str()),
             errors: &report.fields,
+            reasons: &report.reasons,
             correlation_id: id.as_str(),
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
@@ -62,6 +76,7 @@ pub fn render(resp: Response, report: &ErrorReport, id: &RequestId, json: bool) 
         title: report.title,
         detail: &report.detail,
         fields: &report.fields,
+        reasons: &report.reasons,
         link: report.link.clone(),
         correlation_id: id.as_str(),
     };
