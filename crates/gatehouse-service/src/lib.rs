@@ -27,6 +27,8 @@ pub mod oidc;
 pub mod refusals;
 pub mod routing;
 pub mod sessions;
+#[cfg(test)]
+mod tests;
 pub mod users;
 
 use std::sync::Arc;

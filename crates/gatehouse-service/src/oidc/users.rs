@@ -179,14 +179,18 @@ impl Gatehouse {
             .detail("issuer", issuer);
         match store.create_user(&user, None, &audit).await {
             Ok(()) => Ok(user),
-            // A parallel first sign-in of the same identity won the race: use its user.
-            Err(StoreError::Conflict { field: "identity" }) => store
+            // A parallel first sign-in of the same identity may have won the
+            // race (its row takes the e-mail first, or the identity): use its
+            // user. Otherwise the address belongs to someone else.
+            Err(
+                e @ StoreError::Conflict {
+                    field: "identity" | "email",
+                },
+            ) => store
                 .find_user_by_identity(app, issuer, sub)
                 .await
                 .map_err(crate::ServiceError::from)?
-                .ok_or(SignInError::Service(crate::ServiceError::Internal(
-                    "identity conflict without a user".into(),
-                ))),
+                .ok_or_else(|| taken(e)),
             Err(e) => Err(taken(e)),
         }
     }

@@ -1,0 +1,114 @@
+//! Applications: created, changed and deleted through the use cases, each
+//! with its audit event, and the routing snapshot following at once.
+
+use gatehouse_core::RequestHost;
+
+use super::{Harness, ctx};
+use crate::ServiceError;
+use crate::apps::{AppPatch, NewApp};
+
+fn host(raw: &str) -> RequestHost {
+    RequestHost::parse(raw).unwrap_or_else(|| panic!("{raw} is not a host"))
+}
+
+#[tokio::test]
+async fn a_new_application_is_routed_at_once_and_audited() {
+    let h = Harness::new().await;
+    let app = h.app("alpha").await;
+    let routes = h.gh.routes();
+    let found = routes.find(&host("alpha.localhost")).map(|rt| rt.app.id);
+    assert_eq!(found, Some(app.id));
+    assert!(routes.find(&host("beta.localhost")).is_none());
+    let ev = h.audit(app.id, "app.created").await;
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].target.as_deref(), Some("alpha"));
+}
+
+#[tokio::test]
+async fn a_host_belongs_to_one_application_only() {
+    let h = Harness::new().await;
+    h.app("alpha").await;
+    let r =
+        h.gh.create_app(
+            NewApp {
+                name: "Thief".into(),
+                hosts: vec!["alpha.localhost".into()],
+                ..NewApp::default()
+            },
+            &ctx(),
+        )
+        .await;
+    assert!(
+        matches!(r, Err(ServiceError::Conflict { field: "hosts", .. })),
+        "{r:?}"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_names_every_field_at_fault_and_writes_nothing() {
+    let h = Harness::new().await;
+    let r =
+        h.gh.create_app(
+            NewApp {
+                name: String::new(),
+                slug: Some("Bad Slug".into()),
+                hosts: vec!["http://not a host".into()],
+                ..NewApp::default()
+            },
+            &ctx(),
+        )
+        .await;
+    let Err(ServiceError::Invalid(inv)) = r else {
+        panic!("accepted: {r:?}");
+    };
+    let fields: Vec<&str> = inv.errors.iter().map(|e| e.field.as_str()).collect();
+    assert!(
+        fields.contains(&"name") && fields.contains(&"slug"),
+        "{fields:?}"
+    );
+    assert!(
+        h.gh.list_apps()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn moving_a_host_reroutes_it_and_deleting_unroutes_it() {
+    let h = Harness::new().await;
+    let app = h.app("alpha").await;
+    h.gh.update_app(
+        app.id,
+        AppPatch {
+            hosts: Some(vec!["moved.localhost".into()]),
+            ..AppPatch::default()
+        },
+        &ctx(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(h.gh.routes().find(&host("alpha.localhost")).is_none());
+    assert!(h.gh.routes().find(&host("moved.localhost")).is_some());
+    assert_eq!(h.audit(app.id, "app.updated").await.len(), 1);
+    h.gh.delete_app(app.id, &ctx())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(h.gh.routes().find(&host("moved.localhost")).is_none());
+    assert!(matches!(
+        h.gh.get_app(app.id).await,
+        Err(ServiceError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn applications_are_found_by_slug() {
+    let h = Harness::new().await;
+    let app = h.app("alpha").await;
+    let found =
+        h.gh.get_app_by_slug("alpha")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(found.id, app.id);
+    assert!(h.gh.get_app_by_slug("nope").await.is_err());
+}
