@@ -7,6 +7,7 @@
 //! the crates above (`gatehouse-store`, `gatehouse-service`, `gatehouse-http`)
 //! only ever see valid values.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod access;
 pub mod api_access;

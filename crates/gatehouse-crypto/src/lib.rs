@@ -5,6 +5,7 @@
 //! Everything here is built on `aws-lc-rs` and `argon2`; nothing is
 //! hand-rolled. Callers above never see a raw key.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod password;
 pub mod sealed;

@@ -9,6 +9,7 @@
 //! [`authorize`], [`token`], [`validate`], [`logout`], and the quirks of
 //! particular providers ([`providers`]).
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod authorize;
 pub mod bearer;

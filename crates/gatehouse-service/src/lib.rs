@@ -9,6 +9,7 @@
 //! row in the same transaction), then invalidate this node's caches at once;
 //! other nodes follow through the change feed ([`feed`]).
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod access;
 pub mod admin;

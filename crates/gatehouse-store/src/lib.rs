@@ -10,6 +10,7 @@
 //! the change itself: a change is never stored without its audit event, and
 //! every node's caches hear about it.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod admins;
 pub mod apps;

@@ -15,6 +15,8 @@ pub struct Browser {
     /// The WebDriver session.
     pub client: Client,
     _driver: Child,
+    /// chromedriver and the Chromium it started go together.
+    _group: crate::process::GroupGuard,
     _profile: tempfile::TempDir,
 }
 
@@ -38,7 +40,7 @@ impl Browser {
             .find(|p| std::path::Path::new(p).exists())
             .expect("Chromium is not installed: apt-get install chromium chromium-driver (./scripts/test does it)");
         let port = free_port();
-        let driver = Command::new("chromedriver")
+        let driver = crate::process::dies_with_us(&mut Command::new("chromedriver"))
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -70,6 +72,7 @@ impl Browser {
                 Ok(client) => {
                     return Self {
                         client,
+                        _group: crate::process::GroupGuard::of(&driver),
                         _driver: driver,
                         _profile: profile,
                     };

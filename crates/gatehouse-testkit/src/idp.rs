@@ -47,7 +47,7 @@ impl TestIdp {
             dir.join("node_modules/oidc-provider").exists(),
             "the test IdP's packages are missing: run `npm ci --prefix tests/idp` (./scripts/test does it)"
         );
-        let mut child = Command::new("node")
+        let mut child = crate::process::dies_with_us(&mut Command::new("node"))
             .arg(dir.join("idp.mjs"))
             .env("IDP_CONFIG", config.to_string())
             .stdout(Stdio::piped())

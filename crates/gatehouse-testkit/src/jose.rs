@@ -13,7 +13,7 @@ use crate::idp::idp_dir;
 /// Verify each token (ES256, `iss`, `aud`, times) with keys from `jwks_url`.
 /// One JSON result per token: `{"ok": true, "kid", "payload"}` or `{"ok": false, "code"}`.
 pub async fn verify(jwks_url: &str, issuer: &str, audience: &str, tokens: &[&str]) -> Vec<Value> {
-    let mut child = Command::new("node")
+    let mut child = crate::process::dies_with_us(&mut Command::new("node"))
         .arg(idp_dir().join("verify-jwt.mjs"))
         .args([jwks_url, issuer, audience])
         .stdin(Stdio::piped())

@@ -13,6 +13,7 @@ pub mod jose;
 pub mod load;
 pub mod node;
 pub mod postgres;
+pub mod process;
 pub mod proxies;
 pub mod raw;
 pub mod sso;

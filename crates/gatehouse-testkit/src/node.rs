@@ -31,6 +31,7 @@ impl Node {
     pub async fn start(bin: &str, database_url: &str, env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut cmd = Command::new(bin);
+        crate::process::dies_with_us(&mut cmd);
         cmd.arg("serve")
             .current_dir(dir.path())
             .env_remove("RUST_LOG")

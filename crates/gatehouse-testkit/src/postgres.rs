@@ -41,6 +41,7 @@ fn run_as() -> Option<(u32, u32)> {
 
 fn command(bin: &Path, user: Option<(u32, u32)>) -> Command {
     let mut c = Command::new(bin);
+    crate::process::dies_with_us_std(&mut c);
     if let Some((uid, gid)) = user {
         c.uid(uid).gid(gid);
     }

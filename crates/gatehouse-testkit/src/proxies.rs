@@ -55,6 +55,8 @@ fn fill(example: &str, gatehouse: SocketAddr, upstream: SocketAddr, host: &str) 
 pub struct FrontProxy {
     /// Where it listens (loopback).
     pub port: u16,
+    /// The master and its workers go together (kill_on_drop kills the master only).
+    _group: crate::process::GroupGuard,
     _dir: tempfile::TempDir,
     _child: Child,
 }
@@ -75,7 +77,7 @@ impl FrontProxy {
         );
         let conf_path = dir.path().join("nginx.conf");
         std::fs::write(&conf_path, conf).expect("write nginx.conf");
-        let mut child = Command::new(nginx_binary())
+        let mut child = crate::process::dies_with_us(&mut Command::new(nginx_binary()))
             .arg("-c")
             .arg(&conf_path)
             .arg("-p")
@@ -88,6 +90,7 @@ impl FrontProxy {
         wait_listening(port, &mut child, "nginx", &dir.path().join("error.log")).await;
         Self {
             port,
+            _group: crate::process::GroupGuard::of(&child),
             _dir: dir,
             _child: child,
         }
@@ -106,7 +109,7 @@ impl FrontProxy {
         let conf = format!("{{\n\tadmin off\n\tauto_https off\n\thttp_port {port}\n}}\n\n{site}");
         let conf_path = dir.path().join("Caddyfile");
         std::fs::write(&conf_path, conf).expect("write Caddyfile");
-        let mut child = Command::new("caddy")
+        let mut child = crate::process::dies_with_us(&mut Command::new("caddy"))
             .args(["run", "--adapter", "caddyfile", "--config"])
             .arg(&conf_path)
             .env("HOME", dir.path())
@@ -122,6 +125,7 @@ impl FrontProxy {
         wait_listening(port, &mut child, "caddy", &dir.path().join("caddy.log")).await;
         Self {
             port,
+            _group: crate::process::GroupGuard::of(&child),
             _dir: dir,
             _child: child,
         }

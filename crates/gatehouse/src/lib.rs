@@ -1,6 +1,7 @@
 //! The Gatehouse binary as a library (zero2prod style): configuration,
 //! start-up and the CLI commands, so tests start the real server in-process
 //! on port 0 and scripts get stable exit codes.
+#![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod config;

@@ -1,4 +1,5 @@
 //! `gatehouse`: parse the command line, run it, map errors to exit codes.
+#![forbid(unsafe_code)]
 
 #[tokio::main]
 async fn main() {

@@ -234,8 +234,14 @@ async fn a_sign_in_started_on_one_node_completes_on_another() {
     assert_eq!(r.status, 200, "{}", r.text);
 
     let browser = AppClient::without_keepalive(lb.addr, "shop.localhost");
-    // Node 2 must know the SSO settings saved on node 1 before it can finish a sign-in.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // Node 2 must know the SSO settings saved on node 1 before it can finish
+    // a sign-in: poll node 2 until its sign-in goes to the IdP.
+    lb.route_to(1);
+    let probe = AppClient::without_keepalive(lb.addr, "shop.localhost");
+    until(Duration::from_secs(10), 303, || async {
+        probe.get("/auth/login?rd=/").await.status
+    })
+    .await;
     lb.route_to(0);
     let start = browser.get("/auth/login?rd=/orders").await;
     assert_eq!(start.status, 303, "{}", start.text);
@@ -281,7 +287,9 @@ async fn a_node_killed_mid_traffic_loses_nothing_it_acknowledged() {
     // Writers hammer node 1: new users (with groups and tags) and, now and
     // then (within the sign-in rate limits), sign-ins.
     let mut tasks = Vec::new();
+    let acked_count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for w in 0..6 {
+        let acked_count = acked_count.clone();
         let api = n1.api();
         let client_addr = n1.addr;
         let app = app.clone();
@@ -302,6 +310,7 @@ async fn a_node_killed_mid_traffic_loses_nothing_it_acknowledged() {
                         let v: serde_json::Value = r.json().await.unwrap_or_default();
                         if let Some(id) = v["id"].as_str() {
                             acked_users.push(id.to_owned());
+                            acked_count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         }
                     }
                     Ok(_) => {}
@@ -334,7 +343,16 @@ async fn a_node_killed_mid_traffic_loses_nothing_it_acknowledged() {
             (acked_users, acked_sessions)
         }));
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Kill node 1 in the middle of the writes: once a good number are acknowledged.
+    let start = Instant::now();
+    while acked_count.load(std::sync::atomic::Ordering::Relaxed) < 60 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the writers got only {} users acknowledged",
+            acked_count.load(std::sync::atomic::Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     n1.kill().await;
     let mut users = Vec::new();
     let mut sessions = Vec::new();
