@@ -57,6 +57,14 @@ pub struct HostPattern {
 }
 
 impl HostPattern {
+    /// `localhost`, any port: the default admin host.
+    pub fn localhost() -> Self {
+        Self {
+            host: "localhost".to_owned(),
+            port: None,
+        }
+    }
+
     /// Parse a host entry as an operator writes it.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let err = |m: &str| Invalid::field("hosts", m.to_owned());
@@ -209,6 +217,11 @@ impl fmt::Display for RequestHost {
 pub struct AuthPrefix(String);
 
 impl AuthPrefix {
+    /// `/admin/auth`: the prefix of the console's own sign-in routes.
+    pub fn console() -> Self {
+        Self("/admin/auth".to_owned())
+    }
+
     /// Parse a prefix: `/` followed by one or more segments of lowercase letters,
     /// digits, `-`, `_` or `.`, no trailing slash.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
@@ -388,6 +401,18 @@ impl Application {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_built_in_values_are_what_parsing_gives() {
+        assert_eq!(
+            HostPattern::parse("localhost").ok(),
+            Some(HostPattern::localhost())
+        );
+        assert_eq!(
+            AuthPrefix::parse("/admin/auth").ok(),
+            Some(AuthPrefix::console())
+        );
+    }
 
     #[test]
     fn host_entries_parse_with_and_without_port() {

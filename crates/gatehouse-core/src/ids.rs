@@ -87,6 +87,11 @@ uuid_id!(
 pub struct Slug(String);
 
 impl Slug {
+    /// `console`: the slug of the console as a pseudo-application.
+    pub fn console() -> Self {
+        Self("console".to_owned())
+    }
+
     /// Parse a slug given by an operator.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let ok = !raw.is_empty()
@@ -258,5 +263,6 @@ mod tests {
             assert!(Slug::parse(bad).is_err(), "{bad:?} accepted");
         }
         assert!(Slug::parse("app-1").is_ok());
+        assert_eq!(Slug::parse("console").ok(), Some(Slug::console()));
     }
 }

@@ -170,10 +170,9 @@ pub struct ClaimMappings {
 impl Default for ClaimMappings {
     fn default() -> Self {
         Self {
-            email: ClaimPath::parse("email", "email").unwrap_or_else(|_| unreachable!()),
-            first_name: ClaimPath::parse("given_name", "first_name")
-                .unwrap_or_else(|_| unreachable!()),
-            last_name: ClaimPath::parse("family_name", "last_name").ok(),
+            email: ClaimPath::standard("email"),
+            first_name: ClaimPath::standard("given_name"),
+            last_name: Some(ClaimPath::standard("family_name")),
             other: Vec::new(),
         }
     }

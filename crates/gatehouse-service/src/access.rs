@@ -115,6 +115,7 @@ impl Gatehouse {
     }
 
     /// Grant a role.
+    #[tracing::instrument(level = "info", skip_all, fields(app = %app), err(level = "debug"))]
     pub async fn create_grant(
         &self,
         app: AppId,
@@ -155,6 +156,7 @@ impl Gatehouse {
     }
 
     /// Take a grant back.
+    #[tracing::instrument(level = "info", skip_all, fields(app = %app, grant = %id), err(level = "debug"))]
     pub async fn delete_grant(
         &self,
         app: AppId,
@@ -195,6 +197,7 @@ impl Gatehouse {
     }
 
     /// Replace the access policy of an application.
+    #[tracing::instrument(level = "info", skip_all, fields(app = %app), err(level = "debug"))]
     pub async fn put_access(
         &self,
         app: AppId,

@@ -109,6 +109,7 @@ impl Gatehouse {
     }
 
     /// Replace the bearer-token settings of an application.
+    #[tracing::instrument(level = "info", skip_all, fields(app = %app), err(level = "debug"))]
     pub async fn put_api_access(
         &self,
         app: AppId,
@@ -159,6 +160,7 @@ impl Gatehouse {
 
     /// The user a bearer token is for, in application `rt`. The caller
     /// resolves roles (as for a session).
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %rt.app.slug), err(level = "debug"))]
     pub async fn authenticate_bearer(
         &self,
         rt: &AppRuntime,

@@ -119,6 +119,7 @@ impl Gatehouse {
     }
 
     /// Create an application.
+    #[tracing::instrument(level = "info", skip_all, err(level = "debug"))]
     pub async fn create_app(
         &self,
         input: NewApp,
@@ -217,6 +218,7 @@ impl Gatehouse {
     }
 
     /// Change an application.
+    #[tracing::instrument(level = "info", skip_all, fields(app = %id), err(level = "debug"))]
     pub async fn update_app(
         &self,
         id: AppId,
@@ -278,6 +280,7 @@ impl Gatehouse {
     }
 
     /// Delete an application with its users, sessions and settings.
+    #[tracing::instrument(level = "info", skip_all, fields(app = %id), err(level = "debug"))]
     pub async fn delete_app(&self, id: AppId, ctx: &Context) -> Result<(), ServiceError> {
         let app = self.get_app(id).await?;
         let now = self.now();
@@ -318,6 +321,7 @@ impl Gatehouse {
 
     /// Validate and save the SSO OIDC settings of an application. The client
     /// secret is sealed under the master key before it reaches the store.
+    #[tracing::instrument(level = "info", skip_all, fields(app = %id), err(level = "debug"))]
     pub async fn put_sso(
         &self,
         id: AppId,

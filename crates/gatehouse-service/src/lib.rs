@@ -109,7 +109,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             session_policy: SessionPolicy::default(),
-            admin_host: HostPattern::parse("localhost").unwrap_or_else(|_| unreachable!()),
+            admin_host: HostPattern::localhost(),
             admin_scheme: gatehouse_core::Scheme::Http,
             admin_token: None,
             feed_interval: Duration::from_millis(500),

@@ -121,6 +121,7 @@ impl LoginLimiter {
 
 impl Gatehouse {
     /// Sign in with e-mail and password and issue a session.
+    #[tracing::instrument(level = "info", skip_all, fields(app = %app.slug), err(level = "debug"))]
     pub async fn sign_in_with_password(
         &self,
         app: &Application,

@@ -151,12 +151,11 @@ pub fn console_app(
     Application {
         id: AppId::from_uuid(uuid::Uuid::nil()),
         name: "Gatehouse console".to_owned(),
-        slug: gatehouse_core::Slug::parse("console").unwrap_or_else(|_| unreachable!()),
+        slug: gatehouse_core::Slug::console(),
         hosts: vec![host.clone()],
         upstream_url: None,
         scheme,
-        auth_prefix: gatehouse_core::AuthPrefix::parse("/admin/auth")
-            .unwrap_or_else(|_| unreachable!()),
+        auth_prefix: gatehouse_core::AuthPrefix::console(),
         created_at: epoch,
         updated_at: epoch,
     }

@@ -72,6 +72,7 @@ pub struct ActiveSession {
 impl Gatehouse {
     /// Issue a session for `user` after a successful sign-in and record the
     /// sign-in (audit `signin.succeeded`).
+    #[tracing::instrument(level = "info", skip_all, fields(app = %app.slug, user = %user.id), err(level = "debug"))]
     pub async fn create_session(
         &self,
         app: &Application,
@@ -256,6 +257,7 @@ impl Gatehouse {
 
     /// End the session behind `cookie` (sign-out). Returns the ended session,
     /// whose IdP data the logout redirect needs.
+    #[tracing::instrument(level = "info", skip_all, fields(app = %app), err(level = "debug"))]
     pub async fn sign_out(
         &self,
         app: AppId,
@@ -328,6 +330,7 @@ impl Gatehouse {
 
     /// Revoke one session; it stops working at once on this node and within
     /// a feed interval on every other.
+    #[tracing::instrument(level = "info", skip_all, fields(app = %app, session = %id), err(level = "debug"))]
     pub async fn revoke_session(
         &self,
         app: AppId,
@@ -350,6 +353,7 @@ impl Gatehouse {
     }
 
     /// Revoke every session of a user.
+    #[tracing::instrument(level = "info", skip_all, fields(app = %app, user = %user), err(level = "debug"))]
     pub async fn revoke_user_sessions(
         &self,
         app: AppId,

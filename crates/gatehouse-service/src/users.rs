@@ -136,6 +136,7 @@ fn email_conflict(e: StoreError) -> ServiceError {
 
 impl Gatehouse {
     /// Create a local user.
+    #[tracing::instrument(level = "info", skip_all, fields(app = %app), err(level = "debug"))]
     pub async fn create_user(
         &self,
         app: AppId,
@@ -221,6 +222,7 @@ impl Gatehouse {
     }
 
     /// Change a user.
+    #[tracing::instrument(level = "info", skip_all, fields(app = %app, user = %id), err(level = "debug"))]
     pub async fn update_user(
         &self,
         app: AppId,
@@ -321,6 +323,7 @@ impl Gatehouse {
     }
 
     /// Delete a user and end their sessions.
+    #[tracing::instrument(level = "info", skip_all, fields(app = %app, user = %id), err(level = "debug"))]
     pub async fn delete_user(
         &self,
         app: AppId,

@@ -17,6 +17,11 @@ use crate::validation::Invalid;
 pub struct ClaimPath(String);
 
 impl ClaimPath {
+    /// A standard claim name known to be valid (the defaults of the mappings).
+    pub(crate) fn standard(name: &'static str) -> Self {
+        Self(name.to_owned())
+    }
+
     /// Parse a claim name given for `field`: 1-256 characters, no whitespace or
     /// control characters, no empty path segment.
     pub fn parse(raw: &str, field: &str) -> Result<Self, Invalid> {
@@ -80,6 +85,16 @@ impl<'de> Deserialize<'de> for ClaimPath {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_standard_claims_parse() {
+        for name in ["email", "given_name", "family_name"] {
+            assert_eq!(
+                ClaimPath::parse(name, "x").ok(),
+                Some(ClaimPath::standard(name))
+            );
+        }
+    }
     use serde_json::json;
 
     fn path(s: &str) -> ClaimPath {

@@ -34,6 +34,7 @@ pub enum BackchannelError {
 
 impl Gatehouse {
     /// Verify a logout token and end the sessions it names. Returns how many ended.
+    #[tracing::instrument(level = "info", skip_all, fields(app = %rt.app.slug), err(level = "debug"))]
     pub async fn backchannel_logout(
         &self,
         rt: &AppRuntime,

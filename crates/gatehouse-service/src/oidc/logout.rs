@@ -35,6 +35,7 @@ pub struct LogoutOutcome {
 
 impl Gatehouse {
     /// End the session behind `cookie` and work out where to send the browser.
+    #[tracing::instrument(level = "info", skip_all, fields(app = %rt.app.slug), err(level = "debug"))]
     pub async fn logout(
         &self,
         rt: &AppRuntime,

@@ -24,6 +24,7 @@ const RETRY: Duration = Duration::from_secs(60);
 impl Gatehouse {
     /// Refresh the IdP tokens of a live session whose tokens expired.
     /// `Ok(false)` when the session ended because the IdP refused.
+    #[tracing::instrument(level = "debug", skip_all, fields(app = %rt.app.slug), err(level = "debug"))]
     pub(crate) async fn refresh_session(
         &self,
         rt: &AppRuntime,

@@ -103,6 +103,7 @@ impl Gatehouse {
     /// Start a sign-in at the application's IdP from a request for `host`.
     /// `params` are the `/auth/login` query parameters to forward. A failure
     /// is logged and audited (`signin.failed`).
+    #[tracing::instrument(level = "info", skip_all, fields(app = %rt.app.slug), err(level = "debug"))]
     pub async fn start_oidc_sign_in(
         &self,
         rt: &AppRuntime,
@@ -253,6 +254,7 @@ impl Gatehouse {
 
     /// Complete a sign-in at the callback. `flow_cookie` looks up a cookie by
     /// name. A failure is logged and audited (`signin.failed`).
+    #[tracing::instrument(level = "info", skip_all, fields(app = %rt.app.slug), err(level = "debug"))]
     pub async fn complete_oidc_sign_in(
         &self,
         rt: &AppRuntime,

@@ -86,6 +86,7 @@ pub(crate) fn unchanged(user: &User, m: &MappedIdentity, verified: Option<bool>)
 
 impl Gatehouse {
     /// Find, link or create the user of an IdP sign-in and bring it up to date.
+    #[tracing::instrument(level = "info", skip_all, fields(app = %app, issuer = issuer), err(level = "debug"))]
     pub(crate) async fn sign_in_user(
         &self,
         app: AppId,
@@ -133,6 +134,11 @@ impl Gatehouse {
             .await
             .map_err(crate::ServiceError::from)?;
         if let Some((mut user, _)) = existing {
+            // A parallel first sign-in of this identity created this user
+            // between the two lookups: it is ours, not one to link.
+            if user.identities.contains(&identity) {
+                return Ok(user);
+            }
             // Linking by e-mail takes over an existing account: only for an
             // address verified by this sign-in and by the account itself.
             if verified != Some(true) || user.email_verified != Some(true) {
