@@ -175,6 +175,25 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     }
 }
 
+/// The application id of a route with one `{id}` path parameter, parsed:
+/// an id that is not one answers 404 "Application not found".
+#[derive(Debug, Clone, Copy)]
+pub struct AppPath(pub gatehouse_core::AppId);
+
+impl<S: Send + Sync> FromRequestParts<S> for AppPath {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| HttpError::not_found("Application"))?;
+        raw.parse()
+            .map(Self)
+            .map_err(|_| HttpError::not_found("Application"))
+    }
+}
+
 /// An authenticated admin API call: `Authorization: Bearer <admin token>`.
 #[derive(Debug, Clone)]
 pub struct Admin(pub Context);

@@ -30,6 +30,25 @@ const DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Serve `router` on `listener` until `shutdown` resolves, then let
 /// in-flight requests finish (for at most 30 s).
+/// Drive a connection until it ends, or until shutdown asks it to finish
+/// its requests and close; then release the drain guard. A macro because
+/// hyper's HTTP/1 and auto (HTTP/1 + h2c) connections share no trait for
+/// `graceful_shutdown`.
+macro_rules! drive {
+    ($conn:expr, $stop:ident, $alive:ident) => {{
+        let conn = $conn;
+        tokio::pin!(conn);
+        tokio::select! {
+            r = conn.as_mut() => log_end(r.err().map(|e| e.to_string())),
+            _ = $stop.changed() => {
+                conn.as_mut().graceful_shutdown();
+                log_end(conn.await.err().map(|e| e.to_string()));
+            }
+        }
+        drop($alive);
+    }};
+}
+
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -76,31 +95,18 @@ pub async fn serve(
         if opts.http2_cleartext {
             tokio::spawn(async move {
                 let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                let conn = builder.serve_connection_with_upgrades(io, service);
-                tokio::pin!(conn);
-                tokio::select! {
-                    r = conn.as_mut() => log_end(r.err().map(|e| e.to_string())),
-                    _ = stop.changed() => {
-                        conn.as_mut().graceful_shutdown();
-                        log_end(conn.await.err().map(|e| e.to_string()));
-                    }
-                }
-                drop(alive);
+                drive!(
+                    builder.serve_connection_with_upgrades(io, service),
+                    stop,
+                    alive
+                );
             });
         } else {
             tokio::spawn(async move {
                 let conn = hyper::server::conn::http1::Builder::new()
                     .serve_connection(io, service)
                     .with_upgrades();
-                tokio::pin!(conn);
-                tokio::select! {
-                    r = conn.as_mut() => log_end(r.err().map(|e| e.to_string())),
-                    _ = stop.changed() => {
-                        conn.as_mut().graceful_shutdown();
-                        log_end(conn.await.err().map(|e| e.to_string()));
-                    }
-                }
-                drop(alive);
+                drive!(conn, stop, alive);
             });
         }
     }

@@ -12,6 +12,35 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+/// The shared queries (`src/sql/`), compiled into a backend's module: each
+/// backend invokes this once, after naming its `Backend`, `Db`, `Conn` and
+/// `DbRow` types and its `ids_in!` fragment.
+macro_rules! queries {
+    () => {
+        #[path = "../sql/admins.rs"]
+        mod admins;
+        #[path = "../sql/apps.rs"]
+        mod apps;
+        #[path = "../sql/audit.rs"]
+        mod audit;
+        #[path = "../sql/changes.rs"]
+        mod changes;
+        #[path = "../sql/grants.rs"]
+        mod grants;
+        #[path = "../sql/replay.rs"]
+        mod replay;
+        #[path = "../sql/sessions.rs"]
+        mod sessions;
+        #[path = "../sql/tokens.rs"]
+        mod tokens;
+        #[path = "../sql/tx.rs"]
+        mod tx;
+        #[path = "../sql/users.rs"]
+        mod users;
+        pub(crate) use tx::{AuditedTx, parse_token_hash, write_audit};
+    };
+}
+
 pub mod admins;
 pub mod apps;
 pub mod audit;

@@ -94,27 +94,7 @@ async fn show(
         )
         .await;
     match started {
-        Ok(start) => {
-            let app = &route.rt.app;
-            let mut resp = Redirect::to(&start.redirect).into_response();
-            let path = format!("{}/callback", app.auth_prefix);
-            let max_age =
-                time::Duration::seconds(i64::try_from(start.max_age.as_secs()).unwrap_or(600));
-            if let Some(c) = cookie_header(
-                &start.cookie_name,
-                &start.cookie_value,
-                &path,
-                app.scheme,
-                max_age,
-            ) {
-                resp.headers_mut().append(header::SET_COOKIE, c);
-            }
-            resp.headers_mut().insert(
-                header::CACHE_CONTROL,
-                axum::http::HeaderValue::from_static("no-store"),
-            );
-            Ok(resp)
-        }
+        Ok(start) => Ok(super::to_idp(&route.rt.app, &start)),
         Err(e) => {
             state.metrics().observe_signin("oidc", e.reason());
             Err(HttpError::sign_in(

@@ -51,6 +51,31 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The redirect that starts a sign-in at the IdP, with its flow cookie
+/// (scoped to the callback path) and no caching.
+pub(crate) fn to_idp(
+    app: &gatehouse_core::Application,
+    start: &gatehouse_service::oidc::LoginStart,
+) -> Response {
+    let mut resp = axum::response::Redirect::to(&start.redirect).into_response();
+    let path = format!("{}/callback", app.auth_prefix);
+    let max_age = time::Duration::seconds(i64::try_from(start.max_age.as_secs()).unwrap_or(600));
+    if let Some(c) = cookie_header(
+        &start.cookie_name,
+        &start.cookie_value,
+        &path,
+        app.scheme,
+        max_age,
+    ) {
+        resp.headers_mut().append(axum::http::header::SET_COOKIE, c);
+    }
+    resp.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    resp
+}
+
 /// Attach a route label for metrics.
 pub(crate) fn labelled(label: &'static str, r: impl IntoResponse) -> Response {
     let mut resp = r.into_response();

@@ -5,13 +5,13 @@
 
 use crate::extract::Query;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use gatehouse_core::ReturnPath;
 use gatehouse_service::oidc::Purpose;
 use serde::Deserialize;
 
-use super::{cookie_header, labelled};
+use super::labelled;
 use crate::error::HttpError;
 use crate::extract::{AppRoute, Client};
 use crate::state::AppState;
@@ -56,22 +56,7 @@ pub async fn try_sign_in(
         )
         .await;
     let resp = match started {
-        Ok(start) => {
-            let mut resp = Redirect::to(&start.redirect).into_response();
-            let path = format!("{}/callback", app.auth_prefix);
-            let max_age =
-                time::Duration::seconds(i64::try_from(start.max_age.as_secs()).unwrap_or(600));
-            if let Some(c) = cookie_header(
-                &start.cookie_name,
-                &start.cookie_value,
-                &path,
-                app.scheme,
-                max_age,
-            ) {
-                resp.headers_mut().append(header::SET_COOKIE, c);
-            }
-            resp
-        }
+        Ok(start) => super::to_idp(app, &start),
         Err(e) => HttpError::sign_in(e, format!("{}/try", app.auth_prefix)).into_response(),
     };
     labelled("auth_try", resp)

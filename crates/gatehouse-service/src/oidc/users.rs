@@ -85,6 +85,24 @@ pub(crate) fn unchanged(user: &User, m: &MappedIdentity, verified: Option<bool>)
 }
 
 impl Gatehouse {
+    /// Store a user changed by a sign-in, with `audit` (naming the user),
+    /// and drop this node's cached copy.
+    async fn save_from_idp(
+        &self,
+        user: &mut User,
+        audit: gatehouse_core::AuditEvent,
+    ) -> Result<(), StoreError> {
+        user.updated_at = audit.at;
+        let audit = audit
+            .target(user.email.as_str())
+            .detail("user_id", user.id.to_string());
+        self.store()
+            .update_user(user, PasswordChange::Keep, &audit)
+            .await?;
+        self.forget_user(user.id);
+        Ok(())
+    }
+
     /// Find, link or create the user of an IdP sign-in and bring it up to date.
     #[tracing::instrument(level = "info", skip_all, fields(app = %app, issuer = issuer), err(level = "debug"))]
     pub(crate) async fn sign_in_user(
@@ -111,17 +129,10 @@ impl Gatehouse {
         {
             let changed = apply(&mut user, m, verified);
             if !changed.is_empty() {
-                user.updated_at = now;
                 let audit = ctx
                     .event(Some(app), now, "user.updated_from_idp")
-                    .target(user.email.as_str())
-                    .detail("user_id", user.id.to_string())
                     .detail("changed", changed);
-                store
-                    .update_user(&user, PasswordChange::Keep, &audit)
-                    .await
-                    .map_err(taken)?;
-                self.forget_user(user.id);
+                self.save_from_idp(&mut user, audit).await.map_err(taken)?;
             }
             return Ok(user);
         }
@@ -148,17 +159,10 @@ impl Gatehouse {
             }
             apply(&mut user, m, verified);
             user.identities.push(identity);
-            user.updated_at = now;
             let audit = ctx
                 .event(Some(app), now, "user.identity_linked")
-                .target(user.email.as_str())
-                .detail("user_id", user.id.to_string())
                 .detail("issuer", issuer);
-            store
-                .update_user(&user, PasswordChange::Keep, &audit)
-                .await
-                .map_err(taken)?;
-            self.forget_user(user.id);
+            self.save_from_idp(&mut user, audit).await.map_err(taken)?;
             return Ok(user);
         }
         let user = User {

@@ -267,8 +267,6 @@ impl AdminStore for Backend {
         .bind(ms(at))
         .execute(tx.conn())
         .await?;
-        tx.changed(Changed::Instance);
-        tx.commit(audit).await?;
-        Ok(())
+        tx.commit_with(Changed::Instance, audit).await
     }
 }

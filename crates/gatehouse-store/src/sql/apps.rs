@@ -7,7 +7,7 @@ use gatehouse_core::{AppId, Application, AuditEvent, Slug};
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use super::{AuditedTx, Backend, Conn, DbRow, from_ms, ms, parse_id};
+use super::{AuditedTx, Backend, Conn, Db, DbRow, from_ms, ms, parse_id};
 use crate::StoreError;
 use crate::apps::{AppStore, SealedSecretChange, StoredOidc};
 use crate::changes::Changed;
@@ -97,52 +97,54 @@ impl Backend {
     }
 }
 
+type Query<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>;
+
+/// Bind an application's fields as `$1`..`$7` (id, name, slug, upstream
+/// URL, scheme, auth prefix, updated at): the insert and the update share them.
+fn bind_app<'q>(q: Query<'q>, app: &'q Application) -> Query<'q> {
+    q.bind(app.id.to_string())
+        .bind(&app.name)
+        .bind(app.slug.as_str())
+        .bind(app.upstream_url.as_ref().map(UpstreamUrl::as_str))
+        .bind(app.scheme.as_str())
+        .bind(app.auth_prefix.as_str())
+        .bind(ms(app.updated_at))
+}
+
 #[async_trait]
 impl AppStore for Backend {
     async fn create_app(&self, app: &Application, audit: &AuditEvent) -> Result<(), StoreError> {
         let mut tx = AuditedTx::begin(self).await?;
-        sqlx::query(
-            "INSERT INTO apps (id, name, slug, upstream_url, scheme, auth_prefix, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        bind_app(
+            sqlx::query(
+                "INSERT INTO apps (id, name, slug, upstream_url, scheme, auth_prefix, updated_at, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            ),
+            app,
         )
-        .bind(app.id.to_string())
-        .bind(&app.name)
-        .bind(app.slug.as_str())
-        .bind(app.upstream_url.as_ref().map(UpstreamUrl::as_str))
-        .bind(app.scheme.as_str())
-        .bind(app.auth_prefix.as_str())
         .bind(ms(app.created_at))
-        .bind(ms(app.updated_at))
         .execute(tx.conn())
         .await?;
         Self::write_hosts(tx.conn(), app).await?;
-        tx.changed(Changed::App(app.id));
-        tx.commit(audit).await?;
-        Ok(())
+        tx.commit_with(Changed::App(app.id), audit).await
     }
 
     async fn update_app(&self, app: &Application, audit: &AuditEvent) -> Result<(), StoreError> {
         let mut tx = AuditedTx::begin(self).await?;
-        let res = sqlx::query(
-            "UPDATE apps SET name = $2, slug = $3, upstream_url = $4, scheme = $5, auth_prefix = $6, updated_at = $7
-             WHERE id = $1",
+        let res = bind_app(
+            sqlx::query(
+                "UPDATE apps SET name = $2, slug = $3, upstream_url = $4, scheme = $5, auth_prefix = $6, updated_at = $7
+                 WHERE id = $1",
+            ),
+            app,
         )
-        .bind(app.id.to_string())
-        .bind(&app.name)
-        .bind(app.slug.as_str())
-        .bind(app.upstream_url.as_ref().map(UpstreamUrl::as_str))
-        .bind(app.scheme.as_str())
-        .bind(app.auth_prefix.as_str())
-        .bind(ms(app.updated_at))
         .execute(tx.conn())
         .await?;
         if res.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
         Self::write_hosts(tx.conn(), app).await?;
-        tx.changed(Changed::App(app.id));
-        tx.commit(audit).await?;
-        Ok(())
+        tx.commit_with(Changed::App(app.id), audit).await
     }
 
     async fn delete_app(&self, id: AppId, audit: &AuditEvent) -> Result<(), StoreError> {
@@ -162,9 +164,7 @@ impl AppStore for Backend {
             return Err(StoreError::NotFound);
         }
         tx.sessions_ended(raw)?;
-        tx.changed(Changed::App(id));
-        tx.commit(audit).await?;
-        Ok(())
+        tx.commit_with(Changed::App(id), audit).await
     }
 
     async fn get_app(&self, id: AppId) -> Result<Option<Application>, StoreError> {
@@ -261,13 +261,7 @@ impl AppStore for Backend {
         let json =
             serde_json::to_string(settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut tx = AuditedTx::begin(self).await?;
-        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM apps WHERE id = $1")
-            .bind(app.to_string())
-            .fetch_optional(tx.conn())
-            .await?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound);
-        }
+        tx.require_app(app).await?;
         let (set_secret, secret_value) = match secret {
             SealedSecretChange::Keep => (false, None),
             SealedSecretChange::Remove => (true, None),
@@ -290,8 +284,6 @@ impl AppStore for Backend {
         .bind(ms(at))
         .execute(tx.conn())
         .await?;
-        tx.changed(Changed::App(app));
-        tx.commit(audit).await?;
-        Ok(())
+        tx.commit_with(Changed::App(app), audit).await
     }
 }

@@ -67,9 +67,7 @@ impl GrantStore for Backend {
             .bind(ms(g.created_at))
             .execute(tx.conn())
             .await?;
-        tx.changed(Changed::Grants(g.app_id));
-        tx.commit(audit).await?;
-        Ok(())
+        tx.commit_with(Changed::Grants(g.app_id), audit).await
     }
 
     async fn delete_grant(
@@ -87,9 +85,7 @@ impl GrantStore for Backend {
         if res.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        tx.changed(Changed::Grants(app));
-        tx.commit(audit).await?;
-        Ok(())
+        tx.commit_with(Changed::Grants(app), audit).await
     }
 
     async fn get_app_setting(
@@ -135,13 +131,7 @@ impl GrantStore for Backend {
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
         let mut tx = AuditedTx::begin(self).await?;
-        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM apps WHERE id = $1")
-            .bind(app.to_string())
-            .fetch_optional(tx.conn())
-            .await?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound);
-        }
+        tx.require_app(app).await?;
         sqlx::query(
             "INSERT INTO app_settings (app_id, key, value, updated_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (app_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
@@ -152,8 +142,6 @@ impl GrantStore for Backend {
         .bind(ms(at))
         .execute(tx.conn())
         .await?;
-        tx.changed(Changed::App(app));
-        tx.commit(audit).await?;
-        Ok(())
+        tx.commit_with(Changed::App(app), audit).await
     }
 }

@@ -196,9 +196,7 @@ impl SessionStore for Backend {
         .bind(ms(at))
         .fetch_all(tx.conn())
         .await?;
-        let hashes = tx.sessions_ended(raw)?;
-        tx.commit(audit).await?;
-        Ok(hashes)
+        tx.commit_ending_sessions(raw, audit).await
     }
 
     async fn revoke_idp_sessions(
@@ -228,9 +226,7 @@ impl SessionStore for Backend {
         .bind(ms(at))
         .fetch_all(tx.conn())
         .await?;
-        let hashes = tx.sessions_ended(raw)?;
-        tx.commit(audit).await?;
-        Ok(hashes)
+        tx.commit_ending_sessions(raw, audit).await
     }
 
     async fn update_session_tokens(

@@ -54,6 +54,34 @@ impl AuditedTx {
         Ok(hashes)
     }
 
+    /// Note what changed and commit with `audit`.
+    pub(crate) async fn commit_with(mut self, what: Changed, audit: &AuditEvent) -> Result<(), StoreError> {
+        self.changed(what);
+        self.commit(audit).await
+    }
+
+    /// `NotFound` unless application `app` exists (checked inside the
+    /// transaction, so it cannot vanish before the commit).
+    pub(crate) async fn require_app(&mut self, app: gatehouse_core::AppId) -> Result<(), StoreError> {
+        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM apps WHERE id = $1")
+            .bind(app.to_string())
+            .fetch_optional(self.conn())
+            .await?;
+        exists.map(|_| ()).ok_or(StoreError::NotFound)
+    }
+
+    /// Note the sessions its statement ended (the token hashes it returned)
+    /// and commit with `audit`; hands the hashes back parsed.
+    pub(crate) async fn commit_ending_sessions(
+        mut self,
+        raw: Vec<String>,
+        audit: &AuditEvent,
+    ) -> Result<Vec<TokenHash>, StoreError> {
+        let hashes = self.sessions_ended(raw)?;
+        self.commit(audit).await?;
+        Ok(hashes)
+    }
+
     /// Another use case's event, when one transaction holds several.
     #[allow(dead_code)]
     pub(crate) fn also_audit(&mut self, event: AuditEvent) {

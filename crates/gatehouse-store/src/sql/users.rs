@@ -202,9 +202,7 @@ impl UserStore for Backend {
         .execute(tx.conn())
         .await?;
         Self::write_user_children(tx.conn(), user, user.created_at).await?;
-        tx.changed(Changed::User(user.id));
-        tx.commit(audit).await?;
-        Ok(())
+        tx.commit_with(Changed::User(user.id), audit).await
     }
 
     async fn update_user(
@@ -243,9 +241,7 @@ impl UserStore for Backend {
             return Err(StoreError::NotFound);
         }
         Self::write_user_children(tx.conn(), user, user.updated_at).await?;
-        tx.changed(Changed::User(user.id));
-        tx.commit(audit).await?;
-        Ok(())
+        tx.commit_with(Changed::User(user.id), audit).await
     }
 
     async fn delete_user(
@@ -269,10 +265,8 @@ impl UserStore for Backend {
         if res.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        let hashes = tx.sessions_ended(raw)?;
         tx.changed(Changed::User(id));
-        tx.commit(audit).await?;
-        Ok(hashes)
+        tx.commit_ending_sessions(raw, audit).await
     }
 
     async fn get_user(&self, app: AppId, id: UserId) -> Result<Option<User>, StoreError> {

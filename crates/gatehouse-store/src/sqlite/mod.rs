@@ -21,27 +21,7 @@ macro_rules! ids_in {
     };
 }
 
-#[path = "../sql/admins.rs"]
-mod admins;
-#[path = "../sql/apps.rs"]
-mod apps;
-#[path = "../sql/audit.rs"]
-mod audit;
-#[path = "../sql/changes.rs"]
-mod changes;
-#[path = "../sql/grants.rs"]
-mod grants;
-#[path = "../sql/replay.rs"]
-mod replay;
-#[path = "../sql/sessions.rs"]
-mod sessions;
-#[path = "../sql/tokens.rs"]
-mod tokens;
-#[path = "../sql/tx.rs"]
-mod tx;
-pub(crate) use tx::{AuditedTx, parse_token_hash, write_audit};
-#[path = "../sql/users.rs"]
-mod users;
+queries!();
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -1,15 +1,14 @@
 //! `/api/v1/apps/{id}/api-access`: whether an application accepts bearer
 //! tokens, and the rules they must satisfy.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
-use gatehouse_core::AppId;
 use gatehouse_core::api_access::ApiAccess;
 
+use super::ok;
 use super::views::Problem;
-use super::{ok, parse_id};
 use crate::error::HttpError;
-use crate::extract::{Admin, ApiJson};
+use crate::extract::{Admin, ApiJson, AppPath};
 use crate::state::AppState;
 
 /// The bearer-token settings (empty issuer, audience and key source mean
@@ -21,9 +20,8 @@ use crate::state::AppState;
 pub async fn get(
     State(s): State<AppState>,
     Admin(_): Admin,
-    Path(id): Path<String>,
+    AppPath(app): AppPath,
 ) -> Result<Response, HttpError> {
-    let app: AppId = parse_id(&id, "Application")?;
     Ok(ok(s.gh().get_api_access(app).await?))
 }
 
@@ -35,9 +33,8 @@ pub async fn get(
 pub async fn put(
     State(s): State<AppState>,
     Admin(ctx): Admin,
-    Path(id): Path<String>,
+    AppPath(app): AppPath,
     ApiJson(input): ApiJson<ApiAccess>,
 ) -> Result<Response, HttpError> {
-    let app: AppId = parse_id(&id, "Application")?;
     Ok(ok(s.gh().put_api_access(app, input, &ctx).await?))
 }

@@ -1,15 +1,14 @@
 //! `/api/v1/apps`: applications.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use gatehouse_core::AppId;
 use gatehouse_service::apps::{AppPatch, NewApp};
 
+use super::ok;
 use super::views::{AppView, Problem};
-use super::{ok, parse_id};
 use crate::error::HttpError;
-use crate::extract::{Admin, ApiJson};
+use crate::extract::{Admin, ApiJson, AppPath};
 use crate::state::AppState;
 
 /// Create an application.
@@ -52,9 +51,8 @@ pub async fn list(State(s): State<AppState>, Admin(_): Admin) -> Result<Response
 pub async fn get(
     State(s): State<AppState>,
     Admin(_): Admin,
-    Path(id): Path<String>,
+    AppPath(id): AppPath,
 ) -> Result<Response, HttpError> {
-    let id: AppId = parse_id(&id, "Application")?;
     Ok(ok(AppView::from(&s.gh().get_app(id).await?)))
 }
 
@@ -66,10 +64,9 @@ pub async fn get(
 pub async fn update(
     State(s): State<AppState>,
     Admin(ctx): Admin,
-    Path(id): Path<String>,
+    AppPath(id): AppPath,
     ApiJson(patch): ApiJson<AppPatch>,
 ) -> Result<Response, HttpError> {
-    let id: AppId = parse_id(&id, "Application")?;
     Ok(ok(AppView::from(
         &s.gh().update_app(id, patch, &ctx).await?,
     )))
@@ -83,9 +80,8 @@ pub async fn update(
 pub async fn delete(
     State(s): State<AppState>,
     Admin(ctx): Admin,
-    Path(id): Path<String>,
+    AppPath(id): AppPath,
 ) -> Result<Response, HttpError> {
-    let id: AppId = parse_id(&id, "Application")?;
     s.gh().delete_app(id, &ctx).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

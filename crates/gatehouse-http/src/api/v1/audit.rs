@@ -1,20 +1,20 @@
 //! `/api/v1/apps/{id}/audit`: the audit log, newest first, paged.
 
 use crate::extract::Query;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
-use gatehouse_core::AppId;
 use gatehouse_store::AuditQuery;
 use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use utoipa::IntoParams;
 
+use super::ok;
 use super::views::{AuditEventView, Problem};
-use super::{ok, parse_id};
 use crate::error::HttpError;
 use crate::extract::Admin;
+use crate::extract::AppPath;
 use crate::state::AppState;
 
 /// Query of the audit log.
@@ -59,10 +59,9 @@ pub const MAX_PAGE_BYTES: usize = 1024 * 1024;
 pub async fn list(
     State(s): State<AppState>,
     Admin(_): Admin,
-    Path(id): Path<String>,
+    AppPath(app): AppPath,
     Query(p): Query<AuditParams>,
 ) -> Result<Response, HttpError> {
-    let app: AppId = parse_id(&id, "Application")?;
     let limit = p.limit.unwrap_or(50).clamp(1, 500);
     let query = AuditQuery {
         app_id: Some(app),

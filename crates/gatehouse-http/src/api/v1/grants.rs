@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use super::views::Problem;
 use super::{ok, parse_id};
 use crate::error::HttpError;
-use crate::extract::{Admin, ApiJson};
+use crate::extract::{Admin, ApiJson, AppPath};
 use crate::state::AppState;
 
 /// A grant.
@@ -56,9 +56,8 @@ impl From<&Grant> for GrantView {
 pub async fn list(
     State(s): State<AppState>,
     Admin(_): Admin,
-    Path(id): Path<String>,
+    AppPath(app): AppPath,
 ) -> Result<Response, HttpError> {
-    let app: AppId = parse_id(&id, "Application")?;
     Ok(ok(s
         .gh()
         .list_grants(app)
@@ -76,10 +75,9 @@ pub async fn list(
 pub async fn create(
     State(s): State<AppState>,
     Admin(ctx): Admin,
-    Path(id): Path<String>,
+    AppPath(app): AppPath,
     ApiJson(input): ApiJson<GrantInput>,
 ) -> Result<Response, HttpError> {
-    let app: AppId = parse_id(&id, "Application")?;
     let g = s.gh().create_grant(app, input, &ctx).await?;
     let location = format!("/api/v1/apps/{app}/grants/{}", g.id);
     Ok((
@@ -114,9 +112,8 @@ pub async fn delete(
 pub async fn get_access(
     State(s): State<AppState>,
     Admin(_): Admin,
-    Path(id): Path<String>,
+    AppPath(app): AppPath,
 ) -> Result<Response, HttpError> {
-    let app: AppId = parse_id(&id, "Application")?;
     Ok(ok(s.gh().get_access(app).await?))
 }
 
@@ -128,9 +125,8 @@ pub async fn get_access(
 pub async fn put_access(
     State(s): State<AppState>,
     Admin(ctx): Admin,
-    Path(id): Path<String>,
+    AppPath(app): AppPath,
     ApiJson(p): ApiJson<AccessPolicy>,
 ) -> Result<Response, HttpError> {
-    let app: AppId = parse_id(&id, "Application")?;
     Ok(ok(s.gh().put_access(app, p, &ctx).await?))
 }

@@ -12,6 +12,7 @@ use super::views::{Problem, SessionView};
 use super::{ok, parse_id};
 use crate::error::HttpError;
 use crate::extract::Admin;
+use crate::extract::AppPath;
 use crate::state::AppState;
 
 /// Query of the session list.
@@ -29,10 +30,9 @@ pub struct ListQuery {
 pub async fn list(
     State(s): State<AppState>,
     Admin(_): Admin,
-    Path(id): Path<String>,
+    AppPath(app): AppPath,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, HttpError> {
-    let app: AppId = parse_id(&id, "Application")?;
     let user = match q.user_id.as_deref() {
         Some(u) => Some(
             u.parse::<UserId>()

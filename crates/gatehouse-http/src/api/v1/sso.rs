@@ -1,14 +1,13 @@
 //! `/api/v1/apps/{id}/sso/oidc`: SSO OIDC settings.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
-use gatehouse_core::AppId;
 use gatehouse_core::sso::OidcSettingsInput;
 
+use super::ok;
 use super::views::{CheckView, ConnectionTestView, Problem, SsoOidcView};
-use super::{ok, parse_id};
 use crate::error::HttpError;
-use crate::extract::{Admin, ApiJson, PublicHost};
+use crate::extract::{Admin, ApiJson, AppPath, PublicHost};
 use crate::state::AppState;
 
 /// The SSO OIDC settings, with the URLs to register at the IdP. Never the client secret.
@@ -19,9 +18,8 @@ use crate::state::AppState;
 pub async fn get(
     State(s): State<AppState>,
     Admin(_): Admin,
-    Path(id): Path<String>,
+    AppPath(id): AppPath,
 ) -> Result<Response, HttpError> {
-    let id: AppId = parse_id(&id, "Application")?;
     Ok(ok(SsoOidcView::from(s.gh().get_sso(id).await?)))
 }
 
@@ -34,9 +32,8 @@ pub async fn get(
 pub async fn test(
     State(s): State<AppState>,
     Admin(ctx): Admin,
-    Path(id): Path<String>,
+    AppPath(id): AppPath,
 ) -> Result<Response, HttpError> {
-    let id: AppId = parse_id(&id, "Application")?;
     let report = s.gh().test_sso_connection(id, &ctx).await?;
     Ok(ok(ConnectionTestView {
         ok: report.ok,
@@ -81,10 +78,9 @@ pub async fn put_admin(
 pub async fn put(
     State(s): State<AppState>,
     Admin(ctx): Admin,
-    Path(id): Path<String>,
+    AppPath(id): AppPath,
     ApiJson(input): ApiJson<OidcSettingsInput>,
 ) -> Result<Response, HttpError> {
-    let id: AppId = parse_id(&id, "Application")?;
     Ok(ok(SsoOidcView::from(
         s.gh().put_sso(id, input, &ctx).await?,
     )))

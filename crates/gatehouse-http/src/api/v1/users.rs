@@ -13,7 +13,7 @@ use utoipa::IntoParams;
 use super::views::{Problem, UserView};
 use super::{ok, parse_id};
 use crate::error::HttpError;
-use crate::extract::{Admin, ApiJson};
+use crate::extract::{Admin, ApiJson, AppPath};
 use crate::state::AppState;
 
 /// Query of the user list.
@@ -35,10 +35,9 @@ pub struct ListQuery {
 pub async fn list(
     State(s): State<AppState>,
     Admin(_): Admin,
-    Path(id): Path<String>,
+    AppPath(app): AppPath,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, HttpError> {
-    let app: AppId = parse_id(&id, "Application")?;
     let limit = q.limit.unwrap_or(100).clamp(1, 500);
     let offset = q.offset.unwrap_or(0);
     let users = s
@@ -78,10 +77,9 @@ pub async fn list(
 pub async fn create(
     State(s): State<AppState>,
     Admin(ctx): Admin,
-    Path(id): Path<String>,
+    AppPath(app): AppPath,
     ApiJson(input): ApiJson<NewUser>,
 ) -> Result<Response, HttpError> {
-    let app: AppId = parse_id(&id, "Application")?;
     let user = s.gh().create_user(app, input, &ctx).await?;
     let location = format!("/api/v1/apps/{app}/users/{}", user.id);
     Ok((
