@@ -164,6 +164,12 @@ impl HttpError {
     }
 }
 
+impl From<gatehouse_core::Invalid> for HttpError {
+    fn from(e: gatehouse_core::Invalid) -> Self {
+        Self::from(ServiceError::Invalid(e))
+    }
+}
+
 impl From<ServiceError> for HttpError {
     fn from(e: ServiceError) -> Self {
         match e {

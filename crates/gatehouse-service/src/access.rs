@@ -3,7 +3,7 @@
 //! Changes reach every node's routing snapshot through the change feed, so
 //! they apply on the next request without anyone signing out.
 
-use gatehouse_core::access::{AccessPolicy, Authorization, Grant, GrantInput};
+use gatehouse_core::access::{AccessPolicy, Authorization, Grant, NewGrant};
 use gatehouse_core::ids::GrantId;
 use gatehouse_core::user::User;
 use gatehouse_core::{Actor, AppId, AuditEvent, Clock};
@@ -119,11 +119,11 @@ impl Gatehouse {
     pub async fn create_grant(
         &self,
         app: AppId,
-        input: GrantInput,
+        grant: NewGrant,
         ctx: &Context,
     ) -> Result<Grant, ServiceError> {
         let application = self.get_app(app).await?;
-        let (role, subject) = input.validate()?;
+        let NewGrant { role, subject } = grant;
         if self
             .store()
             .list_grants(app)

@@ -83,17 +83,65 @@ pub struct GrantInput {
     pub subject: serde_json::Value,
 }
 
-impl GrantInput {
-    /// Validate into a role and a subject.
-    pub fn validate(&self) -> Result<(String, Subject), Invalid> {
+/// A grant to make: a valid role and a valid subject. Made from the API's
+/// [`GrantInput`] or, by the console and the CLI, from their own fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewGrant {
+    /// The role.
+    pub role: String,
+    /// Who.
+    pub subject: Subject,
+}
+
+impl NewGrant {
+    /// A grant of `role` (parsed here) to `subject` (parsed by one of
+    /// [`Subject`]'s constructors); every field at fault is named.
+    pub fn new(role: &str, subject: Result<Subject, Invalid>) -> Result<Self, Invalid> {
         let mut c = Collector::new();
-        let role = c.check(parse_role(&self.role, "role"));
-        let subject = c.check(parse_subject(&self.subject));
+        let role = c.check(parse_role(role, "role"));
+        let subject = c.check(subject);
         c.finish()?;
         match (role, subject) {
-            (Some(r), Some(s)) => Ok((r, s)),
+            (Some(role), Some(subject)) => Ok(Self { role, subject }),
             _ => Err(Invalid::field("subject", "invalid")),
         }
+    }
+}
+
+impl GrantInput {
+    /// Parse into the grant to make.
+    pub fn validate(&self) -> Result<NewGrant, Invalid> {
+        NewGrant::new(&self.role, parse_subject(&self.subject))
+    }
+}
+
+impl Subject {
+    /// Users with this (verified) e-mail address.
+    pub fn email(raw: &str) -> Result<Self, Invalid> {
+        let email = Email::parse(raw.trim())
+            .map_err(|_| Invalid::field("subject.email", "must be an e-mail address"))?;
+        Ok(Self::Email(email.normalized()))
+    }
+
+    /// Members of this group.
+    pub fn group(raw: &str) -> Result<Self, Invalid> {
+        Ok(Self::Group(parse_group(raw.trim(), "subject.group")?))
+    }
+
+    /// Users with this tag.
+    pub fn tag(key: &str, value: &str) -> Result<Self, Invalid> {
+        let key = key.trim();
+        parse_tag_key(key).map_err(|m| Invalid::field("subject.tag.key", m))?;
+        if value.chars().count() > 1024 || value.chars().any(char::is_control) {
+            return Err(Invalid::field(
+                "subject.tag.value",
+                "must be at most 1024 characters without control characters",
+            ));
+        }
+        Ok(Self::Tag {
+            key: key.to_owned(),
+            value: value.to_owned(),
+        })
     }
 }
 
@@ -107,35 +155,11 @@ fn parse_subject(v: &serde_json::Value) -> Result<Subject, Invalid> {
     let obj = v.as_object().filter(|o| o.len() == 1).ok_or_else(bad)?;
     let (kind, value) = obj.iter().next().ok_or_else(bad)?;
     match (kind.as_str(), value) {
-        ("email", serde_json::Value::String(e)) => {
-            let email = Email::parse(e)
-                .map_err(|_| Invalid::field("subject.email", "must be an e-mail address"))?;
-            Ok(Subject::Email(email.normalized()))
-        }
-        ("group", serde_json::Value::String(g)) => {
-            Ok(Subject::Group(parse_group(g.trim(), "subject.group")?))
-        }
+        ("email", serde_json::Value::String(e)) => Subject::email(e),
+        ("group", serde_json::Value::String(g)) => Subject::group(g),
         ("tag", serde_json::Value::Object(t)) => {
-            let key = t
-                .get("key")
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or("")
-                .trim();
-            let value = t
-                .get("value")
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or("");
-            parse_tag_key(key).map_err(|m| Invalid::field("subject.tag.key", m))?;
-            if value.chars().count() > 1024 || value.chars().any(char::is_control) {
-                return Err(Invalid::field(
-                    "subject.tag.value",
-                    "must be at most 1024 characters without control characters",
-                ));
-            }
-            Ok(Subject::Tag {
-                key: key.to_owned(),
-                value: value.to_owned(),
-            })
+            let text = |k: &str| t.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
+            Subject::tag(text("key"), text("value"))
         }
         _ => Err(bad()),
     }

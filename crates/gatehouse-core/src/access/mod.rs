@@ -8,6 +8,7 @@ mod grant;
 mod resolve;
 
 pub use grant::{
-    AccessPolicy, Grant, GrantInput, MAX_STRIP_HEADERS, RouteRule, Subject, header_key, parse_role,
+    AccessPolicy, Grant, GrantInput, MAX_STRIP_HEADERS, NewGrant, RouteRule, Subject, header_key,
+    parse_role,
 };
 pub use resolve::{Authorization, Decision, Denied, authorize, resolve, route_allows};

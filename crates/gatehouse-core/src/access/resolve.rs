@@ -353,7 +353,7 @@ mod tests {
             subject: serde_json::json!({"tag": {"key": "dept", "value": "R&D"}}),
         };
         assert_eq!(
-            g.validate().ok().map(|(_, s)| s),
+            g.validate().ok().map(|g| g.subject),
             Some(Subject::Tag {
                 key: "dept".into(),
                 value: "R&D".into()

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use gatehouse_core::AppId;
-use gatehouse_core::access::{AccessPolicy, GrantInput, RouteRule};
+use gatehouse_core::access::{AccessPolicy, NewGrant, RouteRule, Subject};
 use gatehouse_core::api_access::{ALGORITHMS, ApiAccess};
 use gatehouse_core::ids::GrantId;
 use gatehouse_service::ServiceError;
@@ -161,18 +161,18 @@ pub async fn grant(
     let kind = field(&f, "kind");
     let value = field(&f, "value").trim();
     let subject = match kind {
-        "group" => serde_json::json!({"group": value}),
+        "group" => Subject::group(value),
         "tag" => {
             let (k, v) = value.split_once('=').unwrap_or((value, ""));
-            serde_json::json!({"tag": {"key": k.trim(), "value": v.trim()}})
+            Subject::tag(k, v.trim())
         }
-        _ => serde_json::json!({"email": value}),
+        _ => Subject::email(value),
     };
-    let input = GrantInput {
-        role: field(&f, "role").to_owned(),
-        subject,
+    let made = match NewGrant::new(field(&f, "role"), subject) {
+        Ok(grant) => s.gh().create_grant(id, grant, &admin.ctx()).await,
+        Err(inv) => Err(ServiceError::Invalid(inv)),
     };
-    match s.gh().create_grant(id, input, &admin.ctx()).await {
+    match made {
         Ok(_) => Ok(Redirect::to(&format!("/admin/apps/{id}/access?done=granted")).into_response()),
         Err(e @ (ServiceError::Invalid(_) | ServiceError::Conflict { .. })) => {
             let mut p = view(&s, &admin, id).await?;

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use gatehouse_core::access::{AccessPolicy, Authorization, GrantInput, RouteRule};
+use gatehouse_core::access::{
+    AccessPolicy, Authorization, GrantInput, NewGrant, RouteRule, Subject,
+};
 use gatehouse_core::user::User;
 use serde_json::json;
 
@@ -26,7 +28,9 @@ async fn grant(h: &Harness, app: gatehouse_core::AppId, role: &str, subject: ser
         GrantInput {
             role: role.into(),
             subject,
-        },
+        }
+        .validate()
+        .unwrap_or_else(|e| panic!("{e}")),
         &ctx(),
     )
     .await
@@ -236,10 +240,7 @@ async fn the_same_grant_twice_is_a_conflict_and_bad_input_is_refused() {
     let again =
         h.gh.create_grant(
             app.id,
-            GrantInput {
-                role: "member".into(),
-                subject: json!({"group": "eng"}),
-            },
+            NewGrant::new("member", Subject::group("eng")).unwrap_or_else(|e| panic!("{e}")),
             &ctx(),
         )
         .await;
@@ -247,18 +248,14 @@ async fn the_same_grant_twice_is_a_conflict_and_bad_input_is_refused() {
         matches!(again, Err(crate::ServiceError::Conflict { .. })),
         "{again:?}"
     );
-    let bad =
-        h.gh.create_grant(
-            app.id,
-            GrantInput {
-                role: "Not A Role".into(),
-                subject: json!({"group": "eng"}),
-            },
-            &ctx(),
-        )
-        .await;
-    assert!(
-        matches!(bad, Err(crate::ServiceError::Invalid(_))),
-        "{bad:?}"
+    let bad = NewGrant::new("Not A Role", Subject::email("not an address"));
+    let fields: Vec<String> = bad
+        .err()
+        .map(|e| e.errors.into_iter().map(|f| f.field).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        fields,
+        ["role", "subject.email"],
+        "every field at fault is named"
     );
 }

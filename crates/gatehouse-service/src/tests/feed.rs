@@ -38,7 +38,9 @@ async fn a_grant_made_on_one_node_reaches_the_other() {
         GrantInput {
             role: "member".into(),
             subject: json!({"group": "eng"}),
-        },
+        }
+        .validate()
+        .unwrap_or_else(|e| panic!("{e}")),
         &ctx(),
     )
     .await

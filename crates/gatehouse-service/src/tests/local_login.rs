@@ -19,7 +19,9 @@ async fn setup(h: &Harness) -> gatehouse_core::Application {
         GrantInput {
             role: "member".into(),
             subject: json!({"email": "ana@example.com"}),
-        },
+        }
+        .validate()
+        .unwrap_or_else(|e| panic!("{e}")),
         &ctx(),
     )
     .await

@@ -78,7 +78,7 @@ pub async fn create(
     AppPath(app): AppPath,
     ApiJson(input): ApiJson<GrantInput>,
 ) -> Result<Response, HttpError> {
-    let g = s.gh().create_grant(app, input, &ctx).await?;
+    let g = s.gh().create_grant(app, input.validate()?, &ctx).await?;
     let location = format!("/api/v1/apps/{app}/grants/{}", g.id);
     Ok((
         StatusCode::CREATED,
