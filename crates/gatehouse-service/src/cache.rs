@@ -2,7 +2,7 @@
 //! id. Entries are invalidated by this node's own changes at once and by the
 //! change feed for other nodes' changes.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use gatehouse_core::user::User;
@@ -42,9 +42,51 @@ pub(crate) enum Cached {
     Gone(i64),
 }
 
+/// Guards a cache against a stale fill: a miss reads the store, and a
+/// revocation may commit and reach the cache between that read and the
+/// insert. Every revocation bumps the epoch (under the lock); a fill is
+/// inserted only if the epoch is the one seen before its read, so a read
+/// that may predate a revocation is never cached.
+#[derive(Debug, Default)]
+pub(crate) struct FillGuard {
+    epoch: AtomicU64,
+    lock: Mutex<()>,
+}
+
+impl FillGuard {
+    /// The epoch to note before reading the store.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
+    /// Run `revoke` as a revocation (bumping the epoch).
+    pub fn revoke(&self, revoke: impl FnOnce()) {
+        let _g = self
+            .lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        revoke();
+    }
+
+    /// Run `fill` if no revocation came since `seen`; whether it ran.
+    pub fn fill(&self, seen: u64, fill: impl FnOnce()) -> bool {
+        let _g = self
+            .lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.epoch.load(Ordering::SeqCst) != seen {
+            return false;
+        }
+        fill();
+        true
+    }
+}
+
 pub(crate) struct SessionCache {
     map: Cache<SessionKey, Cached>,
     dirty: Mutex<Vec<(TokenHash, OffsetDateTime)>>,
+    pub guard: FillGuard,
 }
 
 impl SessionCache {
@@ -52,7 +94,15 @@ impl SessionCache {
         Self {
             map: Cache::new(capacity),
             dirty: Mutex::new(Vec::new()),
+            guard: FillGuard::default(),
         }
+    }
+
+    /// A session ended (revoked, signed out): gone at once, and no fill
+    /// read before now is cached.
+    pub fn revoke(&self, key: SessionKey, now_ms: i64) {
+        self.guard
+            .revoke(|| self.map.insert(key, Cached::Gone(now_ms)));
     }
 
     pub fn get(&self, key: &SessionKey) -> Option<Cached> {
@@ -133,12 +183,14 @@ impl SessionCache {
 
 pub(crate) struct UserCache {
     map: Cache<UserId, Arc<User>>,
+    pub guard: FillGuard,
 }
 
 impl UserCache {
     pub fn new(capacity: usize) -> Self {
         Self {
             map: Cache::new(capacity),
+            guard: FillGuard::default(),
         }
     }
 
@@ -146,11 +198,45 @@ impl UserCache {
         self.map.get(id)
     }
 
-    pub fn insert(&self, user: Arc<User>) {
-        self.map.insert(user.id, user);
+    /// Cache `user`, read from the store after `seen` was noted, unless a
+    /// change to some user came in between.
+    pub fn fill(&self, user: Arc<User>, seen: u64) {
+        self.guard.fill(seen, || self.map.insert(user.id, user));
     }
 
     pub fn evict(&self, id: &UserId) {
-        self.map.remove(id);
+        self.guard.revoke(|| {
+            self.map.remove(id);
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fill_read_before_a_revocation_is_not_cached() {
+        let g = FillGuard::default();
+        let seen = g.epoch();
+        let mut ran = false;
+        g.revoke(|| {});
+        assert!(!g.fill(seen, || ran = true), "stale fill refused");
+        assert!(!ran);
+        let seen = g.epoch();
+        assert!(g.fill(seen, || ran = true));
+        assert!(ran);
+    }
+
+    #[test]
+    fn a_revoked_session_stays_gone_whatever_a_slow_read_brings_back() {
+        let cache = SessionCache::new(16);
+        let key = [7u8; 32];
+        let seen = cache.guard.epoch();
+        // A revocation lands while the read is in flight.
+        cache.revoke(key, 1);
+        let inserted = cache.guard.fill(seen, || cache.insert_gone(key, 2));
+        assert!(!inserted);
+        assert!(matches!(cache.get(&key), Some(Cached::Gone(1))));
     }
 }

@@ -135,6 +135,9 @@ struct Inner {
     clock: Arc<dyn Clock>,
     settings: Settings,
     routes: ArcSwap<Routes>,
+    /// Tickets of routing reloads: the last handed out, the last installed.
+    routes_ticket: std::sync::atomic::AtomicU64,
+    routes_installed: std::sync::Mutex<u64>,
     sessions: cache::SessionCache,
     users: cache::UserCache,
     limiter: local_login::LoginLimiter,
@@ -186,6 +189,8 @@ impl Gatehouse {
                 clock,
                 settings,
                 routes: ArcSwap::from_pointee(routes),
+                routes_ticket: std::sync::atomic::AtomicU64::new(0),
+                routes_installed: std::sync::Mutex::new(0),
                 sessions: cache::SessionCache::new(100_000),
                 users: cache::UserCache::new(50_000),
                 limiter,
@@ -267,15 +272,32 @@ impl Gatehouse {
         self.inner.routes.load()
     }
 
-    /// Reload the routing snapshot from the store.
+    /// Reload the routing snapshot from the store. Reloads may overlap (a
+    /// change made here and the change feed's): each takes a ticket before
+    /// it reads, and a snapshot is installed only if no reload that started
+    /// later has installed one already, so a slow reload that read the
+    /// database before a change can never undo the change's own reload.
     pub async fn reload_routes(&self) -> Result<(), ServiceError> {
+        let ticket = self
+            .inner
+            .routes_ticket
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
         let console = routing::console_app(
             &self.inner.settings.admin_host,
             self.inner.settings.admin_scheme,
         );
         let routes =
             Routes::load(&*self.inner.store, &self.inner.keys, &console, self.now()).await?;
-        self.inner.routes.store(Arc::new(routes));
+        let mut installed = self
+            .inner
+            .routes_installed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if ticket > *installed {
+            *installed = ticket;
+            self.inner.routes.store(Arc::new(routes));
+        }
         Ok(())
     }
 

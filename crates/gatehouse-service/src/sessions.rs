@@ -183,20 +183,34 @@ impl Gatehouse {
         key: [u8; 32],
         now_ms: i64,
     ) -> Result<Option<Arc<LiveSession>>, ServiceError> {
-        match self
-            .inner
-            .store
-            .get_session_by_hash(&TokenHash::from_bytes(&key))
-            .await?
-        {
-            Some(rec) if rec.revoked_at.is_none() => {
-                Ok(Some(self.inner.sessions.insert_live(key, rec)))
-            }
-            _ => {
-                self.inner.sessions.insert_gone(key, now_ms);
-                Ok(None)
+        // A revocation may land between the read and the insert: then read
+        // again (a few times at most) rather than cache what may be stale.
+        for _ in 0..3 {
+            let seen = self.inner.sessions.guard.epoch();
+            let rec = self
+                .inner
+                .store
+                .get_session_by_hash(&TokenHash::from_bytes(&key))
+                .await?;
+            let mut out = None;
+            let cached = self.inner.sessions.guard.fill(seen, || {
+                out = match rec {
+                    Some(rec) if rec.revoked_at.is_none() => {
+                        Some(self.inner.sessions.insert_live(key, rec))
+                    }
+                    _ => {
+                        self.inner.sessions.insert_gone(key, now_ms);
+                        None
+                    }
+                };
+            });
+            if cached {
+                return Ok(out);
             }
         }
+        Err(ServiceError::Unavailable(
+            "sessions are being revoked faster than they can be read".into(),
+        ))
     }
 
     /// Check idle and absolute lifetimes. An apparently idle session is
@@ -247,11 +261,12 @@ impl Gatehouse {
         if let Some(u) = self.inner.users.get(&id) {
             return Ok((u.app_id == app).then_some(u));
         }
+        let seen = self.inner.users.guard.epoch();
         let Some(user) = self.inner.store.get_user(app, id).await? else {
             return Ok(None);
         };
         let user = Arc::new(user);
-        self.inner.users.insert(user.clone());
+        self.inner.users.fill(user.clone(), seen);
         Ok(Some(user))
     }
 
@@ -287,7 +302,7 @@ impl Gatehouse {
             .store
             .revoke_session_by_hash(&hash, now, &audit)
             .await?;
-        self.inner.sessions.insert_gone(key, millis(now));
+        self.inner.sessions.revoke(key, millis(now));
         Ok(Some(rec))
     }
 
@@ -382,9 +397,7 @@ impl Gatehouse {
     }
 
     pub(crate) fn forget_session_hash(&self, hash: &TokenHash, now: OffsetDateTime) {
-        self.inner
-            .sessions
-            .insert_gone(hash.to_bytes(), millis(now));
+        self.inner.sessions.revoke(hash.to_bytes(), millis(now));
     }
 
     pub(crate) fn forget_user(&self, user: UserId) {
