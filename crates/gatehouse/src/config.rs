@@ -60,10 +60,10 @@ pub struct Config {
     /// Older master keys, still used to open values sealed before a rotation.
     pub previous_master_keys: Vec<SecretString>,
     /// Host that serves `/admin` and `/api`.
-    pub admin_host: String,
+    pub admin_host: gatehouse_core::HostPattern,
     /// `http` or `https`: how the console is reached (its cookie is `Secure` on https).
     /// Default: `http` for `localhost`, `*.localhost` and IP addresses, else `https`.
-    pub admin_scheme: Option<String>,
+    pub admin_scheme: Option<gatehouse_core::Scheme>,
     /// The issuer (`iss`) of `X-Gatehouse-Assertion`, the instance's public
     /// URL. Default: `<admin_scheme>://<admin_host>` with the listening port
     /// when `admin_host` names none.
@@ -89,7 +89,7 @@ pub struct Config {
     pub upstream_timeout: Duration,
     /// Addresses or networks of load balancers in front of Gatehouse, whose
     /// `X-Forwarded-For` names the client.
-    pub trusted_proxies: Vec<String>,
+    pub trusted_proxies: Vec<TrustedProxy>,
     /// Password sign-in attempts per account and client address a minute
     /// (the account as a whole allows ten times as many, except from
     /// browsers that signed in to it before).
@@ -119,12 +119,17 @@ impl Default for Config {
             master_key: None,
             master_key_file: None,
             previous_master_keys: Vec::new(),
-            admin_host: "localhost".to_owned(),
+            admin_host: gatehouse_core::HostPattern::localhost(),
             admin_scheme: None,
             assertion_issuer: None,
             admin_token: None,
             admin_token_file: None,
-            trusted_proxies: vec!["127.0.0.0/8".to_owned(), "::1".to_owned()],
+            // Loopback (a proxy on this machine); checked by the tests below.
+            trusted_proxies: ["127.0.0.0/8", "::1"]
+                .into_iter()
+                .filter_map(gatehouse_http::extract::parse_trusted_proxy)
+                .map(TrustedProxy)
+                .collect(),
             login_attempts_per_account: 10,
             login_attempts_per_ip: 30,
             http2_cleartext: false,
@@ -137,6 +142,24 @@ impl Default for Config {
             session_cookie: "gatehouse_session".to_owned(),
             upstream_timeout: Duration::from_secs(60),
         }
+    }
+}
+
+/// One `trusted_proxies` entry, parsed when the configuration is read: an
+/// address (`10.0.0.5`, `::1`) or a network (`10.0.0.0/8`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustedProxy(pub gatehouse_http::IpNet);
+
+impl<'de> Deserialize<'de> for TrustedProxy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        gatehouse_http::extract::parse_trusted_proxy(&raw)
+            .map(Self)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "{raw:?} is not an IP address or network (10.0.0.5, 10.0.0.0/8)"
+                ))
+            })
     }
 }
 
@@ -205,32 +228,12 @@ impl Config {
         }
     }
 
-    /// `trusted_proxies`, parsed.
-    pub fn trusted_proxies(&self) -> Result<Vec<gatehouse_http::IpNet>, CliError> {
-        self.trusted_proxies
-            .iter()
-            .map(|s| {
-                gatehouse_http::extract::parse_trusted_proxy(s).ok_or_else(|| {
-                    CliError::Config(format!(
-                        "trusted_proxies: {s:?} is not an IP address or network (10.0.0.5, 10.0.0.0/8)"
-                    ))
-                })
-            })
-            .collect()
+    /// `trusted_proxies`.
+    pub fn trusted_proxies(&self) -> Vec<gatehouse_http::IpNet> {
+        self.trusted_proxies.iter().map(|t| t.0).collect()
     }
 
     fn validate(&self) -> Result<(), CliError> {
-        gatehouse_core::HostPattern::parse(&self.admin_host)
-            .map_err(|e| CliError::Config(format!("admin_host: {e}")))?;
-        if let Some(s) = &self.admin_scheme
-            && s != "http"
-            && s != "https"
-        {
-            return Err(CliError::Config(
-                "admin_scheme must be \"http\" or \"https\"".into(),
-            ));
-        }
-        self.trusted_proxies()?;
         self.metrics_token()?;
         if self.login_attempts_per_account == 0 || self.login_attempts_per_ip == 0 {
             return Err(CliError::Config(
@@ -286,10 +289,7 @@ impl Config {
         }
         let scheme = self.admin_scheme();
         let host = &self.admin_host;
-        let named_port = gatehouse_core::HostPattern::parse(host)
-            .ok()
-            .and_then(|h| h.port())
-            .is_some();
+        let named_port = host.port().is_some();
         let default_port = match scheme {
             gatehouse_core::Scheme::Http => 80,
             gatehouse_core::Scheme::Https => 443,
@@ -312,11 +312,10 @@ impl Config {
 
     /// The scheme of the console.
     pub fn admin_scheme(&self) -> gatehouse_core::Scheme {
-        match self.admin_scheme.as_deref() {
-            Some("https") => gatehouse_core::Scheme::Https,
-            Some(_) => gatehouse_core::Scheme::Http,
+        match self.admin_scheme {
+            Some(scheme) => scheme,
             None => {
-                let host = self.admin_host.split(':').next().unwrap_or("");
+                let host = self.admin_host.host();
                 let local = host == "localhost"
                     || host.ends_with(".localhost")
                     || host.parse::<std::net::IpAddr>().is_ok();
@@ -373,9 +372,9 @@ mod tests {
             assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
             assert_eq!(c.data_dir, PathBuf::from("./data"));
             assert_eq!(c.database_url(), "sqlite://./data/gatehouse.db");
-            assert_eq!(c.admin_host, "localhost");
+            assert_eq!(c.admin_host, gatehouse_core::HostPattern::localhost());
             assert_eq!(c.log_format, LogFormat::Text);
-            assert_eq!(c.trusted_proxies().unwrap().len(), 2, "loopback is trusted");
+            assert_eq!(c.trusted_proxies().len(), 2, "loopback is trusted");
             assert!(!c.http2_cleartext);
             Ok(())
         });
@@ -392,7 +391,7 @@ mod tests {
             jail.set_env("GATEHOUSE_CONFIG", "ignored");
             let c = Config::load(None).unwrap();
             assert_eq!(c.listen.to_string(), "127.0.0.1:9100");
-            assert_eq!(c.admin_host, "admin.example.com");
+            assert_eq!(c.admin_host.to_string(), "admin.example.com");
             assert_eq!(c.log_format, LogFormat::Json);
             assert_eq!(c.session_idle_timeout, Duration::from_secs(1800));
             assert_eq!(
@@ -429,14 +428,11 @@ mod tests {
                 "gatehouse.toml",
                 "trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n",
             )?;
-            assert_eq!(
-                Config::load(None).unwrap().trusted_proxies().unwrap().len(),
-                2
-            );
+            assert_eq!(Config::load(None).unwrap().trusted_proxies().len(), 2);
             jail.set_env("GATEHOUSE_TRUSTED_PROXIES", "[\"10.0.0.5\"]");
             assert_eq!(
-                Config::load(None).unwrap().trusted_proxies,
-                vec!["10.0.0.5"]
+                Config::load(None).unwrap().trusted_proxies()[0].to_string(),
+                "10.0.0.5/32"
             );
             Ok(())
         });

@@ -8,7 +8,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use gatehouse_core::Clock;
-use gatehouse_core::app::HostPattern;
 use gatehouse_core::session::SessionPolicy;
 use gatehouse_crypto::{MasterKey, MasterKeys};
 use gatehouse_http::{AppState, HttpSettings};
@@ -129,8 +128,7 @@ pub async fn gatehouse(
             idle: config.session_idle_timeout,
             absolute: config.session_absolute_timeout,
         },
-        admin_host: HostPattern::parse(&config.admin_host)
-            .map_err(|e| CliError::Config(format!("admin_host: {e}")))?,
+        admin_host: config.admin_host.clone(),
         admin_token: config.admin_token.clone(),
         admin_scheme: config.admin_scheme(),
         assertion_issuer: config.assertion_issuer(port),
@@ -169,7 +167,7 @@ impl Application {
             session_cookie: config.session_cookie.clone(),
             upstream_timeout: config.upstream_timeout,
             admin_scheme: config.admin_scheme(),
-            trusted_proxies: config.trusted_proxies()?,
+            trusted_proxies: config.trusted_proxies(),
             metrics_token: config.metrics_token()?,
         };
         let state = AppState::new(gh.clone(), http).map_err(|e| CliError::Other(e.to_string()))?;
