@@ -19,7 +19,7 @@ pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 pub struct TestAppBuilder {
     idle: Option<Duration>,
     absolute: Option<Duration>,
-    trusted_proxies: Option<Vec<String>>,
+    trusted_proxies: Option<Vec<gatehouse::config::TrustedProxy>>,
     http2_cleartext: bool,
     metrics_token: Option<String>,
     login_attempts_per_account: Option<u32>,
@@ -40,7 +40,14 @@ impl TestAppBuilder {
 
     /// `trusted_proxies` (addresses or networks).
     pub fn trusted_proxies(mut self, list: &[&str]) -> Self {
-        self.trusted_proxies = Some(list.iter().map(|s| (*s).to_owned()).collect());
+        self.trusted_proxies = Some(
+            list.iter()
+                .map(|s| {
+                    gatehouse::config::TrustedProxy::parse(s)
+                        .unwrap_or_else(|| panic!("{s:?} is not an address or network"))
+                })
+                .collect(),
+        );
         self
     }
 

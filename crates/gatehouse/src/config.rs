@@ -150,6 +150,13 @@ impl Default for Config {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TrustedProxy(pub gatehouse_http::IpNet);
 
+impl TrustedProxy {
+    /// Parse an address or network.
+    pub fn parse(raw: &str) -> Option<Self> {
+        gatehouse_http::extract::parse_trusted_proxy(raw).map(Self)
+    }
+}
+
 impl<'de> Deserialize<'de> for TrustedProxy {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(d)?;
