@@ -2,7 +2,15 @@
 //! HTML. Requests are dispatched by `Host`: an application's host gets its
 //! `/auth/*` routes and the reverse proxy; the admin host gets the admin API
 //! (and the console); anything else gets a 404 page. Handlers are thin: they
-//! extract, call one `gatehouse-service` operation, and render.
+//! extract (parsed values: `AppPath`, `RequestHost`, the canonical path),
+//! call one `gatehouse-service` operation, and render.
+//!
+//! Every error becomes HTTP in one place, [`error`]: a handler returns an
+//! [`HttpError`] whose report one middleware logs and renders as a page,
+//! a problem document or the body a protocol prescribes. Access decisions
+//! are the service's (`gh.access().authorize`); [`identity`] only finds
+//! who the request is for.
+#![forbid(unsafe_code)]
 
 pub mod api;
 pub mod auth;

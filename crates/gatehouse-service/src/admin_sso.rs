@@ -111,18 +111,8 @@ impl Gatehouse {
     ) -> Result<(AdminView, IssuedSession), ServiceError> {
         let now = self.now();
         let refuse = |reason: &str| {
-            gatehouse_core::AuditEvent::new(
-                None,
-                now,
-                Actor::Anonymous {
-                    ip: client.ip.clone().unwrap_or_default(),
-                },
-                "admin.signin_failed",
-            )
-            .target(mapped.email.as_str())
-            .detail("method", "oidc")
-            .detail("reason", reason)
-            .correlated(client.correlation_id.clone())
+            crate::console::admin_signin_failed(now, client, mapped.email.as_str(), reason)
+                .detail("method", "oidc")
         };
         let admin: AdminRecord = match self.store().find_admin_by_identity(issuer, sub).await? {
             Some(a) => a,

@@ -43,6 +43,27 @@ impl AdminView {
 }
 
 /// The rate-limit bucket of console sign-ins (no application).
+/// The audit event of a refused console sign-in (the caller adds the method
+/// where there is one to name).
+pub(crate) fn admin_signin_failed(
+    now: time::OffsetDateTime,
+    client: &ClientInfo,
+    email: &str,
+    reason: &str,
+) -> gatehouse_core::AuditEvent {
+    gatehouse_core::AuditEvent::new(
+        None,
+        now,
+        Actor::Anonymous {
+            ip: client.ip.clone().unwrap_or_default(),
+        },
+        "admin.signin_failed",
+    )
+    .target(email)
+    .detail("reason", reason)
+    .correlated(client.correlation_id.clone())
+}
+
 fn console_bucket() -> AppId {
     AppId::from_uuid(uuid::Uuid::nil())
 }
@@ -164,19 +185,7 @@ impl Gatehouse {
         let email = email.as_str();
         let email_lower = email.to_lowercase();
         let source = client.ip.clone().unwrap_or_default();
-        let fail = |reason: &str| {
-            gatehouse_core::AuditEvent::new(
-                None,
-                now,
-                Actor::Anonymous {
-                    ip: client.ip.clone().unwrap_or_default(),
-                },
-                "admin.signin_failed",
-            )
-            .target(email.trim())
-            .detail("reason", reason)
-            .correlated(client.correlation_id.clone())
-        };
+        let fail = |reason: &str| admin_signin_failed(now, client, email.trim(), reason);
         if let Err(wait) =
             self.inner
                 .limiter

@@ -5,9 +5,15 @@
 //! cookie is) served from memory.
 //!
 //! [`Gatehouse`] holds the store, the master keys, the clock and the caches.
+//! Access decisions are a narrow handle of their own, [`Gatehouse::access`]
+//! ([`access::Access`]); the other use cases are grouped by module.
 //! Mutations go to the store (which writes the audit event and a change-log
 //! row in the same transaction), then invalidate this node's caches at once;
-//! other nodes follow through the change feed ([`feed`]).
+//! other nodes follow through the change feed ([`feed`]). A cache fill never
+//! installs a read that predates a revocation, and a routing reload never
+//! replaces a newer one.
+//!
+//! The in-process tests of the use cases are in `src/tests/`: start there.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 

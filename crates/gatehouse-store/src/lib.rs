@@ -5,10 +5,12 @@
 //! ([`sqlite`], the embedded default, and [`postgres`], for several nodes),
 //! both with the same queries (`src/sql/`) and migrations kept in step.
 //!
-//! Every mutating call takes the [`AuditEvent`] that describes it and writes
-//! it, and a row in the change log ([`changes`]), in the same transaction as
-//! the change itself: a change is never stored without its audit event, and
-//! every node's caches hear about it.
+//! Every mutating call takes the [`AuditEvent`] that describes it and goes
+//! through one `AuditedTx` (`src/sql/tx.rs`), whose commit writes the event
+//! and a typed row in the change log ([`changes`], [`Changed`]) in the same
+//! transaction as the change itself: a change is never stored without its
+//! audit event, and every node's caches hear about it. `tests/schema.rs`
+//! checks that the two backends' migrations define the same schema.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 

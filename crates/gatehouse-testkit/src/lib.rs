@@ -1,7 +1,9 @@
 //! The test harness of Gatehouse (zero2prod's `spawn_app`): every test starts
 //! the real server in-process on `127.0.0.1:0` with its own data directory
 //! and database, an injected clock, and the helpers to drive it: an admin API
-//! client, per-host browser-like clients, and an echo upstream.
+//! client, per-host browser-like clients, and an echo upstream. Private
+//! servers (nginx, Caddy, PostgreSQL, node, Chromium) die with the test
+//! process however it ends ([`process`]).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod app;

@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use super::{Chrome, ConsoleAdmin, Errors, Pairs, app_id, field, fields, render, when};
 use crate::error::HttpError;
+use crate::extract::AppPath;
 use crate::state::AppState;
 
 struct GrantRow {
@@ -137,10 +138,10 @@ async fn view(s: &AppState, admin: &ConsoleAdmin, id: AppId) -> Result<AccessPag
 pub async fn page(
     State(s): State<AppState>,
     admin: ConsoleAdmin,
-    Path(id): Path<String>,
+    AppPath(id): AppPath,
     Query(n): Query<Notice>,
 ) -> Result<Response, HttpError> {
-    let mut p = view(&s, &admin, app_id(&id)?).await?;
+    let mut p = view(&s, &admin, id).await?;
     p.notice = n.done.map(|d| match d.as_str() {
         "granted" => "Role granted.".to_owned(),
         "removed" => "Grant removed.".to_owned(),
@@ -154,10 +155,9 @@ pub async fn page(
 pub async fn grant(
     State(s): State<AppState>,
     admin: ConsoleAdmin,
-    Path(id): Path<String>,
+    AppPath(id): AppPath,
     Form(f): AdminForm<Pairs>,
 ) -> Result<Response, HttpError> {
-    let id = app_id(&id)?;
     let kind = field(&f, "kind");
     let value = field(&f, "value").trim();
     let subject = match kind {
@@ -210,10 +210,9 @@ pub async fn remove(
 pub async fn save(
     State(s): State<AppState>,
     admin: ConsoleAdmin,
-    Path(id): Path<String>,
+    AppPath(id): AppPath,
     Form(f): AdminForm<Pairs>,
 ) -> Result<Response, HttpError> {
-    let id = app_id(&id)?;
     let mut errors = Errors::default();
     let mut routes = Vec::new();
     for (i, line) in field(&f, "routes")
@@ -276,10 +275,9 @@ pub async fn save(
 pub async fn save_api(
     State(s): State<AppState>,
     admin: ConsoleAdmin,
-    Path(id): Path<String>,
+    AppPath(id): AppPath,
     Form(f): AdminForm<Pairs>,
 ) -> Result<Response, HttpError> {
-    let id = app_id(&id)?;
     let text = |name: &str| Some(field(&f, name).trim().to_owned()).filter(|v| !v.is_empty());
     let input = ApiAccess {
         enabled: field(&f, "enabled") == "1",

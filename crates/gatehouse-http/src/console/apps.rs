@@ -3,7 +3,7 @@
 use crate::extract::Query;
 use crate::extract::{AdminForm, Form};
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use gatehouse_core::Application;
@@ -11,8 +11,9 @@ use gatehouse_service::ServiceError;
 use gatehouse_service::apps::{AppPatch, NewApp};
 use serde::Deserialize;
 
-use super::{Chrome, ConsoleAdmin, Errors, Pairs, app_id, field, render};
+use super::{Chrome, ConsoleAdmin, Errors, Pairs, field, render};
 use crate::error::HttpError;
+use crate::extract::AppPath;
 use crate::state::AppState;
 
 pub(crate) struct AppRow {
@@ -218,10 +219,10 @@ pub struct Saved {
 pub async fn edit_page(
     State(s): State<AppState>,
     admin: ConsoleAdmin,
-    Path(id): Path<String>,
+    AppPath(id): AppPath,
     Query(q): Query<Saved>,
 ) -> Result<Response, HttpError> {
-    let app = s.gh().get_app(app_id(&id)?).await?;
+    let app = s.gh().get_app(id).await?;
     Ok(render(
         StatusCode::OK,
         &AppForm {
@@ -240,10 +241,9 @@ pub async fn edit_page(
 pub async fn update(
     State(s): State<AppState>,
     admin: ConsoleAdmin,
-    Path(id): Path<String>,
+    AppPath(id): AppPath,
     Form(f): AdminForm<Pairs>,
 ) -> Result<Response, HttpError> {
-    let id = app_id(&id)?;
     let app = s.gh().get_app(id).await?;
     let v = AppValues::from_form(&f);
     let patch = AppPatch {
@@ -278,9 +278,9 @@ pub async fn update(
 pub async fn delete_page(
     State(s): State<AppState>,
     admin: ConsoleAdmin,
-    Path(id): Path<String>,
+    AppPath(id): AppPath,
 ) -> Result<Response, HttpError> {
-    let app = s.gh().get_app(app_id(&id)?).await?;
+    let app = s.gh().get_app(id).await?;
     Ok(render(StatusCode::OK, &delete_confirm(&admin, &app, None)))
 }
 
@@ -304,10 +304,10 @@ fn delete_confirm(admin: &ConsoleAdmin, app: &Application, error: Option<String>
 pub async fn delete(
     State(s): State<AppState>,
     admin: ConsoleAdmin,
-    Path(id): Path<String>,
+    AppPath(id): AppPath,
     Form(f): AdminForm<Pairs>,
 ) -> Result<Response, HttpError> {
-    let app = s.gh().get_app(app_id(&id)?).await?;
+    let app = s.gh().get_app(id).await?;
     if field(&f, "confirm").trim() != app.slug.as_str() {
         let page = delete_confirm(
             &admin,

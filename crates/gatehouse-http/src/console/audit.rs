@@ -2,7 +2,7 @@
 
 use crate::extract::Query;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use gatehouse_core::AppId;
@@ -10,8 +10,9 @@ use gatehouse_store::AuditQuery;
 use serde::Deserialize;
 use time::PrimitiveDateTime;
 
-use super::{Chrome, ConsoleAdmin, app_id, render, when};
+use super::{Chrome, ConsoleAdmin, render, when};
 use crate::error::HttpError;
+use crate::extract::AppPath;
 use crate::state::AppState;
 
 const PAGE: u32 = 50;
@@ -76,10 +77,10 @@ fn local_time(raw: Option<&str>) -> Result<Option<time::OffsetDateTime>, String>
 pub async fn list(
     State(s): State<AppState>,
     admin: ConsoleAdmin,
-    Path(id): Path<String>,
+    AppPath(id): AppPath,
     Query(f): Query<AuditFilter>,
 ) -> Result<Response, HttpError> {
-    let id: AppId = app_id(&id)?;
+    let id: AppId = id;
     let app = s.gh().get_app(id).await?;
     let (since, until) = match (
         local_time(f.since.as_deref()),

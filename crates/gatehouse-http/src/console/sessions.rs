@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::{Chrome, ConsoleAdmin, Pairs, app_id, field, render, when};
 use crate::error::HttpError;
+use crate::extract::AppPath;
 use crate::state::AppState;
 
 pub(crate) struct SessionRow {
@@ -60,10 +61,10 @@ pub struct Notice {
 pub async fn list(
     State(s): State<AppState>,
     admin: ConsoleAdmin,
-    Path(id): Path<String>,
+    AppPath(id): AppPath,
     Query(n): Query<Notice>,
 ) -> Result<Response, HttpError> {
-    let id: AppId = app_id(&id)?;
+    let id: AppId = id;
     let app = s.gh().get_app(id).await?;
     let sessions = s.gh().list_sessions(id, None).await?;
     let mut emails: HashMap<gatehouse_core::UserId, String> = HashMap::new();

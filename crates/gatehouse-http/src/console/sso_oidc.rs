@@ -4,7 +4,7 @@
 use crate::extract::Query;
 use crate::extract::{AdminForm, Form};
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use gatehouse_core::sso::{
@@ -16,9 +16,10 @@ use gatehouse_service::apps::SsoView;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{Chrome, ConsoleAdmin, Errors, Pairs, app_id, field, fields, render};
+use super::{Chrome, ConsoleAdmin, Errors, Pairs, field, fields, render};
 use crate::api::v1::views::CheckView;
 use crate::error::HttpError;
+use crate::extract::AppPath;
 use crate::state::AppState;
 
 /// The values the form shows.
@@ -232,10 +233,10 @@ pub struct Flags {
 pub async fn page(
     State(s): State<AppState>,
     admin: ConsoleAdmin,
-    Path(id): Path<String>,
+    AppPath(id): AppPath,
     Query(q): Query<Flags>,
 ) -> Result<Response, HttpError> {
-    let id: AppId = app_id(&id)?;
+    let id: AppId = id;
     let app = s.gh().get_app(id).await?;
     let view = s.gh().get_sso(id).await?;
     let mut p = page_for(
@@ -339,10 +340,10 @@ pub(crate) fn input_from_form(f: &Pairs, v: &SsoValues, errors: &mut Errors) -> 
 pub async fn save(
     State(s): State<AppState>,
     admin: ConsoleAdmin,
-    Path(id): Path<String>,
+    AppPath(id): AppPath,
     Form(f): AdminForm<Pairs>,
 ) -> Result<Response, HttpError> {
-    let id: AppId = app_id(&id)?;
+    let id: AppId = id;
     let app = s.gh().get_app(id).await?;
     let adding = field(&f, "action") == "add_row";
     let v = SsoValues::from_form(&f, usize::from(adding));
@@ -371,9 +372,9 @@ pub async fn save(
 pub async fn test(
     State(s): State<AppState>,
     admin: ConsoleAdmin,
-    Path(id): Path<String>,
+    AppPath(id): AppPath,
 ) -> Result<Response, HttpError> {
-    let id: AppId = app_id(&id)?;
+    let id: AppId = id;
     let app = s.gh().get_app(id).await?;
     let report = s.gh().test_sso_connection(id, &admin.ctx()).await?;
     let view = s.gh().get_sso(id).await?;

@@ -17,6 +17,7 @@ use super::apps::ConfirmPage;
 use super::sessions::SessionRow;
 use super::{Chrome, ConsoleAdmin, Pairs, app_id, field, render, when};
 use crate::error::HttpError;
+use crate::extract::AppPath;
 use crate::state::AppState;
 
 const PAGE: u32 = 50;
@@ -77,10 +78,10 @@ pub struct ListQuery {
 pub async fn list(
     State(s): State<AppState>,
     admin: ConsoleAdmin,
-    Path(id): Path<String>,
+    AppPath(id): AppPath,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, HttpError> {
-    let id: AppId = app_id(&id)?;
+    let id: AppId = id;
     let app = s.gh().get_app(id).await?;
     let search = q.q.clone().unwrap_or_default();
     let offset = q.offset.unwrap_or(0);
