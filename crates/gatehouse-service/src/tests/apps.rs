@@ -112,3 +112,38 @@ async fn applications_are_found_by_slug() {
     assert_eq!(found.id, app.id);
     assert!(h.gh.get_app_by_slug("nope").await.is_err());
 }
+
+#[tokio::test]
+async fn deleting_an_application_ends_its_sessions() {
+    let h = Harness::new().await;
+    let app = h.app("alpha").await;
+    let user = h.user(app.id, "ana@example.com", None).await;
+    let issued =
+        h.gh.create_session(
+            &app,
+            &user,
+            "password",
+            &crate::sessions::ClientInfo::default(),
+            crate::sessions::IdpSessionData::default(),
+            &ctx(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let cookie = secrecy::ExposeSecret::expose_secret(&issued.token).to_owned();
+    assert!(
+        h.gh.session(app.id, &cookie)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_some()
+    );
+    h.gh.delete_app(app.id, &ctx())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        h.gh.session(app.id, &cookie)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_none(),
+        "the cached session went with the application"
+    );
+}

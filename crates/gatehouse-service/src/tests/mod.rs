@@ -13,6 +13,7 @@ mod feed;
 mod local_login;
 mod sessions;
 mod sign_in;
+mod users;
 
 use std::sync::Arc;
 use std::time::Duration;
