@@ -118,32 +118,13 @@ async fn deleting_an_application_ends_its_sessions() {
     let h = Harness::new().await;
     let app = h.app("alpha").await;
     let user = h.user(app.id, "ana@example.com", None).await;
-    let issued =
-        h.gh.create_session(
-            &app,
-            &user,
-            "password",
-            &crate::sessions::ClientInfo::default(),
-            crate::sessions::IdpSessionData::default(),
-            &ctx(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let cookie = secrecy::ExposeSecret::expose_secret(&issued.token).to_owned();
-    assert!(
-        h.gh.session(app.id, &cookie)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .is_some()
-    );
+    let (cookie, _) = h.session_for(&app, &user).await;
+    assert!(h.live(app.id, &cookie).await);
     h.gh.delete_app(app.id, &ctx())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(
-        h.gh.session(app.id, &cookie)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .is_none(),
+        !h.live(app.id, &cookie).await,
         "the cached session went with the application"
     );
 }

@@ -4,12 +4,10 @@
 
 use gatehouse_core::access::GrantInput;
 use gatehouse_core::user::UserStatus;
-use secrecy::ExposeSecret;
 use serde_json::json;
 
 use super::{Harness, ctx};
 use crate::Settings;
-use crate::sessions::{ClientInfo, IdpSessionData};
 use crate::users::UserPatch;
 
 async fn two_nodes() -> (Harness, Harness) {
@@ -55,26 +53,10 @@ async fn a_user_disabled_on_one_node_is_signed_out_on_the_other() {
     let (a, b) = two_nodes().await;
     let app = a.app("alpha").await;
     let user = a.user(app.id, "ana@example.com", None).await;
-    let issued =
-        a.gh.create_session(
-            &app,
-            &user,
-            "password",
-            &ClientInfo::default(),
-            IdpSessionData::default(),
-            &ctx(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let cookie = issued.token.expose_secret().to_owned();
+    let (cookie, _) = a.session_for(&app, &user).await;
     b.gh.poll_changes().await.unwrap_or_else(|e| panic!("{e}"));
     // Node b caches the session and the user.
-    assert!(
-        b.gh.session(app.id, &cookie)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .is_some()
-    );
+    assert!(b.live(app.id, &cookie).await);
     a.gh.update_user(
         app.id,
         user.id,
@@ -87,12 +69,7 @@ async fn a_user_disabled_on_one_node_is_signed_out_on_the_other() {
     .await
     .unwrap_or_else(|e| panic!("{e}"));
     b.gh.poll_changes().await.unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        b.gh.session(app.id, &cookie)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .is_none()
-    );
+    assert!(!b.live(app.id, &cookie).await);
 }
 
 #[tokio::test]
@@ -100,33 +77,12 @@ async fn a_session_revoked_on_one_node_ends_on_the_other() {
     let (a, b) = two_nodes().await;
     let app = a.app("alpha").await;
     let user = a.user(app.id, "ana@example.com", None).await;
-    let issued =
-        a.gh.create_session(
-            &app,
-            &user,
-            "password",
-            &ClientInfo::default(),
-            IdpSessionData::default(),
-            &ctx(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let cookie = issued.token.expose_secret().to_owned();
+    let (cookie, session) = a.session_for(&app, &user).await;
     b.gh.poll_changes().await.unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        b.gh.session(app.id, &cookie)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .is_some()
-    );
-    a.gh.revoke_session(app.id, issued.id, &ctx())
+    assert!(b.live(app.id, &cookie).await);
+    a.gh.revoke_session(app.id, session, &ctx())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     b.gh.poll_changes().await.unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        b.gh.session(app.id, &cookie)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .is_none()
-    );
+    assert!(!b.live(app.id, &cookie).await);
 }

@@ -143,6 +143,47 @@ impl Harness {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// A session for `user`, as a sign-in issues it: its cookie value and id.
+    pub async fn session_for(
+        &self,
+        app: &Application,
+        user: &User,
+    ) -> (String, gatehouse_core::SessionId) {
+        let issued = self
+            .gh
+            .create_session(
+                app,
+                user,
+                "password",
+                &crate::sessions::ClientInfo::default(),
+                crate::sessions::IdpSessionData::default(),
+                &ctx(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        (
+            secrecy::ExposeSecret::expose_secret(&issued.token).to_owned(),
+            issued.id,
+        )
+    }
+
+    /// Whether `cookie` is a live session of `app` on this node.
+    pub async fn live(&self, app: AppId, cookie: &str) -> bool {
+        self.gh
+            .session(app, cookie)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_some()
+    }
+
+    /// An IdP sign-in of `sub` at the test issuer, mapped to `m`, that must succeed.
+    pub async fn idp_user(&self, app: AppId, sub: &str, m: &MappedIdentity) -> User {
+        self.gh
+            .sign_in_user(app, ISS, sub, m, m.email_verified, &ctx())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
     /// The audit events of `app` whose action starts with `action`, newest first.
     pub async fn audit(&self, app: AppId, action: &str) -> Vec<AuditEvent> {
         self.store
@@ -156,6 +197,9 @@ impl Harness {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 }
+
+/// The issuer of the IdP sign-ins in these tests.
+pub(crate) const ISS: &str = "https://idp.example";
 
 /// What an IdP's claims map to.
 pub(crate) fn mapped(email: &str) -> MappedIdentity {

@@ -7,26 +7,16 @@ use gatehouse_core::sso::ClaimMappings;
 use gatehouse_core::user::{TagSource, UserStatus};
 use serde_json::json;
 
-use super::{Harness, ctx, idp_tag, mapped};
+use super::{Harness, ISS, ctx, idp_tag, mapped};
 use crate::oidc::SignInError;
-
-const ISS: &str = "https://idp.example";
 
 #[tokio::test]
 async fn a_first_sign_in_creates_the_user_with_its_identity() {
     let h = Harness::new().await;
     let app = h.app("alpha").await;
-    let user =
-        h.gh.sign_in_user(
-            app.id,
-            ISS,
-            "sub-1",
-            &mapped("ana@example.com"),
-            Some(true),
-            &ctx(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let user = h
+        .idp_user(app.id, "sub-1", &mapped("ana@example.com"))
+        .await;
     assert_eq!(user.email.as_str(), "ana@example.com");
     assert_eq!(user.identities[0].subject, "sub-1");
     assert_eq!(user.email_verified, Some(true));
@@ -34,17 +24,9 @@ async fn a_first_sign_in_creates_the_user_with_its_identity() {
     assert_eq!(created.len(), 1);
     assert_eq!(created[0].details["source"], "idp");
     // The same identity again is the same user, and nothing is written.
-    let again =
-        h.gh.sign_in_user(
-            app.id,
-            ISS,
-            "sub-1",
-            &mapped("ana@example.com"),
-            Some(true),
-            &ctx(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let again = h
+        .idp_user(app.id, "sub-1", &mapped("ana@example.com"))
+        .await;
     assert_eq!(again.id, user.id);
     assert!(h.audit(app.id, "user.updated_from_idp").await.is_empty());
 }
@@ -56,10 +38,7 @@ async fn a_later_sign_in_updates_fields_and_keeps_admin_tags() {
     let mut m = mapped("ana@example.com");
     m.tags = vec![idp_tag("dept", "R&D")];
     m.groups = Some(vec!["eng".into()]);
-    let user =
-        h.gh.sign_in_user(app.id, ISS, "sub-1", &m, Some(true), &ctx())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+    let user = h.idp_user(app.id, "sub-1", &m).await;
     // An administrator adds a tag of their own.
     h.gh.update_user(
         app.id,
@@ -85,10 +64,7 @@ async fn a_later_sign_in_updates_fields_and_keeps_admin_tags() {
     m.first_name = "Anabel".into();
     m.tags = vec![idp_tag("dept", "Sales")];
     m.groups = Some(vec!["ops".into()]);
-    let updated =
-        h.gh.sign_in_user(app.id, ISS, "sub-1", &m, Some(true), &ctx())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+    let updated = h.idp_user(app.id, "sub-1", &m).await;
     assert_eq!(updated.first_name, "Anabel");
     assert_eq!(
         updated.groups,
@@ -127,14 +103,9 @@ async fn without_a_groups_claim_groups_are_left_alone() {
     let app = h.app("alpha").await;
     let mut m = mapped("ana@example.com");
     m.groups = Some(vec!["eng".into()]);
-    h.gh.sign_in_user(app.id, ISS, "s", &m, Some(true), &ctx())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    h.idp_user(app.id, "s", &m).await;
     m.groups = None;
-    let u =
-        h.gh.sign_in_user(app.id, ISS, "s", &m, Some(true), &ctx())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+    let u = h.idp_user(app.id, "s", &m).await;
     assert_eq!(u.groups, vec!["eng".to_owned()]);
 }
 
@@ -143,17 +114,9 @@ async fn a_verified_address_links_to_an_existing_verified_account() {
     let h = Harness::new().await;
     let app = h.app("alpha").await;
     let local = h.user(app.id, "ana@example.com", None).await;
-    let user =
-        h.gh.sign_in_user(
-            app.id,
-            ISS,
-            "sub-9",
-            &mapped("Ana@Example.com"),
-            Some(true),
-            &ctx(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let user = h
+        .idp_user(app.id, "sub-9", &mapped("Ana@Example.com"))
+        .await;
     assert_eq!(user.id, local.id, "one user, never two");
     assert_eq!(user.identities.len(), 1);
     let linked = h.audit(app.id, "user.identity_linked").await;
@@ -186,10 +149,7 @@ async fn an_unknown_unverified_address_still_creates_its_own_user() {
     let app = h.app("alpha").await;
     let mut m = mapped("new@example.com");
     m.email_verified = None;
-    let u =
-        h.gh.sign_in_user(app.id, ISS, "n", &m, None, &ctx())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+    let u = h.idp_user(app.id, "n", &m).await;
     assert_eq!(
         u.email_verified, None,
         "the IdP said nothing of the address"
@@ -200,16 +160,7 @@ async fn an_unknown_unverified_address_still_creates_its_own_user() {
 async fn an_address_taken_by_another_user_refuses_the_update() {
     let h = Harness::new().await;
     let app = h.app("alpha").await;
-    h.gh.sign_in_user(
-        app.id,
-        ISS,
-        "a",
-        &mapped("a@example.com"),
-        Some(true),
-        &ctx(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    h.idp_user(app.id, "a", &mapped("a@example.com")).await;
     h.user(app.id, "b@example.com", None).await;
     // The IdP renames a@ to b@, an address another user already has.
     let r =
@@ -247,28 +198,8 @@ async fn two_first_sign_ins_of_one_identity_make_one_user() {
 async fn the_same_identity_in_two_applications_is_two_users() {
     let h = Harness::new().await;
     let (a, b) = (h.app("alpha").await, h.app("beta").await);
-    let ua =
-        h.gh.sign_in_user(
-            a.id,
-            ISS,
-            "s",
-            &mapped("ana@example.com"),
-            Some(true),
-            &ctx(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let ub =
-        h.gh.sign_in_user(
-            b.id,
-            ISS,
-            "s",
-            &mapped("ana@example.com"),
-            Some(true),
-            &ctx(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let ua = h.idp_user(a.id, "s", &mapped("ana@example.com")).await;
+    let ub = h.idp_user(b.id, "s", &mapped("ana@example.com")).await;
     assert_ne!(ua.id, ub.id);
     assert_eq!(ub.app_id, b.id);
 }
@@ -277,17 +208,7 @@ async fn the_same_identity_in_two_applications_is_two_users() {
 async fn a_disabled_user_is_still_found_by_identity() {
     let h = Harness::new().await;
     let app = h.app("alpha").await;
-    let u =
-        h.gh.sign_in_user(
-            app.id,
-            ISS,
-            "d",
-            &mapped("d@example.com"),
-            Some(true),
-            &ctx(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let u = h.idp_user(app.id, "d", &mapped("d@example.com")).await;
     h.gh.update_user(
         app.id,
         u.id,
@@ -299,17 +220,7 @@ async fn a_disabled_user_is_still_found_by_identity() {
     )
     .await
     .unwrap_or_else(|e| panic!("{e}"));
-    let again =
-        h.gh.sign_in_user(
-            app.id,
-            ISS,
-            "d",
-            &mapped("d@example.com"),
-            Some(true),
-            &ctx(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let again = h.idp_user(app.id, "d", &mapped("d@example.com")).await;
     assert_eq!(again.id, u.id);
     assert_eq!(
         again.status,

@@ -14,7 +14,6 @@ use crate::{Changed, StoreError};
 pub(crate) struct AuditedTx {
     tx: sqlx::Transaction<'static, Db>,
     changed: Vec<Changed>,
-    also: Vec<AuditEvent>,
 }
 
 impl AuditedTx {
@@ -23,7 +22,6 @@ impl AuditedTx {
         Ok(Self {
             tx: store.begin_write().await?,
             changed: Vec::new(),
-            also: Vec::new(),
         })
     }
 
@@ -82,20 +80,12 @@ impl AuditedTx {
         Ok(hashes)
     }
 
-    /// Another use case's event, when one transaction holds several.
-    #[allow(dead_code)]
-    pub(crate) fn also_audit(&mut self, event: AuditEvent) {
-        self.also.push(event);
-    }
-
     /// Write the change-log rows and the audit events, then commit.
     pub(crate) async fn commit(mut self, audit: &AuditEvent) -> Result<(), StoreError> {
         for what in &self.changed {
             write_change(&mut self.tx, what, audit.at).await?;
         }
-        for event in std::iter::once(audit).chain(&self.also) {
-            write_audit(&mut self.tx, event).await?;
-        }
+        write_audit(&mut self.tx, audit).await?;
         self.tx.commit().await?;
         Ok(())
     }
