@@ -227,14 +227,14 @@ impl FromRequestParts<AppState> for Admin {
             })
             .filter(|t| !t.is_empty())
             .ok_or_else(|| unauthorized("Authorization is not a Bearer token"))?;
-        let actor = match state.gh().authenticate_admin(token).await {
+        let actor = match state.gh().admin().authenticate(token).await {
             Ok(a) => a,
             Err(gatehouse_service::ServiceError::Unauthorized) => {
                 return Err(unauthorized("unknown or revoked admin token"));
             }
             Err(e) => return Err(e.into()),
         };
-        Ok(Self(state.gh().admin_context(actor, request_id(parts))))
+        Ok(Self(state.gh().admin().context(actor, request_id(parts))))
     }
 }
 

@@ -28,7 +28,7 @@ pub(crate) fn metrics_router() -> Router<AppState> {
 }
 
 async fn jwks(State(state): State<AppState>) -> Response {
-    let body = state.gh().assertion_jwks();
+    let body = state.gh().assertions().jwks();
     labelled(
         "jwks",
         (

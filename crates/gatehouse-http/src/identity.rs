@@ -55,7 +55,7 @@ pub async fn find_session<'h>(
 ) -> Result<Option<(gatehouse_service::sessions::ActiveSession, &'h str)>, HttpError> {
     let name = crate::cookies::session_name(&state.settings().session_cookie, &rt.app);
     for value in crate::cookies::values(headers, &name) {
-        if let Some(s) = state.gh().session(rt.app.id, value).await? {
+        if let Some(s) = state.gh().sessions().lookup(rt.app.id, value).await? {
             return Ok(Some((s, value)));
         }
     }
@@ -74,7 +74,7 @@ pub async fn identify(
 ) -> Result<Option<Identified>, Response> {
     let rt = &route.rt;
     let (user, via) = match bearer_token(headers).filter(|_| rt.api.is_some()) {
-        Some(token) => match state.gh().authenticate_bearer(rt, token).await {
+        Some(token) => match state.gh().bearer().authenticate(rt, token).await {
             Ok(user) => (user, Via::Bearer),
             Err(e) => return Err(HttpError::from(e).into_response()),
         },
@@ -121,7 +121,8 @@ pub fn identity_headers(
     crate::proxy::headers::add_identity(headers, &who.user, &who.roles);
     let assertion = state
         .gh()
-        .assertion(
+        .assertions()
+        .sign(
             route.rt.app.slug.as_str(),
             &route.entry.to_string(),
             &who.user,

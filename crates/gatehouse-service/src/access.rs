@@ -6,21 +6,23 @@
 use gatehouse_core::access::{AccessPolicy, Authorization, Grant, NewGrant};
 use gatehouse_core::ids::GrantId;
 use gatehouse_core::user::User;
-use gatehouse_core::{Actor, AppId, AuditEvent, Clock};
-use gatehouse_store::{AuditStore, StoreError};
+use gatehouse_core::{Actor, AppId, AuditEvent};
+use gatehouse_store::StoreError;
 
 use crate::refusals::{Note, Refusals};
 use crate::routing::{ACCESS_KEY, AppRuntime};
-use crate::{Context, Gatehouse, ServiceError};
+use crate::{Context, ServiceError};
 
 /// Access decisions for requests on application hosts: the user's roles
 /// from the application's grants and default role, then its route rules.
-/// Holds only what a decision needs: the clock and the audit log for
-/// refusals (burst-limited, like refused sign-ins).
+/// Also the grants and access policies those decisions read. Holds the
+/// store (grants, policies, the audit log for refusals, burst-limited like
+/// refused sign-ins), the routing snapshot (reloaded after each change) and
+/// the refusal ledger.
 pub struct Access<'a> {
-    audit: &'a (dyn AuditStore + Send + Sync),
-    clock: &'a dyn Clock,
-    refusals: &'a Refusals,
+    pub(crate) shared: &'a crate::Shared,
+    pub(crate) router: &'a crate::routing::Router,
+    pub(crate) refusals: &'a Refusals,
 }
 
 /// What a request is, for its access decision.
@@ -34,19 +36,7 @@ pub struct RequestFacts<'r> {
     pub correlation_id: Option<&'r str>,
 }
 
-impl<'a> Access<'a> {
-    pub(crate) fn new(
-        audit: &'a (dyn AuditStore + Send + Sync),
-        clock: &'a dyn Clock,
-        refusals: &'a Refusals,
-    ) -> Self {
-        Self {
-            audit,
-            clock,
-            refusals,
-        }
-    }
-
+impl Access<'_> {
     /// Whether `user` may make this request of `rt`'s application. A
     /// refusal is logged with its reasons and written to the audit log
     /// (`access.denied`; the first of a burst per user and reason, with
@@ -69,7 +59,7 @@ impl<'a> Access<'a> {
                 why = %denied.reasons.join(" "),
                 "access denied"
             );
-            let now = self.clock.now();
+            let now = self.shared.now();
             if let Note::Write { repeated_before } = self.refusals.note(
                 Some(rt.app.id),
                 &user.id.to_string(),
@@ -98,7 +88,7 @@ impl<'a> Access<'a> {
                 if repeated_before > 0 {
                     event = event.detail("repeated_before", repeated_before);
                 }
-                if let Err(e) = self.audit.append_audit(&event).await {
+                if let Err(e) = self.shared.store.append_audit(&event).await {
                     tracing::warn!(error = %e, "could not write the access.denied audit event");
                 }
             }
@@ -107,11 +97,11 @@ impl<'a> Access<'a> {
     }
 }
 
-impl Gatehouse {
+impl Access<'_> {
     /// Grants of an application.
-    pub async fn list_grants(&self, app: AppId) -> Result<Vec<Grant>, ServiceError> {
-        self.get_app(app).await?;
-        Ok(self.store().list_grants(app).await?)
+    pub async fn grants(&self, app: AppId) -> Result<Vec<Grant>, ServiceError> {
+        self.shared.app(app).await?;
+        Ok(self.shared.store.list_grants(app).await?)
     }
 
     /// Grant a role.
@@ -122,10 +112,11 @@ impl Gatehouse {
         grant: NewGrant,
         ctx: &Context,
     ) -> Result<Grant, ServiceError> {
-        let application = self.get_app(app).await?;
+        let application = self.shared.app(app).await?;
         let NewGrant { role, subject } = grant;
         if self
-            .store()
+            .shared
+            .store
             .list_grants(app)
             .await?
             .iter()
@@ -136,7 +127,7 @@ impl Gatehouse {
                 message: "this role is already granted to this subject".into(),
             });
         }
-        let now = self.now();
+        let now = self.shared.now();
         let grant = Grant {
             id: GrantId::new(),
             app_id: app,
@@ -150,8 +141,8 @@ impl Gatehouse {
             .detail("grant_id", grant.id.to_string())
             .detail("role", grant.role.as_str())
             .detail("subject", grant.subject.describe());
-        self.store().create_grant(&grant, &audit).await?;
-        self.reload_routes().await?;
+        self.shared.store.create_grant(&grant, &audit).await?;
+        self.router.reload(self.shared).await?;
         Ok(grant)
     }
 
@@ -163,32 +154,33 @@ impl Gatehouse {
         id: GrantId,
         ctx: &Context,
     ) -> Result<(), ServiceError> {
-        let application = self.get_app(app).await?;
+        let application = self.shared.app(app).await?;
         let grant = self
-            .store()
+            .shared
+            .store
             .list_grants(app)
             .await?
             .into_iter()
             .find(|g| g.id == id)
             .ok_or(ServiceError::NotFound("grant"))?;
         let audit = ctx
-            .event(Some(app), self.now(), "grant.deleted")
+            .event(Some(app), self.shared.now(), "grant.deleted")
             .target(application.slug.as_str())
             .detail("grant_id", id.to_string())
             .detail("role", grant.role.as_str())
             .detail("subject", grant.subject.describe());
-        match self.store().delete_grant(app, id, &audit).await {
+        match self.shared.store.delete_grant(app, id, &audit).await {
             Err(StoreError::NotFound) => return Err(ServiceError::NotFound("grant")),
             other => other?,
         }
-        self.reload_routes().await?;
+        self.router.reload(self.shared).await?;
         Ok(())
     }
 
     /// The access policy of an application.
-    pub async fn get_access(&self, app: AppId) -> Result<AccessPolicy, ServiceError> {
-        self.get_app(app).await?;
-        match self.store().get_app_setting(app, ACCESS_KEY).await? {
+    pub async fn policy(&self, app: AppId) -> Result<AccessPolicy, ServiceError> {
+        self.shared.app(app).await?;
+        match self.shared.store.get_app_setting(app, ACCESS_KEY).await? {
             Some(v) => serde_json::from_value::<AccessPolicy>(v)
                 .map_err(|e| ServiceError::Internal(e.to_string()))
                 .and_then(|p| p.validate().map_err(ServiceError::Invalid)),
@@ -198,15 +190,15 @@ impl Gatehouse {
 
     /// Replace the access policy of an application.
     #[tracing::instrument(level = "info", skip_all, fields(app = %app), err(level = "debug"))]
-    pub async fn put_access(
+    pub async fn put_policy(
         &self,
         app: AppId,
         policy: AccessPolicy,
         ctx: &Context,
     ) -> Result<AccessPolicy, ServiceError> {
-        let application = self.get_app(app).await?;
+        let application = self.shared.app(app).await?;
         let policy = policy.validate()?;
-        let now = self.now();
+        let now = self.shared.now();
         let value =
             serde_json::to_value(&policy).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let audit = ctx
@@ -214,10 +206,11 @@ impl Gatehouse {
             .target(application.slug.as_str())
             .detail("default_role", policy.default_role.clone())
             .detail("routes", policy.routes.len());
-        self.store()
+        self.shared
+            .store
             .put_app_setting(app, ACCESS_KEY, &value, now, &audit)
             .await?;
-        self.reload_routes().await?;
+        self.router.reload(self.shared).await?;
         Ok(policy)
     }
 }

@@ -8,14 +8,27 @@ use gatehouse_crypto::token;
 use gatehouse_store::AdminTokenRecord;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::{Context, Gatehouse, ServiceError};
+use crate::{Context, ServiceError};
 
 /// The prefix of admin tokens, so they are recognisable in secret scanners.
 pub const ADMIN_TOKEN_PREFIX: &str = "gha_";
 
-impl Gatehouse {
+/// Administrators: admin API tokens, console accounts and sessions, the
+/// setup link, the console's own SSO sign-in and the audit log. Holds the
+/// store, the routing snapshot (admin SSO settings live in it), the relying
+/// party, the refusal ledger and the setup token.
+pub struct Admin<'a> {
+    pub(crate) shared: &'a crate::Shared,
+    pub(crate) router: &'a crate::routing::Router,
+    pub(crate) rp: &'a gatehouse_oidc::RelyingParty,
+    pub(crate) refusals: &'a crate::refusals::Refusals,
+    pub(crate) setup: &'a crate::console::SetupToken,
+    pub(crate) limiter: &'a crate::local_login::LoginLimiter,
+}
+
+impl Admin<'_> {
     /// Create an admin token. The token is returned once and never stored.
-    pub async fn create_admin_token(
+    pub async fn create_token(
         &self,
         name: &str,
         ctx: &Context,
@@ -30,7 +43,7 @@ impl Gatehouse {
             "{ADMIN_TOKEN_PREFIX}{}",
             token::random_token(32).expose_secret()
         ));
-        let now = self.now();
+        let now = self.shared.now();
         let record = AdminTokenRecord {
             id: TokenId::new(),
             name: name.to_owned(),
@@ -43,13 +56,16 @@ impl Gatehouse {
             .event(None, now, "admin_token.created")
             .target(record.name.as_str())
             .detail("token_id", record.id.to_string());
-        self.inner.store.create_admin_token(&record, &audit).await?;
+        self.shared
+            .store
+            .create_admin_token(&record, &audit)
+            .await?;
         Ok((record, secret))
     }
 
     /// Who an admin bearer token belongs to.
-    pub async fn authenticate_admin(&self, bearer: &str) -> Result<Actor, ServiceError> {
-        if let Some(configured) = &self.settings().admin_token
+    pub async fn authenticate(&self, bearer: &str) -> Result<Actor, ServiceError> {
+        if let Some(configured) = &self.shared.settings.admin_token
             && token::secrets_equal(configured, bearer)
         {
             return Ok(Actor::ConfigToken);
@@ -59,18 +75,18 @@ impl Gatehouse {
         }
         // Looked up by hash: the lookup reveals nothing about the token.
         let Some(rec) = self
-            .inner
+            .shared
             .store
             .find_admin_token(&token::lookup_hash(bearer))
             .await?
         else {
             return Err(ServiceError::Unauthorized);
         };
-        let now = self.now();
+        let now = self.shared.now();
         if rec
             .last_used_at
             .is_none_or(|t| now - t > time::Duration::minutes(1))
-            && let Err(e) = self.inner.store.touch_admin_token(rec.id, now).await
+            && let Err(e) = self.shared.store.touch_admin_token(rec.id, now).await
         {
             tracing::warn!(error = %e, "could not record admin token use");
         }
@@ -81,7 +97,7 @@ impl Gatehouse {
     }
 
     /// A context for an admin call.
-    pub fn admin_context(&self, actor: Actor, correlation_id: Option<String>) -> Context {
+    pub fn context(&self, actor: Actor, correlation_id: Option<String>) -> Context {
         Context {
             actor,
             correlation_id,

@@ -9,21 +9,22 @@ use gatehouse_core::sso::{OidcSettings, OidcSettingsInput, SecretChange};
 use gatehouse_crypto::SealContext;
 use gatehouse_store::AdminRecord;
 
+use crate::admin::Admin;
 use crate::apps::SsoView;
 use crate::console::AdminView;
 use crate::routing::{ADMIN_SSO_KEY, console_app};
 use crate::sessions::{ClientInfo, IssuedSession};
-use crate::{Context, Gatehouse, ServiceError};
+use crate::{Context, ServiceError};
 
-impl Gatehouse {
+impl Admin<'_> {
     /// The console's SSO OIDC settings, with the URLs to register at the IdP
     /// as the console is reached at `public_host` (the request's host).
-    pub async fn get_admin_sso(
+    pub async fn sso(
         &self,
         public_host: &gatehouse_core::HostPattern,
     ) -> Result<SsoView, ServiceError> {
-        let app = console_app(public_host, self.settings().admin_scheme);
-        let stored = self.store().get_setting(ADMIN_SSO_KEY).await?;
+        let app = console_app(public_host, self.shared.settings.admin_scheme);
+        let stored = self.shared.store.get_setting(ADMIN_SSO_KEY).await?;
         let (settings, secret_set) = match stored {
             Some((v, sealed)) => (
                 serde_json::from_value(v).map_err(|e| ServiceError::Internal(e.to_string()))?,
@@ -43,13 +44,13 @@ impl Gatehouse {
     }
 
     /// Save the console's SSO OIDC settings (`private_key_jwt` is not offered for the console).
-    pub async fn put_admin_sso(
+    pub async fn put_sso(
         &self,
         input: OidcSettingsInput,
         public_host: &gatehouse_core::HostPattern,
         ctx: &Context,
     ) -> Result<SsoView, ServiceError> {
-        let stored = self.store().get_setting(ADMIN_SSO_KEY).await?;
+        let stored = self.shared.store.get_setting(ADMIN_SSO_KEY).await?;
         let secret_stored = stored.as_ref().is_some_and(|(_, s)| s.is_some());
         let (settings, secret) = input.validate(secret_stored)?;
         if settings.token_endpoint_auth_method
@@ -66,13 +67,14 @@ impl Gatehouse {
             SecretChange::Remove => (Some(None), "removed"),
             SecretChange::Set(s) => (
                 Some(Some(
-                    self.keys()
+                    self.shared
+                        .keys
                         .seal_secret(&s, SealContext::AdminClientSecret)?,
                 )),
                 "replaced",
             ),
         };
-        let now = self.now();
+        let now = self.shared.now();
         let value =
             serde_json::to_value(&settings).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let audit = ctx
@@ -84,7 +86,8 @@ impl Gatehouse {
             )
             .detail("client_id", settings.client_id.as_str())
             .detail("client_secret", note);
-        self.store()
+        self.shared
+            .store
             .put_setting(
                 ADMIN_SSO_KEY,
                 &value,
@@ -94,38 +97,45 @@ impl Gatehouse {
             )
             .await?;
         if let Some(i) = &settings.issuer_url {
-            self.rp().forget(i.as_str());
+            self.rp.forget(i.as_str());
         }
-        self.reload_routes().await?;
-        self.get_admin_sso(public_host).await
+        self.router.reload(self.shared).await?;
+        self.sso(public_host).await
     }
 
     /// The administrator an IdP sign-in is for: by identity, or by an e-mail
     /// the IdP verified (then the identity is linked). Others are refused.
-    pub async fn admin_sso_sign_in(
+    pub async fn sso_sign_in(
         &self,
         issuer: &str,
         sub: &str,
         mapped: &MappedIdentity,
         client: &ClientInfo,
     ) -> Result<(AdminView, IssuedSession), ServiceError> {
-        let now = self.now();
+        let now = self.shared.now();
         let refuse = |reason: &str| {
             crate::console::admin_signin_failed(now, client, mapped.email.as_str(), reason)
                 .detail("method", "oidc")
         };
-        let admin: AdminRecord = match self.store().find_admin_by_identity(issuer, sub).await? {
+        let admin: AdminRecord = match self
+            .shared
+            .store
+            .find_admin_by_identity(issuer, sub)
+            .await?
+        {
             Some(a) => a,
             None => {
                 let by_email = self
-                    .store()
+                    .shared
+                    .store
                     .find_admin_by_email(&mapped.email.normalized())
                     .await?;
                 match by_email {
                     Some(a)
                         if mapped.email_verified == Some(true)
                             || self
-                                .routes()
+                                .router
+                                .current()
                                 .console()
                                 .is_some_and(|rt| rt.oidc.trust_email) =>
                     {
@@ -140,28 +150,33 @@ impl Gatehouse {
                             .event(None, now, "admin.identity_linked")
                             .target(a.email.as_str())
                             .detail("issuer", issuer);
-                        self.store()
+                        self.shared
+                            .store
                             .link_admin_identity(a.id, issuer, sub, &audit)
                             .await?;
                         a
                     }
                     Some(_) => {
-                        self.store()
+                        self.shared
+                            .store
                             .append_audit(&refuse("email_not_verified"))
                             .await?;
                         return Err(ServiceError::Unauthorized);
                     }
                     None => {
-                        self.store().append_audit(&refuse("not_an_admin")).await?;
+                        self.shared
+                            .store
+                            .append_audit(&refuse("not_an_admin"))
+                            .await?;
                         return Err(ServiceError::Unauthorized);
                     }
                 }
             }
         };
         if !admin.active {
-            self.store().append_audit(&refuse("disabled")).await?;
+            self.shared.store.append_audit(&refuse("disabled")).await?;
             return Err(ServiceError::Unauthorized);
         }
-        self.create_admin_session(&admin, "oidc", client).await
+        self.create_session(&admin, "oidc", client).await
     }
 }

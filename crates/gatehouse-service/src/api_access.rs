@@ -23,7 +23,7 @@ use serde_json::Value;
 
 use crate::oidc::SignInError;
 use crate::routing::AppRuntime;
-use crate::{Context, Gatehouse, ServiceError};
+use crate::{Context, ServiceError};
 
 /// The application setting holding the bearer-token settings.
 pub const API_KEY: &str = "api";
@@ -98,11 +98,34 @@ fn failed_checks(checks: &[Check]) -> Option<String> {
     (!failed.is_empty()).then(|| failed.join("; "))
 }
 
-impl Gatehouse {
+/// API access with bearer tokens: the per-application settings and the
+/// token check of the request path. Holds the store, the routing snapshot,
+/// the user cache, the relying party (keys), the outage state and its own
+/// cache of validated tokens.
+pub struct Bearer<'a> {
+    pub(crate) shared: &'a crate::Shared,
+    pub(crate) caches: &'a crate::cache::Caches,
+    pub(crate) router: &'a crate::routing::Router,
+    pub(crate) feed: &'a crate::feed::FeedState,
+    pub(crate) rp: &'a gatehouse_oidc::RelyingParty,
+    pub(crate) tokens: &'a BearerCache,
+}
+
+impl<'a> Bearer<'a> {
+    /// The directory handle (a token of a new subject makes the user).
+    fn directory(&self) -> crate::users::Directory<'a> {
+        crate::users::Directory {
+            shared: self.shared,
+            caches: self.caches,
+        }
+    }
+}
+
+impl Bearer<'_> {
     /// The bearer-token settings of an application.
-    pub async fn get_api_access(&self, app: AppId) -> Result<ApiAccess, ServiceError> {
-        self.get_app(app).await?;
-        match self.store().get_app_setting(app, API_KEY).await? {
+    pub async fn settings(&self, app: AppId) -> Result<ApiAccess, ServiceError> {
+        self.shared.app(app).await?;
+        match self.shared.store.get_app_setting(app, API_KEY).await? {
             Some(v) => serde_json::from_value(v).map_err(|e| ServiceError::Internal(e.to_string())),
             None => Ok(ApiAccess::default()),
         }
@@ -110,15 +133,16 @@ impl Gatehouse {
 
     /// Replace the bearer-token settings of an application.
     #[tracing::instrument(level = "info", skip_all, fields(app = %app), err(level = "debug"))]
-    pub async fn put_api_access(
+    pub async fn put_settings(
         &self,
         app: AppId,
         input: ApiAccess,
         ctx: &Context,
     ) -> Result<ApiAccess, ServiceError> {
-        let application = self.get_app(app).await?;
+        let application = self.shared.app(app).await?;
         let oidc = self
-            .store()
+            .shared
+            .store
             .get_oidc(app)
             .await?
             .map(|s| s.settings)
@@ -133,7 +157,7 @@ impl Gatehouse {
             bearer::pem_key_set(pem)
                 .map_err(|why| gatehouse_core::Invalid::field("public_key_pem", why))?;
         }
-        let now = self.now();
+        let now = self.shared.now();
         let value =
             serde_json::to_value(&settings).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let audit = ctx
@@ -151,17 +175,18 @@ impl Gatehouse {
                 },
             )
             .detail("algorithms", settings.algorithms.clone());
-        self.store()
+        self.shared
+            .store
             .put_app_setting(app, API_KEY, &value, now, &audit)
             .await?;
-        self.reload_routes().await?;
+        self.router.reload(self.shared).await?;
         Ok(settings)
     }
 
     /// The user a bearer token is for, in application `rt`. The caller
     /// resolves roles (as for a session).
     #[tracing::instrument(level = "debug", skip_all, fields(app = %rt.app.slug), err(level = "debug"))]
-    pub async fn authenticate_bearer(
+    pub async fn authenticate(
         &self,
         rt: &AppRuntime,
         token: &str,
@@ -169,16 +194,19 @@ impl Gatehouse {
         let Some(api) = rt.api.as_ref() else {
             return Err(BearerError::NotAccepted);
         };
-        if !self.within_outage_grace() {
+        if !self
+            .feed
+            .within_grace(self.shared.settings.database_outage_grace)
+        {
             return Err(BearerError::Service(ServiceError::Unavailable(
                 "the database has not answered for longer than database_outage_grace".into(),
             )));
         }
         let app = rt.app.id;
-        let now = self.now();
+        let now = self.shared.now();
         let skew = rt.oidc.extra.clock_skew_seconds;
         let hash: [u8; 32] = gatehouse_crypto::token::lookup_key(token);
-        if let Some(known) = self.inner.bearer.tokens.get(&hash)
+        if let Some(known) = self.tokens.tokens.get(&hash)
             && known.app == app
             && known.generation == rt.generation
             && now.unix_timestamp() < known.exp.saturating_add(i64::from(skew))
@@ -201,7 +229,7 @@ impl Gatehouse {
                         "no key source is configured for bearer tokens".into(),
                     ));
                 };
-                let meta = self.rp().metadata(issuer).await.map_err(unavailable)?;
+                let meta = self.rp.metadata(issuer).await.map_err(unavailable)?;
                 return self
                     .finish_bearer(rt, api, jwt, KeySource::Jwks(&meta.jwks_uri), hash, now)
                     .await;
@@ -220,7 +248,7 @@ impl Gatehouse {
         now: time::OffsetDateTime,
     ) -> Result<Arc<User>, BearerError> {
         let verified = self
-            .rp()
+            .rp
             .verify_parsed(jwt, source, None, "bearer token")
             .await
             .map_err(|e| match e {
@@ -253,7 +281,7 @@ impl Gatehouse {
         let exp = bearer::expiry(&claims).unwrap_or(0);
         let app = rt.app.id;
         let subject_key = (app, iss.clone(), sub.clone());
-        let known_user = self.inner.bearer.subjects.get(&subject_key);
+        let known_user = self.tokens.subjects.get(&subject_key);
         let mapped = gatehouse_core::claims::mapping::map(
             &claims,
             &rt.oidc.claim_mappings,
@@ -263,7 +291,7 @@ impl Gatehouse {
             Ok(m) => {
                 // Unchanged claims of a known user: nothing to write.
                 let cached = match known_user {
-                    Some(id) => self.cached_user(app, id).await?,
+                    Some(id) => self.caches.user(&*self.shared.store, app, id).await?,
                     None => None,
                 };
                 let verified = crate::oidc::users::bearer_verified(&rt.oidc, &m);
@@ -278,14 +306,15 @@ impl Gatehouse {
                             correlation_id: None,
                         };
                         let user = self
+                            .directory()
                             .sign_in_user(app, &iss, &sub, &m, verified, &ctx)
                             .await
                             .map_err(|e| match e {
                                 SignInError::Service(s) => BearerError::Service(s),
                                 other => BearerError::Unidentified(other.to_string()),
                             })?;
-                        self.forget_user(user.id);
-                        match self.cached_user(app, user.id).await? {
+                        self.caches.forget_user(user.id);
+                        match self.caches.user(&*self.shared.store, app, user.id).await? {
                             Some(u) => u,
                             None => Arc::new(user),
                         }
@@ -298,14 +327,15 @@ impl Gatehouse {
                 let id = match known_user {
                     Some(id) => Some(id),
                     None => self
-                        .store()
+                        .shared
+                        .store
                         .find_user_by_identity(app, &iss, &sub)
                         .await
                         .map_err(ServiceError::from)?
                         .map(|u| u.id),
                 };
                 let user = match id {
-                    Some(id) => self.cached_user(app, id).await?,
+                    Some(id) => self.caches.user(&*self.shared.store, app, id).await?,
                     None => None,
                 };
                 user.ok_or_else(|| {
@@ -315,8 +345,8 @@ impl Gatehouse {
                 })?
             }
         };
-        self.inner.bearer.subjects.insert(subject_key, user.id);
-        self.inner.bearer.tokens.insert(
+        self.tokens.subjects.insert(subject_key, user.id);
+        self.tokens.tokens.insert(
             hash,
             KnownToken {
                 app,
@@ -329,7 +359,7 @@ impl Gatehouse {
     }
 
     async fn bearer_user(&self, rt: &AppRuntime, id: UserId) -> Result<Arc<User>, BearerError> {
-        match self.cached_user(rt.app.id, id).await? {
+        match self.caches.user(&*self.shared.store, rt.app.id, id).await? {
             Some(u) => check_status(u),
             None => Err(BearerError::Unidentified(
                 "the token's user no longer exists".into(),

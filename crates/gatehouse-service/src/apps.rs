@@ -8,7 +8,7 @@ use gatehouse_crypto::SealContext;
 use gatehouse_store::{SealedSecretChange, StoreError};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::{Context, Gatehouse, ServiceError};
+use crate::{Context, ServiceError};
 
 /// A new application, as sent by the API, the console or the CLI.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -97,7 +97,18 @@ fn is_local_host(h: &HostPattern) -> bool {
     h.host() == "localhost" || h.host().ends_with(".localhost")
 }
 
-impl Gatehouse {
+/// Applications: their fields, hosts and SSO settings, and the SSO
+/// connection test. Holds the store, the routing snapshot (reloaded after
+/// each change), the caches (a deleted application's sessions end here at
+/// once) and the relying party (the connection test).
+pub struct Apps<'a> {
+    pub(crate) shared: &'a crate::Shared,
+    pub(crate) router: &'a crate::routing::Router,
+    pub(crate) caches: &'a crate::cache::Caches,
+    pub(crate) rp: &'a gatehouse_oidc::RelyingParty,
+}
+
+impl Apps<'_> {
     fn parse_hosts(&self, raw: &[String], c: &mut Collector) -> Vec<HostPattern> {
         if raw.is_empty() {
             c.push("hosts", "at least one host is required");
@@ -108,7 +119,7 @@ impl Gatehouse {
             match HostPattern::parse(h) {
                 Err(e) => c.push(field, e.errors.into_iter().next().map(|e| e.message).unwrap_or_default()),
                 Ok(h) if hosts.contains(&h) => c.push(field, format!("\"{h}\" is listed twice")),
-                Ok(h) if h.host() == self.settings().admin_host.host() => c.push(
+                Ok(h) if h.host() == self.shared.settings.admin_host.host() => c.push(
                     field,
                     format!("\"{h}\" is the admin host, which serves the console and API; pick another host"),
                 ),
@@ -120,11 +131,7 @@ impl Gatehouse {
 
     /// Create an application.
     #[tracing::instrument(level = "info", skip_all, err(level = "debug"))]
-    pub async fn create_app(
-        &self,
-        input: NewApp,
-        ctx: &Context,
-    ) -> Result<Application, ServiceError> {
+    pub async fn create(&self, input: NewApp, ctx: &Context) -> Result<Application, ServiceError> {
         let mut c = Collector::new();
         let name = c.check(parse_app_name(&input.name));
         let slug = match input.slug.as_deref().map(str::trim) {
@@ -156,7 +163,7 @@ impl Gatehouse {
                 "validated input without name".into(),
             ));
         };
-        let now = self.now();
+        let now = self.shared.now();
         let app = Application {
             id: AppId::new(),
             name,
@@ -183,19 +190,19 @@ impl Gatehouse {
                 "upstream_url",
                 app.upstream_url.as_ref().map(|u| u.as_str().to_owned()),
             );
-        self.inner
+        self.shared
             .store
             .create_app(&app, &audit)
             .await
             .map_err(conflict)?;
-        self.reload_routes().await?;
+        self.router.reload(self.shared).await?;
         tracing::info!(app = %app.slug, id = %app.id, "application created");
         Ok(app)
     }
 
     /// One application (from the store: the authoritative copy).
-    pub async fn get_app(&self, id: AppId) -> Result<Application, ServiceError> {
-        self.inner
+    pub async fn get(&self, id: AppId) -> Result<Application, ServiceError> {
+        self.shared
             .store
             .get_app(id)
             .await?
@@ -203,9 +210,9 @@ impl Gatehouse {
     }
 
     /// One application by slug.
-    pub async fn get_app_by_slug(&self, slug: &str) -> Result<Application, ServiceError> {
+    pub async fn by_slug(&self, slug: &str) -> Result<Application, ServiceError> {
         let slug = Slug::parse(slug).map_err(|_| ServiceError::NotFound("application"))?;
-        self.inner
+        self.shared
             .store
             .get_app_by_slug(&slug)
             .await?
@@ -213,19 +220,19 @@ impl Gatehouse {
     }
 
     /// All applications.
-    pub async fn list_apps(&self) -> Result<Vec<Application>, ServiceError> {
-        Ok(self.inner.store.list_apps().await?)
+    pub async fn list(&self) -> Result<Vec<Application>, ServiceError> {
+        Ok(self.shared.store.list_apps().await?)
     }
 
     /// Change an application.
     #[tracing::instrument(level = "info", skip_all, fields(app = %id), err(level = "debug"))]
-    pub async fn update_app(
+    pub async fn update(
         &self,
         id: AppId,
         patch: AppPatch,
         ctx: &Context,
     ) -> Result<Application, ServiceError> {
-        let mut app = self.get_app(id).await?;
+        let mut app = self.shared.app(id).await?;
         let mut c = Collector::new();
         let mut changed: Vec<&str> = Vec::new();
         if let Some(name) = &patch.name
@@ -264,46 +271,49 @@ impl Gatehouse {
             changed.push("auth_prefix");
         }
         c.finish()?;
-        let now = self.now();
+        let now = self.shared.now();
         app.updated_at = now;
         let audit = ctx
             .event(Some(id), now, "app.updated")
             .target(app.slug.as_str())
             .detail("changed", changed);
-        self.inner
+        self.shared
             .store
             .update_app(&app, &audit)
             .await
             .map_err(conflict)?;
-        self.reload_routes().await?;
+        self.router.reload(self.shared).await?;
         Ok(app)
     }
 
     /// Delete an application with its users, sessions and settings.
     #[tracing::instrument(level = "info", skip_all, fields(app = %id), err(level = "debug"))]
-    pub async fn delete_app(&self, id: AppId, ctx: &Context) -> Result<(), ServiceError> {
-        let app = self.get_app(id).await?;
-        let now = self.now();
+    pub async fn delete(&self, id: AppId, ctx: &Context) -> Result<(), ServiceError> {
+        let app = self.shared.app(id).await?;
+        let now = self.shared.now();
         let audit = ctx
             .event(Some(id), now, "app.deleted")
             .target(app.slug.as_str())
             .detail("name", app.name.as_str());
-        self.inner.store.delete_app(id, &audit).await?;
-        self.reload_routes().await?;
-        // Sessions of the app are gone from the store; the feed evicts them, do it now here.
-        self.poll_changes().await?;
+        let ended = self.shared.store.delete_app(id, &audit).await?;
+        self.router.reload(self.shared).await?;
+        self.caches.forget_sessions(&ended, now);
         Ok(())
     }
 
     /// The SSO OIDC settings of an application.
-    pub async fn get_sso(&self, id: AppId) -> Result<SsoView, ServiceError> {
-        let app = self.get_app(id).await?;
-        let stored = self.inner.store.get_oidc(id).await?;
+    pub async fn sso(&self, id: AppId) -> Result<SsoView, ServiceError> {
+        let app = self.shared.app(id).await?;
+        let stored = self.shared.store.get_oidc(id).await?;
         let (settings, secret_set) = match stored {
             Some(s) => (s.settings, s.client_secret_sealed.is_some()),
             None => (OidcSettings::default(), false),
         };
-        let key = self.routes().get(id).and_then(|rt| rt.client_key.clone());
+        let key = self
+            .router
+            .current()
+            .get(id)
+            .and_then(|rt| rt.client_key.clone());
         Ok(SsoView {
             settings,
             client_secret_set: secret_set,
@@ -328,8 +338,8 @@ impl Gatehouse {
         input: OidcSettingsInput,
         ctx: &Context,
     ) -> Result<SsoView, ServiceError> {
-        let app = self.get_app(id).await?;
-        let stored = self.inner.store.get_oidc(id).await?;
+        let app = self.shared.app(id).await?;
+        let stored = self.shared.store.get_oidc(id).await?;
         let secret_stored = stored
             .as_ref()
             .is_some_and(|s| s.client_secret_sealed.is_some());
@@ -339,12 +349,14 @@ impl Gatehouse {
             SecretChange::Remove => (SealedSecretChange::Remove, "removed"),
             SecretChange::Set(s) => (
                 SealedSecretChange::Set(
-                    self.keys().seal_secret(&s, SealContext::ClientSecret(id))?,
+                    self.shared
+                        .keys
+                        .seal_secret(&s, SealContext::ClientSecret(id))?,
                 ),
                 "replaced",
             ),
         };
-        let now = self.now();
+        let now = self.shared.now();
         let audit = ctx
             .event(Some(id), now, "sso.updated")
             .target(app.slug.as_str())
@@ -356,7 +368,7 @@ impl Gatehouse {
             .detail("client_id", settings.client_id.as_str())
             .detail("client_secret", secret_note)
             .detail("scopes", settings.scopes.as_str());
-        self.inner
+        self.shared
             .store
             .put_oidc(id, &settings, sealed, now, &audit)
             .await?;
@@ -369,12 +381,18 @@ impl Gatehouse {
         {
             let key = gatehouse_crypto::signing::EcKey::generate()
                 .map_err(|e| ServiceError::Internal(e.to_string()))?;
-            let sealed = self.keys().seal(key.pkcs8(), SealContext::ClientKey(id))?;
+            let sealed = self
+                .shared
+                .keys
+                .seal(key.pkcs8(), SealContext::ClientKey(id))?;
             let audit = ctx
                 .event(Some(id), now, "sso.client_key_created")
                 .target(app.slug.as_str())
                 .detail("kid", key.kid());
-            self.inner.store.set_client_key(id, &sealed, &audit).await?;
+            self.shared
+                .store
+                .set_client_key(id, &sealed, &audit)
+                .await?;
         }
         for issuer in [
             stored.as_ref().and_then(|s| s.settings.issuer_url.as_ref()),
@@ -383,11 +401,11 @@ impl Gatehouse {
         .into_iter()
         .flatten()
         {
-            self.rp().forget(issuer.as_str());
+            self.rp.forget(issuer.as_str());
         }
-        self.reload_routes().await?;
+        self.router.reload(self.shared).await?;
         tracing::info!(app = %app.slug, enabled = settings.enabled, "SSO OIDC settings saved");
-        self.get_sso(id).await
+        self.sso(id).await
     }
 }
 

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::{Context, Gatehouse, ServiceError};
+use crate::{Context, ServiceError};
 
 /// The instance setting holding the key ring.
 pub const KEYS_SETTING: &str = "assertion_keys";
@@ -208,13 +208,22 @@ fn host_key(aud: &str) -> u64 {
     h.finish()
 }
 
-impl Gatehouse {
+/// The identity assertions (`X-Gatehouse-Assertion`): signing them (cached
+/// per user and host), the key ring and its rotation. Holds the store, the
+/// routing snapshot (the key ring lives in it) and the assertion cache.
+pub struct Assertions<'a> {
+    pub(crate) shared: &'a crate::Shared,
+    pub(crate) router: &'a crate::routing::Router,
+    pub(crate) cache: &'a AssertionCache,
+}
+
+impl Assertions<'_> {
     /// Make the key ring if there is none yet (at start-up).
-    pub(crate) async fn ensure_assertion_keys(&self) -> Result<(), ServiceError> {
-        if self.store().get_setting(KEYS_SETTING).await?.is_some() {
+    pub(crate) async fn ensure_keys(&self) -> Result<(), ServiceError> {
+        if self.shared.store.get_setting(KEYS_SETTING).await?.is_some() {
             return Ok(());
         }
-        let now = self.now();
+        let now = self.shared.now();
         let (active, active_der) = fresh_key()?;
         let (next, next_der) = fresh_key()?;
         let doc = RingDoc {
@@ -257,11 +266,12 @@ impl Gatehouse {
         ctx: &Context,
         action: &str,
     ) -> Result<(), ServiceError> {
-        let now = self.now();
+        let now = self.shared.now();
         let plain =
             serde_json::to_vec(private).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let sealed = self
-            .keys()
+            .shared
+            .keys
             .seal(&plain, SealContext::AssertionKeys)
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
         let value = serde_json::to_value(doc).map_err(|e| ServiceError::Internal(e.to_string()))?;
@@ -272,7 +282,8 @@ impl Gatehouse {
             .map(|k| k.kid.clone())
             .unwrap_or_default();
         let audit = ctx.event(None, now, action).detail("active_kid", active);
-        self.store()
+        self.shared
+            .store
             .put_setting(KEYS_SETTING, &value, Some(Some(&sealed)), now, &audit)
             .await?;
         Ok(())
@@ -280,16 +291,17 @@ impl Gatehouse {
 
     /// Rotate the assertion keys: the next key becomes active, a new next
     /// key is made, the active one is retired (published for a day more).
-    pub async fn rotate_assertion_keys(&self, ctx: &Context) -> Result<Vec<KeyInfo>, ServiceError> {
-        self.ensure_assertion_keys().await?;
-        let now = self.now();
-        let Some((value, Some(sealed))) = self.store().get_setting(KEYS_SETTING).await? else {
+    pub async fn rotate(&self, ctx: &Context) -> Result<Vec<KeyInfo>, ServiceError> {
+        self.ensure_keys().await?;
+        let now = self.shared.now();
+        let Some((value, Some(sealed))) = self.shared.store.get_setting(KEYS_SETTING).await? else {
             return Err(ServiceError::Internal("assertion keys vanished".into()));
         };
         let bad = |why: String| ServiceError::Internal(format!("assertion keys: {why}"));
         let mut doc: RingDoc = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
         let plain = self
-            .keys()
+            .shared
+            .keys
             .open(&sealed, SealContext::AssertionKeys)
             .map_err(|e| bad(e.to_string()))?;
         let mut private: HashMap<String, String> =
@@ -324,48 +336,50 @@ impl Gatehouse {
         private.retain(|kid, _| doc.keys.iter().any(|k| &k.kid == kid));
         self.save_ring(&doc, &private, ctx, "assertion_keys.rotated")
             .await?;
-        self.reload_routes().await?;
+        self.router.reload(self.shared).await?;
         Ok(doc.keys)
     }
 
     /// The assertion keys and their states.
-    pub fn assertion_keys(&self) -> Vec<KeyInfo> {
-        self.routes()
+    pub fn keys(&self) -> Vec<KeyInfo> {
+        self.router
+            .current()
             .signer()
             .map(|r| r.keys().to_vec())
             .unwrap_or_default()
     }
 
     /// The JWK Set publishing the assertion keys.
-    pub fn assertion_jwks(&self) -> Arc<str> {
-        self.routes()
+    pub fn jwks(&self) -> Arc<str> {
+        self.router
+            .current()
             .signer()
             .map_or_else(|| Arc::from(r#"{"keys":[]}"#), |r| r.jwks())
     }
 
     /// The issuer (`iss`) of assertions.
-    pub fn assertion_issuer(&self) -> &str {
-        &self.settings().assertion_issuer
+    pub fn issuer(&self) -> &str {
+        &self.shared.settings.assertion_issuer
     }
 
     /// The `X-Gatehouse-Assertion` for `user` with `roles` on the host `aud`
     /// of application `app`: from the cache while it has at least
     /// [`REUSE_MIN_REMAINING`] seconds left and nothing in it changed.
-    pub fn assertion(
+    pub fn sign(
         &self,
         app_slug: &str,
         aud: &str,
         user: &Arc<User>,
         roles: &[String],
     ) -> Result<Arc<str>, ServiceError> {
-        let routes = self.routes();
+        let routes = self.router.current();
         let Some(ring) = routes.signer() else {
             return Err(ServiceError::Internal("no assertion keys loaded".into()));
         };
         let key = ring.active();
-        let now = self.now().unix_timestamp();
+        let now = self.shared.now().unix_timestamp();
         let cache_key = (user.id, host_key(aud));
-        if let Some(s) = self.inner.assertions.signed.get(&cache_key)
+        if let Some(s) = self.cache.signed.get(&cache_key)
             && s.exp - now >= REUSE_MIN_REMAINING
             && Arc::ptr_eq(&s.user, user)
             && s.roles == roles
@@ -385,7 +399,7 @@ impl Gatehouse {
             format!("{} {}", user.first_name, user.last_name)
         };
         let claims = json!({
-            "iss": self.assertion_issuer(),
+            "iss": self.issuer(),
             "aud": aud,
             "sub": user.id.to_string(),
             "email": user.email.as_str(),
@@ -405,7 +419,7 @@ impl Gatehouse {
             .sign_jws(&header.to_string(), &claims.to_string())
             .map_err(|e| ServiceError::Internal(e.to_string()))?
             .into();
-        self.inner.assertions.signed.insert(
+        self.cache.signed.insert(
             cache_key,
             Arc::new(Signed {
                 user: user.clone(),

@@ -211,6 +211,58 @@ impl UserCache {
     }
 }
 
+/// This node's caches of the hot path, shared by the handles that read or
+/// invalidate them.
+pub(crate) struct Caches {
+    pub sessions: SessionCache,
+    pub users: UserCache,
+}
+
+impl Caches {
+    pub fn new(sessions: usize, users: usize) -> Self {
+        Self {
+            sessions: SessionCache::new(sessions),
+            users: UserCache::new(users),
+        }
+    }
+
+    /// Forget an ended session (its cookie stops working here at once).
+    pub fn forget_session(&self, hash: &TokenHash, now: OffsetDateTime) {
+        self.sessions.revoke(hash.to_bytes(), millis(now));
+    }
+
+    /// Forget ended sessions.
+    pub fn forget_sessions(&self, hashes: &[TokenHash], now: OffsetDateTime) {
+        for h in hashes {
+            self.forget_session(h, now);
+        }
+    }
+
+    /// Forget a changed user (the next request reads them again).
+    pub fn forget_user(&self, user: UserId) {
+        self.users.evict(&user);
+    }
+
+    /// A user of `app` from the cache, or the store on a miss.
+    pub async fn user(
+        &self,
+        store: &dyn gatehouse_store::Store,
+        app: gatehouse_core::AppId,
+        id: UserId,
+    ) -> Result<Option<Arc<User>>, crate::ServiceError> {
+        if let Some(u) = self.users.get(&id) {
+            return Ok((u.app_id == app).then_some(u));
+        }
+        let seen = self.users.guard.epoch();
+        let Some(user) = store.get_user(app, id).await? else {
+            return Ok(None);
+        };
+        let user = Arc::new(user);
+        self.users.fill(user.clone(), seen);
+        Ok(Some(user))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

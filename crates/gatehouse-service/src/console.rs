@@ -13,8 +13,9 @@ use gatehouse_crypto::{password, token};
 use gatehouse_store::{AdminRecord, AdminSessionRecord, StoreError};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::admin::Admin;
 use crate::sessions::{ClientInfo, IssuedSession};
-use crate::{Context, Gatehouse, ServiceError};
+use crate::{Context, ServiceError};
 
 /// A signed-in administrator.
 #[derive(Debug, Clone)]
@@ -72,20 +73,19 @@ fn console_bucket() -> AppId {
 #[derive(Default)]
 pub(crate) struct SetupToken(Mutex<Option<SecretString>>);
 
-impl Gatehouse {
+impl Admin<'_> {
     /// How many administrators exist.
-    pub async fn admin_count(&self) -> Result<i64, ServiceError> {
-        Ok(self.store().count_admins().await?)
+    pub async fn count(&self) -> Result<i64, ServiceError> {
+        Ok(self.shared.store.count_admins().await?)
     }
 
     /// A setup token for the first administrator, while there is none.
     /// Made once per process; printed by `serve` as a link.
     pub async fn setup_token(&self) -> Result<Option<SecretString>, ServiceError> {
-        if self.admin_count().await? > 0 {
+        if self.count().await? > 0 {
             return Ok(None);
         }
         let mut slot = self
-            .inner
             .setup
             .0
             .lock()
@@ -104,7 +104,7 @@ impl Gatehouse {
     }
 
     /// Create an administrator.
-    pub async fn create_admin(
+    pub async fn create(
         &self,
         email: &str,
         name: &str,
@@ -133,7 +133,7 @@ impl Gatehouse {
             ),
             None => None,
         };
-        let now = self.now();
+        let now = self.shared.now();
         let admin = AdminRecord {
             id: AdminId::new(),
             email: email.to_string(),
@@ -147,7 +147,7 @@ impl Gatehouse {
             .event(None, now, "admin.created")
             .target(admin.email.as_str())
             .detail("admin_id", admin.id.to_string());
-        match self.store().create_admin(&admin, &audit).await {
+        match self.shared.store.create_admin(&admin, &audit).await {
             Err(StoreError::Conflict { .. }) => Err(ServiceError::Conflict {
                 field: "email",
                 message: "an administrator with this e-mail exists".into(),
@@ -155,7 +155,6 @@ impl Gatehouse {
             other => other.map_err(ServiceError::from),
         }?;
         *self
-            .inner
             .setup
             .0
             .lock()
@@ -164,19 +163,19 @@ impl Gatehouse {
     }
 
     /// All administrators.
-    pub async fn list_admins(&self) -> Result<Vec<AdminRecord>, ServiceError> {
-        Ok(self.store().list_admins().await?)
+    pub async fn list(&self) -> Result<Vec<AdminRecord>, ServiceError> {
+        Ok(self.shared.store.list_admins().await?)
     }
 
     /// Sign in to the console with e-mail and password (the break-glass way
     /// when admin sign-in uses SSO). Rate limited like application sign-ins.
-    pub async fn admin_sign_in(
+    pub async fn sign_in(
         &self,
         email: &str,
         password: SecretString,
         client: &ClientInfo,
     ) -> Result<(AdminView, IssuedSession), ServiceError> {
-        let now = self.now();
+        let now = self.shared.now();
         let too_long = email.trim().len() > crate::local_login::MAX_EMAIL_LEN;
         let email = gatehouse_core::audit::truncate(
             email.trim().to_owned(),
@@ -187,11 +186,11 @@ impl Gatehouse {
         let source = client.ip.clone().unwrap_or_default();
         let fail = |reason: &str| admin_signin_failed(now, client, email.trim(), reason);
         if let Err(wait) =
-            self.inner
-                .limiter
+            self.limiter
                 .check(console_bucket(), &email_lower, client.ip.as_deref(), false)
         {
-            self.audit_refusal(fail("rate_limited"), &source, "rate_limited")
+            self.refusals
+                .audit(self.shared, fail("rate_limited"), &source, "rate_limited")
                 .await?;
             return Err(ServiceError::RateLimited {
                 retry_after: wait.max(std::time::Duration::from_secs(1)),
@@ -200,12 +199,13 @@ impl Gatehouse {
         let found = if too_long {
             None
         } else {
-            self.store().find_admin_by_email(&email_lower).await?
+            self.shared.store.find_admin_by_email(&email_lower).await?
         };
         let Some(admin) = found.filter(|a| a.password_hash.is_some()) else {
             let pw = password.clone();
             let _ = tokio::task::spawn_blocking(move || password::verify_dummy(&pw)).await;
-            self.audit_refusal(fail("unknown_admin"), &source, "unknown_admin")
+            self.refusals
+                .audit(self.shared, fail("unknown_admin"), &source, "unknown_admin")
                 .await?;
             tracing::info!(
                 outcome = "failed",
@@ -220,22 +220,24 @@ impl Gatehouse {
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
         if !ok || !admin.active {
             let reason = if ok { "disabled" } else { "bad_password" };
-            self.audit_refusal(fail(reason), &source, reason).await?;
+            self.refusals
+                .audit(self.shared, fail(reason), &source, reason)
+                .await?;
             tracing::info!(outcome = "failed", "console sign-in refused");
             return Err(ServiceError::InvalidCredentials);
         }
-        self.create_admin_session(&admin, "password", client).await
+        self.create_session(&admin, "password", client).await
     }
 
     /// Issue a console session for `admin`.
-    pub async fn create_admin_session(
+    pub async fn create_session(
         &self,
         admin: &AdminRecord,
         method: &str,
         client: &ClientInfo,
     ) -> Result<(AdminView, IssuedSession), ServiceError> {
-        let now = self.now();
-        let policy = self.settings().session_policy;
+        let now = self.shared.now();
+        let policy = self.shared.settings.session_policy;
         let secret = token::random_token(32);
         let record = AdminSessionRecord {
             id: SessionId::new(),
@@ -260,7 +262,10 @@ impl Gatehouse {
             .event(None, now, "admin.signin")
             .target(admin.email.as_str())
             .detail("method", method);
-        self.store().create_admin_session(&record, &audit).await?;
+        self.shared
+            .store
+            .create_admin_session(&record, &audit)
+            .await?;
         tracing::info!(admin = %admin.email, method, "console sign-in");
         Ok((
             view,
@@ -273,15 +278,16 @@ impl Gatehouse {
     }
 
     /// The administrator behind a console cookie.
-    pub async fn admin_session(&self, cookie: &str) -> Result<Option<AdminView>, ServiceError> {
+    pub async fn session(&self, cookie: &str) -> Result<Option<AdminView>, ServiceError> {
         let hash = token::lookup_hash(cookie);
-        let Some(s) = self.store().get_admin_session(&hash).await? else {
+        let Some(s) = self.shared.store.get_admin_session(&hash).await? else {
             return Ok(None);
         };
-        let now = self.now();
+        let now = self.shared.now();
         if s.revoked_at.is_some()
             || self
-                .settings()
+                .shared
+                .settings
                 .session_policy
                 .state(s.created_at, s.last_seen_at, now)
                 != SessionState::Active
@@ -289,7 +295,8 @@ impl Gatehouse {
             return Ok(None);
         }
         let Some(admin) = self
-            .store()
+            .shared
+            .store
             .get_admin(s.admin_id)
             .await?
             .filter(|a| a.active)
@@ -297,7 +304,7 @@ impl Gatehouse {
             return Ok(None);
         };
         if now - s.last_seen_at > time::Duration::seconds(30) {
-            self.store().touch_admin_session(&hash, now).await?;
+            self.shared.store.touch_admin_session(&hash, now).await?;
         }
         Ok(Some(AdminView {
             id: admin.id,
@@ -308,18 +315,19 @@ impl Gatehouse {
     }
 
     /// End a console session.
-    pub async fn admin_sign_out(
+    pub async fn sign_out(
         &self,
         cookie: &str,
         admin: &AdminView,
         correlation_id: Option<String>,
     ) -> Result<(), ServiceError> {
-        let now = self.now();
+        let now = self.shared.now();
         let audit = admin
             .context(correlation_id)
             .event(None, now, "admin.signout")
             .target(admin.email.as_str());
-        self.store()
+        self.shared
+            .store
             .revoke_admin_session(&token::lookup_hash(cookie), now, &audit)
             .await?;
         Ok(())

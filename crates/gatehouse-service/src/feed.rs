@@ -79,6 +79,12 @@ impl FeedState {
         self.down_since_ms.swap(0, Ordering::AcqRel) != 0
     }
 
+    /// Whether cached sign-ins may still be served: the database answers,
+    /// or has been unreachable for less than `grace`.
+    pub fn within_grace(&self, grace: Duration) -> bool {
+        self.down_for().is_none_or(|d| d < grace)
+    }
+
     /// For how long the database has not answered.
     pub fn down_for(&self) -> Option<Duration> {
         match self.down_since_ms.load(Ordering::Acquire) {
@@ -133,7 +139,7 @@ impl Gatehouse {
                 .keys()
                 .next()
                 .map_or(cursor, |first| (first - 1).min(cursor));
-            let batch = match self.inner.store.changes_since(from, 1000).await {
+            let batch = match self.inner.shared.store.changes_since(from, 1000).await {
                 Ok(b) => b,
                 Err(e) => {
                     self.inner.feed.mark_down();
@@ -162,23 +168,17 @@ impl Gatehouse {
         self.inner.feed.down_for()
     }
 
-    /// Whether cached sign-ins may still be served: the database answers,
-    /// or has been unreachable for less than the outage grace.
-    pub fn within_outage_grace(&self) -> bool {
-        self.database_down_for()
-            .is_none_or(|d| d < self.settings().database_outage_grace)
-    }
-
     async fn apply_changes(&self, batch: &[Change]) -> Result<(), crate::ServiceError> {
         let now = self.now();
+        let caches = &self.inner.caches;
         let mut reload = false;
         for c in batch {
             match &c.what {
                 Changed::App(_) | Changed::Grants(_) | Changed::Instance => reload = true,
                 // Sessions hold only the user's id: dropping the cached user is
                 // enough for a disabled or changed user to be seen at once.
-                Changed::User(id) => self.forget_user(*id),
-                Changed::Session(hash) => self.forget_session_hash(hash, now),
+                Changed::User(id) => caches.forget_user(*id),
+                Changed::Session(hash) => caches.forget_session(hash, now),
             }
         }
         if reload {

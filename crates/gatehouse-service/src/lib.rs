@@ -4,9 +4,15 @@
 //! hot-path lookups (which application a host belongs to, whose session a
 //! cookie is) served from memory.
 //!
-//! [`Gatehouse`] holds the store, the master keys, the clock and the caches.
-//! Access decisions are a narrow handle of their own, [`Gatehouse::access`]
-//! ([`access::Access`]); the other use cases are grouped by module.
+//! [`Gatehouse`] builds the parts (the [`Shared`] store, keys, clock and
+//! settings; the routing snapshot; the caches) and hands out narrow
+//! handles, each in its own module and holding only what its use cases
+//! need: [`Gatehouse::apps`] ([`apps::Apps`]), [`Gatehouse::access`]
+//! ([`access::Access`]), [`Gatehouse::directory`] ([`users::Directory`]),
+//! [`Gatehouse::sessions`] ([`sessions::Sessions`]),
+//! [`Gatehouse::sign_in`] ([`oidc::SignIn`]), [`Gatehouse::bearer`]
+//! ([`api_access::Bearer`]), [`Gatehouse::admin`] ([`admin::Admin`]) and
+//! [`Gatehouse::assertions`] ([`assertion::Assertions`]).
 //! Mutations go to the store (which writes the audit event and a change-log
 //! row in the same transaction), then invalidate this node's caches at once;
 //! other nodes follow through the change feed ([`feed`]). A cache fill never
@@ -41,10 +47,9 @@ pub mod users;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use gatehouse_core::app::HostPattern;
 use gatehouse_core::session::SessionPolicy;
-use gatehouse_core::{Actor, AuditEvent, Clock};
+use gatehouse_core::{Actor, AppId, Application, AuditEvent, Clock};
 use gatehouse_crypto::MasterKeys;
 use gatehouse_store::Store;
 use secrecy::SecretString;
@@ -129,23 +134,41 @@ impl Default for Settings {
     }
 }
 
-/// The service layer: cheap to clone, shared by every request.
+/// What every use case reads: the store, the master keys, the clock and
+/// the settings. Handles borrow it; nothing in it changes after start-up.
+pub struct Shared {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) keys: MasterKeys,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) settings: Settings,
+}
+
+impl Shared {
+    /// The current time.
+    pub(crate) fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// An application from the store (the authoritative copy), or `NotFound`.
+    pub(crate) async fn app(&self, id: AppId) -> Result<Application, ServiceError> {
+        self.store
+            .get_app(id)
+            .await?
+            .ok_or(ServiceError::NotFound("application"))
+    }
+}
+
+/// The service layer: cheap to clone, shared by every request. It builds
+/// the parts and hands out the handles; the use cases live on the handles.
 #[derive(Clone)]
 pub struct Gatehouse {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    store: Arc<dyn Store>,
-    keys: MasterKeys,
-    clock: Arc<dyn Clock>,
-    settings: Settings,
-    routes: ArcSwap<Routes>,
-    /// Tickets of routing reloads: the last handed out, the last installed.
-    routes_ticket: std::sync::atomic::AtomicU64,
-    routes_installed: std::sync::Mutex<u64>,
-    sessions: cache::SessionCache,
-    users: cache::UserCache,
+    shared: Shared,
+    router: routing::Router,
+    caches: cache::Caches,
     limiter: local_login::LoginLimiter,
     refusals: refusals::Refusals,
     feed: feed::FeedState,
@@ -158,8 +181,8 @@ struct Inner {
 impl std::fmt::Debug for Gatehouse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Gatehouse")
-            .field("backend", &self.inner.store.backend())
-            .field("master_key", &self.inner.keys.active_kid())
+            .field("backend", &self.inner.shared.store.backend())
+            .field("master_key", &self.inner.shared.keys.active_kid())
             .finish_non_exhaustive()
     }
 }
@@ -174,31 +197,25 @@ impl Gatehouse {
         clock: Arc<dyn Clock>,
         settings: Settings,
     ) -> Result<Self, ServiceError> {
+        let shared = Shared {
+            store,
+            keys,
+            clock,
+            settings,
+        };
         // Read the log position first, so no change made while loading is missed.
-        let seq = store.latest_change().await?;
-        let routes = Routes::load(
-            &*store,
-            &keys,
-            &routing::console_app(&settings.admin_host, settings.admin_scheme),
-            clock.now(),
-        )
-        .await?;
-        let limiter = local_login::LoginLimiter::new(&settings);
+        let seq = shared.store.latest_change().await?;
+        let router = routing::Router::load(&shared).await?;
+        let limiter = local_login::LoginLimiter::new(&shared.settings);
         let fetch_policy = gatehouse_oidc::flight::Policy {
-            max_stale: settings.idp_keys_max_age,
+            max_stale: shared.settings.idp_keys_max_age,
             ..gatehouse_oidc::flight::Policy::default()
         };
         let gh = Self {
             inner: Arc::new(Inner {
-                store,
-                keys,
-                clock,
-                settings,
-                routes: ArcSwap::from_pointee(routes),
-                routes_ticket: std::sync::atomic::AtomicU64::new(0),
-                routes_installed: std::sync::Mutex::new(0),
-                sessions: cache::SessionCache::new(100_000),
-                users: cache::UserCache::new(50_000),
+                shared,
+                router,
+                caches: cache::Caches::new(100_000, 50_000),
                 limiter,
                 refusals: refusals::Refusals::default(),
                 feed: feed::FeedState::new(seq),
@@ -210,111 +227,144 @@ impl Gatehouse {
             }),
         };
         if gh.routes().signer().is_none() {
-            gh.ensure_assertion_keys().await?;
+            gh.assertions().ensure_keys().await?;
             gh.reload_routes().await?;
         }
         Ok(gh)
     }
 
-    /// Access decisions for requests on application hosts.
+    /// Applications: their fields, hosts and SSO settings.
+    pub fn apps(&self) -> apps::Apps<'_> {
+        let i = &*self.inner;
+        apps::Apps {
+            shared: &i.shared,
+            router: &i.router,
+            caches: &i.caches,
+            rp: &i.rp,
+        }
+    }
+
+    /// Access: decisions for requests on application hosts, grants and
+    /// access policies.
     pub fn access(&self) -> access::Access<'_> {
-        access::Access::new(&*self.inner.store, &*self.inner.clock, &self.inner.refusals)
+        let i = &*self.inner;
+        access::Access {
+            shared: &i.shared,
+            router: &i.router,
+            refusals: &i.refusals,
+        }
+    }
+
+    /// The directory: users of the applications.
+    pub fn directory(&self) -> users::Directory<'_> {
+        let i = &*self.inner;
+        users::Directory {
+            shared: &i.shared,
+            caches: &i.caches,
+        }
+    }
+
+    /// Sessions of application users: issuing, checking, ending, listing.
+    pub fn sessions(&self) -> sessions::Sessions<'_> {
+        let i = &*self.inner;
+        sessions::Sessions {
+            shared: &i.shared,
+            caches: &i.caches,
+            router: &i.router,
+            feed: &i.feed,
+            rp: &i.rp,
+        }
+    }
+
+    /// Signing in and out: OIDC, local passwords, logout, back-channel logout.
+    pub fn sign_in(&self) -> oidc::SignIn<'_> {
+        let i = &*self.inner;
+        oidc::SignIn {
+            shared: &i.shared,
+            caches: &i.caches,
+            router: &i.router,
+            feed: &i.feed,
+            rp: &i.rp,
+            refusals: &i.refusals,
+            limiter: &i.limiter,
+        }
+    }
+
+    /// API access with bearer tokens: the settings and the token check.
+    pub fn bearer(&self) -> api_access::Bearer<'_> {
+        let i = &*self.inner;
+        api_access::Bearer {
+            shared: &i.shared,
+            caches: &i.caches,
+            router: &i.router,
+            feed: &i.feed,
+            rp: &i.rp,
+            tokens: &i.bearer,
+        }
+    }
+
+    /// Administrators: tokens, console accounts and sessions, admin SSO,
+    /// the audit log.
+    pub fn admin(&self) -> admin::Admin<'_> {
+        let i = &*self.inner;
+        admin::Admin {
+            shared: &i.shared,
+            router: &i.router,
+            rp: &i.rp,
+            refusals: &i.refusals,
+            setup: &i.setup,
+            limiter: &i.limiter,
+        }
+    }
+
+    /// The identity assertions (`X-Gatehouse-Assertion`) and their keys.
+    pub fn assertions(&self) -> assertion::Assertions<'_> {
+        let i = &*self.inner;
+        assertion::Assertions {
+            shared: &i.shared,
+            router: &i.router,
+            cache: &i.assertions,
+        }
     }
 
     /// The store (readiness checks, metrics).
     pub fn store(&self) -> &Arc<dyn Store> {
-        &self.inner.store
+        &self.inner.shared.store
     }
 
     /// The clock.
     pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.inner.clock
-    }
-
-    /// Live sessions held in this node's memory.
-    pub fn cached_sessions(&self) -> usize {
-        self.inner.sessions.live_count(self.now())
-    }
-
-    /// Write the audit event of a refused attempt from `source` when it
-    /// starts a burst (see [`refusals`]); otherwise only count it. Returns
-    /// whether it was written.
-    pub(crate) async fn audit_refusal(
-        &self,
-        event: gatehouse_core::AuditEvent,
-        source: &str,
-        reason: &str,
-    ) -> Result<bool, ServiceError> {
-        let note =
-            self.inner
-                .refusals
-                .note(event.app_id, source, reason, self.now().unix_timestamp());
-        match note {
-            refusals::Note::Write { repeated_before } => {
-                let event = if repeated_before > 0 {
-                    event.detail("repeated_before", repeated_before)
-                } else {
-                    event
-                };
-                self.inner.store.append_audit(&event).await?;
-                Ok(true)
-            }
-            refusals::Note::Counted => Ok(false),
-        }
+        &self.inner.shared.clock
     }
 
     /// The current time.
     pub fn now(&self) -> time::OffsetDateTime {
-        self.inner.clock.now()
+        self.inner.shared.now()
     }
 
     /// The settings.
     pub fn settings(&self) -> &Settings {
-        &self.inner.settings
+        &self.inner.shared.settings
+    }
+
+    /// Live sessions held in this node's memory.
+    pub fn cached_sessions(&self) -> usize {
+        self.inner.caches.sessions.live_count(self.now())
     }
 
     /// The current routing snapshot (no lock, no database).
     pub fn routes(&self) -> arc_swap::Guard<Arc<Routes>> {
-        self.inner.routes.load()
+        self.inner.router.current()
     }
 
-    /// Reload the routing snapshot from the store. Reloads may overlap (a
-    /// change made here and the change feed's): each takes a ticket before
-    /// it reads, and a snapshot is installed only if no reload that started
-    /// later has installed one already, so a slow reload that read the
-    /// database before a change can never undo the change's own reload.
+    /// Reload the routing snapshot from the store (see [`routing::Router`]).
     pub async fn reload_routes(&self) -> Result<(), ServiceError> {
-        let ticket = self
-            .inner
-            .routes_ticket
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-            + 1;
-        let console = routing::console_app(
-            &self.inner.settings.admin_host,
-            self.inner.settings.admin_scheme,
-        );
-        let routes =
-            Routes::load(&*self.inner.store, &self.inner.keys, &console, self.now()).await?;
-        let mut installed = self
-            .inner
-            .routes_installed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if ticket > *installed {
-            *installed = ticket;
-            self.inner.routes.store(Arc::new(routes));
-        }
-        Ok(())
+        self.inner.router.reload(&self.inner.shared).await
     }
 
     /// The OpenID Connect relying party.
     pub fn rp(&self) -> &gatehouse_oidc::RelyingParty {
         &self.inner.rp
-    }
-
-    /// The master keys (sealing secrets).
-    pub fn keys(&self) -> &MasterKeys {
-        &self.inner.keys
     }
 
     /// Start the background tasks: change feed, session last-use flusher,

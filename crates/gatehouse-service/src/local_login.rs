@@ -14,8 +14,9 @@ use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use secrecy::SecretString;
 
+use crate::oidc::SignIn;
 use crate::sessions::{ClientInfo, IdpSessionData, IssuedSession};
-use crate::{Context, Gatehouse, ServiceError, Settings};
+use crate::{Context, ServiceError, Settings};
 
 /// The longest e-mail address there is (RFC 5321 path limit); a longer
 /// one is refused before it reaches the limiter, the audit log or a log line.
@@ -119,10 +120,10 @@ impl LoginLimiter {
     }
 }
 
-impl Gatehouse {
+impl SignIn<'_> {
     /// Sign in with e-mail and password and issue a session.
     #[tracing::instrument(level = "info", skip_all, fields(app = %app.slug), err(level = "debug"))]
-    pub async fn sign_in_with_password(
+    pub async fn with_password(
         &self,
         app: &Application,
         email: &str,
@@ -131,7 +132,7 @@ impl Gatehouse {
         client: &ClientInfo,
         ctx: &Context,
     ) -> Result<IssuedSession, ServiceError> {
-        let now = self.now();
+        let now = self.shared.now();
         let too_long = email.trim().len() > MAX_EMAIL_LEN;
         let email = gatehouse_core::audit::truncate(email.trim().to_owned(), MAX_EMAIL_LEN);
         let email = email.as_str();
@@ -147,12 +148,12 @@ impl Gatehouse {
 
         let known_device = device.is_some_and(|d| self.device_vouches(app.id, d, &email_lower));
         if let Err(wait) =
-            self.inner
-                .limiter
+            self.limiter
                 .check(app.id, &email_lower, client.ip.as_deref(), known_device)
         {
             if self
-                .audit_refusal(fail("rate_limited"), &source, "rate_limited")
+                .refusals
+                .audit(self.shared, fail("rate_limited"), &source, "rate_limited")
                 .await?
             {
                 tracing::warn!(app = %app.slug, outcome = "rate_limited", "sign-in refused: too many attempts");
@@ -164,7 +165,7 @@ impl Gatehouse {
 
         let found = match Email::parse(&email_lower) {
             Ok(_) if !too_long => {
-                self.inner
+                self.shared
                     .store
                     .find_user_by_email(app.id, &email_lower)
                     .await?
@@ -183,7 +184,11 @@ impl Gatehouse {
                 } else {
                     "unknown_user"
                 };
-                if self.audit_refusal(fail(reason), &source, reason).await? {
+                if self
+                    .refusals
+                    .audit(self.shared, fail(reason), &source, reason)
+                    .await?
+                {
                     tracing::info!(app = %app.slug, outcome = "failed", reason, "sign-in refused");
                 }
                 return Err(ServiceError::InvalidCredentials);
@@ -194,7 +199,8 @@ impl Gatehouse {
             .map_err(|e| ServiceError::Internal(format!("password check failed: {e}")))?;
         if !ok {
             if self
-                .audit_refusal(fail("bad_password"), &source, "bad_password")
+                .refusals
+                .audit(self.shared, fail("bad_password"), &source, "bad_password")
                 .await?
             {
                 tracing::info!(app = %app.slug, outcome = "failed", reason = "bad_password", "sign-in refused");
@@ -203,7 +209,8 @@ impl Gatehouse {
         }
         if user.status != UserStatus::Active {
             if self
-                .audit_refusal(fail("disabled"), &source, "disabled")
+                .refusals
+                .audit(self.shared, fail("disabled"), &source, "disabled")
                 .await?
             {
                 tracing::info!(app = %app.slug, outcome = "failed", reason = "disabled", "sign-in refused");
@@ -211,12 +218,14 @@ impl Gatehouse {
             return Err(ServiceError::InvalidCredentials);
         }
         let no_access = self
-            .routes()
+            .router
+            .current()
             .get(app.id)
             .is_none_or(|rt| !rt.decide(&user).allowed());
         if no_access {
             if self
-                .audit_refusal(fail("no_access"), &source, "no_access")
+                .refusals
+                .audit(self.shared, fail("no_access"), &source, "no_access")
                 .await?
             {
                 tracing::info!(app = %app.slug, outcome = "failed", reason = "no_access", "sign-in refused");
@@ -233,7 +242,8 @@ impl Gatehouse {
             correlation_id: ctx.correlation_id.clone(),
         };
         let issued = self
-            .create_session(
+            .sessions()
+            .create(
                 app,
                 &user,
                 "password",
@@ -252,16 +262,17 @@ impl Gatehouse {
     pub fn device_token(&self, app: AppId, email: &str) -> Option<String> {
         let body = serde_json::json!({
             "e": email.trim().to_lowercase(),
-            "exp": (self.now() + DEVICE_TTL).unix_timestamp(),
+            "exp": (self.shared.now() + DEVICE_TTL).unix_timestamp(),
         });
-        self.keys()
+        self.shared
+            .keys
             .seal(body.to_string().as_bytes(), SealContext::LoginDevice(app))
             .ok()
     }
 
     /// Whether `token` is a live device cookie for `email_lower` in `app`.
     fn device_vouches(&self, app: AppId, token: &str, email_lower: &str) -> bool {
-        let Ok(bytes) = self.keys().open(token, SealContext::LoginDevice(app)) else {
+        let Ok(bytes) = self.shared.keys.open(token, SealContext::LoginDevice(app)) else {
             return false;
         };
         let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
@@ -270,6 +281,6 @@ impl Gatehouse {
         v.get("e").and_then(serde_json::Value::as_str) == Some(email_lower)
             && v.get("exp")
                 .and_then(serde_json::Value::as_i64)
-                .is_some_and(|exp| exp > self.now().unix_timestamp())
+                .is_some_and(|exp| exp > self.shared.now().unix_timestamp())
     }
 }

@@ -107,6 +107,31 @@ impl Refusals {
     }
 }
 
+impl Refusals {
+    /// Write the audit event of a refused attempt from `source` when it
+    /// starts a burst; otherwise only count it. Returns whether it was written.
+    pub(crate) async fn audit(
+        &self,
+        shared: &crate::Shared,
+        event: gatehouse_core::AuditEvent,
+        source: &str,
+        reason: &str,
+    ) -> Result<bool, crate::ServiceError> {
+        match self.note(event.app_id, source, reason, shared.now().unix_timestamp()) {
+            Note::Write { repeated_before } => {
+                let event = if repeated_before > 0 {
+                    event.detail("repeated_before", repeated_before)
+                } else {
+                    event
+                };
+                shared.store.append_audit(&event).await?;
+                Ok(true)
+            }
+            Note::Counted => Ok(false),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

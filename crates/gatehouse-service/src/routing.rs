@@ -323,3 +323,56 @@ impl Routes {
         self.by_id.is_empty()
     }
 }
+
+/// Holds the current routing snapshot and replaces it when something
+/// changes. Reloads may overlap (a change made here and the change feed's):
+/// each takes a ticket before it reads, and a snapshot is installed only if
+/// no reload that started later has installed one already, so a slow reload
+/// that read the database before a change can never undo the change's own
+/// reload.
+pub struct Router {
+    routes: arc_swap::ArcSwap<Routes>,
+    /// Tickets of reloads: the last handed out, the last installed.
+    ticket: std::sync::atomic::AtomicU64,
+    installed: std::sync::Mutex<u64>,
+}
+
+impl Router {
+    /// Load the first snapshot.
+    pub(crate) async fn load(shared: &crate::Shared) -> Result<Self, ServiceError> {
+        let routes = Self::read(shared).await?;
+        Ok(Self {
+            routes: arc_swap::ArcSwap::from_pointee(routes),
+            ticket: std::sync::atomic::AtomicU64::new(0),
+            installed: std::sync::Mutex::new(0),
+        })
+    }
+
+    async fn read(shared: &crate::Shared) -> Result<Routes, ServiceError> {
+        let console = console_app(&shared.settings.admin_host, shared.settings.admin_scheme);
+        Routes::load(&*shared.store, &shared.keys, &console, shared.now()).await
+    }
+
+    /// The current snapshot (no lock, no database).
+    pub(crate) fn current(&self) -> arc_swap::Guard<Arc<Routes>> {
+        self.routes.load()
+    }
+
+    /// Read the snapshot from the store again and install it (see above).
+    pub(crate) async fn reload(&self, shared: &crate::Shared) -> Result<(), ServiceError> {
+        let ticket = self
+            .ticket
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        let routes = Self::read(shared).await?;
+        let mut installed = self
+            .installed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if ticket > *installed {
+            *installed = ticket;
+            self.routes.store(Arc::new(routes));
+        }
+        Ok(())
+    }
+}

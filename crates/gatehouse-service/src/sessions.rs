@@ -69,11 +69,24 @@ pub struct ActiveSession {
     pub created_at: OffsetDateTime,
 }
 
-impl Gatehouse {
+/// Sessions of application users: issuing one after a sign-in, finding the
+/// one behind a cookie (from memory after the first request; refreshed at
+/// the IdP when its tokens expire), ending and listing them. Holds the
+/// store, the caches, the routing snapshot and the relying party (refresh),
+/// and the outage state (cached sessions are served for a grace period).
+pub struct Sessions<'a> {
+    pub(crate) shared: &'a crate::Shared,
+    pub(crate) caches: &'a crate::cache::Caches,
+    pub(crate) router: &'a crate::routing::Router,
+    pub(crate) feed: &'a crate::feed::FeedState,
+    pub(crate) rp: &'a gatehouse_oidc::RelyingParty,
+}
+
+impl Sessions<'_> {
     /// Issue a session for `user` after a successful sign-in and record the
     /// sign-in (audit `signin.succeeded`).
     #[tracing::instrument(level = "info", skip_all, fields(app = %app.slug, user = %user.id), err(level = "debug"))]
-    pub async fn create_session(
+    pub async fn create(
         &self,
         app: &Application,
         user: &User,
@@ -82,8 +95,8 @@ impl Gatehouse {
         idp: IdpSessionData,
         ctx: &Context,
     ) -> Result<IssuedSession, ServiceError> {
-        let now = self.now();
-        let policy = self.settings().session_policy;
+        let now = self.shared.now();
+        let policy = self.shared.settings.session_policy;
         let secret = token::random_token(32);
         let key = token::lookup_key(secret.expose_secret());
         let record = SessionRecord {
@@ -110,32 +123,35 @@ impl Gatehouse {
             .detail("method", method)
             .detail("user_id", user.id.to_string())
             .detail("session_id", record.id.to_string());
-        self.inner.store.create_session(&record, &audit).await?;
+        self.shared.store.create_session(&record, &audit).await?;
         let issued = IssuedSession {
             token: secret,
             id: record.id,
             expires_at: record.expires_at,
         };
-        self.inner.sessions.insert_live(key, record);
+        self.caches.sessions.insert_live(key, record);
         Ok(issued)
     }
 
     /// The valid session behind `cookie` for application `app`, if any.
     /// Served from memory after the first request on this node.
-    pub async fn session(
+    pub async fn lookup(
         &self,
         app: AppId,
         cookie: &str,
     ) -> Result<Option<ActiveSession>, ServiceError> {
-        if !self.within_outage_grace() {
+        if !self
+            .feed
+            .within_grace(self.shared.settings.database_outage_grace)
+        {
             return Err(ServiceError::Unavailable(
                 "the database has not answered for longer than database_outage_grace".into(),
             ));
         }
         let key = token::lookup_key(cookie);
-        let now = self.now();
+        let now = self.shared.now();
         let now_ms = millis(now);
-        let live = match self.inner.sessions.get(&key) {
+        let live = match self.caches.sessions.get(&key) {
             Some(Cached::Live(live)) => live,
             Some(Cached::Gone(at)) if now_ms - at < GONE_TTL_MS => return Ok(None),
             _ => match self.load_session(key, now_ms).await? {
@@ -153,18 +169,22 @@ impl Gatehouse {
             .token_expires_ms
             .load(std::sync::atomic::Ordering::Relaxed);
         if token_expires != 0 && now_ms >= token_expires {
-            let rt = self.routes().get(app).cloned();
+            let rt = self.router.current().get(app).cloned();
             if let Some(rt) = rt.filter(|rt| rt.oidc.enabled && rt.oidc.extra.refresh_sessions)
                 && !self.refresh_session(&rt, &live).await?
             {
                 return Ok(None);
             }
         }
-        let flush_ms =
-            i64::try_from(self.settings().session_flush_interval.as_millis()).unwrap_or(i64::MAX);
-        self.inner.sessions.touch(&live, now_ms, flush_ms);
-        let Some(user) = self.cached_user(app, live.record.user_id).await? else {
-            self.inner.sessions.insert_gone(key, now_ms);
+        let flush_ms = i64::try_from(self.shared.settings.session_flush_interval.as_millis())
+            .unwrap_or(i64::MAX);
+        self.caches.sessions.touch(&live, now_ms, flush_ms);
+        let Some(user) = self
+            .caches
+            .user(&*self.shared.store, app, live.record.user_id)
+            .await?
+        else {
+            self.caches.sessions.insert_gone(key, now_ms);
             return Ok(None);
         };
         if user.status != UserStatus::Active {
@@ -186,20 +206,20 @@ impl Gatehouse {
         // A revocation may land between the read and the insert: then read
         // again (a few times at most) rather than cache what may be stale.
         for _ in 0..3 {
-            let seen = self.inner.sessions.guard.epoch();
+            let seen = self.caches.sessions.guard.epoch();
             let rec = self
-                .inner
+                .shared
                 .store
                 .get_session_by_hash(&TokenHash::from_bytes(&key))
                 .await?;
             let mut out = None;
-            let cached = self.inner.sessions.guard.fill(seen, || {
+            let cached = self.caches.sessions.guard.fill(seen, || {
                 out = match rec {
                     Some(rec) if rec.revoked_at.is_none() => {
-                        Some(self.inner.sessions.insert_live(key, rec))
+                        Some(self.caches.sessions.insert_live(key, rec))
                     }
                     _ => {
-                        self.inner.sessions.insert_gone(key, now_ms);
+                        self.caches.sessions.insert_gone(key, now_ms);
                         None
                     }
                 };
@@ -221,7 +241,7 @@ impl Gatehouse {
         live: Arc<LiveSession>,
         now: OffsetDateTime,
     ) -> Result<Option<Arc<LiveSession>>, ServiceError> {
-        let policy = self.settings().session_policy;
+        let policy = self.shared.settings.session_policy;
         let seen = |l: &LiveSession| {
             let ms = l.last_seen_ms.load(std::sync::atomic::Ordering::Relaxed);
             OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
@@ -230,7 +250,7 @@ impl Gatehouse {
         match policy.state(live.record.created_at, seen(&live), now) {
             SessionState::Active => Ok(Some(live)),
             SessionState::AbsoluteExpired => {
-                self.inner.sessions.insert_gone(key, millis(now));
+                self.caches.sessions.insert_gone(key, millis(now));
                 Ok(None)
             }
             SessionState::IdleExpired => {
@@ -245,29 +265,11 @@ impl Gatehouse {
                 {
                     Ok(Some(fresh))
                 } else {
-                    self.inner.sessions.insert_gone(key, millis(now));
+                    self.caches.sessions.insert_gone(key, millis(now));
                     Ok(None)
                 }
             }
         }
-    }
-
-    /// A user from the cache, or the store on a miss.
-    pub(crate) async fn cached_user(
-        &self,
-        app: AppId,
-        id: UserId,
-    ) -> Result<Option<Arc<User>>, ServiceError> {
-        if let Some(u) = self.inner.users.get(&id) {
-            return Ok((u.app_id == app).then_some(u));
-        }
-        let seen = self.inner.users.guard.epoch();
-        let Some(user) = self.inner.store.get_user(app, id).await? else {
-            return Ok(None);
-        };
-        let user = Arc::new(user);
-        self.inner.users.fill(user.clone(), seen);
-        Ok(Some(user))
     }
 
     /// End the session behind `cookie` (sign-out). Returns the ended session,
@@ -281,16 +283,17 @@ impl Gatehouse {
     ) -> Result<Option<SessionRecord>, ServiceError> {
         let key = token::lookup_key(cookie);
         let hash = TokenHash::from_bytes(&key);
-        let now = self.now();
-        let Some(rec) = self.inner.store.get_session_by_hash(&hash).await? else {
+        let now = self.shared.now();
+        let Some(rec) = self.shared.store.get_session_by_hash(&hash).await? else {
             return Ok(None);
         };
         if rec.app_id != app || rec.revoked_at.is_some() {
-            self.inner.sessions.insert_gone(key, millis(now));
+            self.caches.sessions.insert_gone(key, millis(now));
             return Ok(None);
         }
         let email = self
-            .cached_user(app, rec.user_id)
+            .caches
+            .user(&*self.shared.store, app, rec.user_id)
             .await?
             .map(|u| u.email.to_string())
             .unwrap_or_default();
@@ -298,27 +301,27 @@ impl Gatehouse {
             .event(Some(app), now, "signout")
             .target(email)
             .detail("session_id", rec.id.to_string());
-        self.inner
+        self.shared
             .store
             .revoke_session_by_hash(&hash, now, &audit)
             .await?;
-        self.inner.sessions.revoke(key, millis(now));
+        self.caches.sessions.revoke(key, millis(now));
         Ok(Some(rec))
     }
 
     /// Sessions of an application (optionally one user's) that have not ended.
-    pub async fn list_sessions(
+    pub async fn list(
         &self,
         app: AppId,
         user: Option<UserId>,
     ) -> Result<Vec<SessionRecord>, ServiceError> {
-        self.get_app(app).await?;
-        let now = self.now();
-        let policy = self.settings().session_policy;
-        let mut list = self.inner.store.list_sessions(app, user, now).await?;
+        self.shared.app(app).await?;
+        let now = self.shared.now();
+        let policy = self.shared.settings.session_policy;
+        let mut list = self.shared.store.list_sessions(app, user, now).await?;
         for s in &mut list {
             // The store's last use may lag this node's memory.
-            if let Some(Cached::Live(l)) = self.inner.sessions.get(&s.token_hash.to_bytes()) {
+            if let Some(Cached::Live(l)) = self.caches.sessions.get(&s.token_hash.to_bytes()) {
                 let ms = l.last_seen_ms.load(std::sync::atomic::Ordering::Relaxed);
                 if let Ok(t) = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
                 {
@@ -331,12 +334,8 @@ impl Gatehouse {
     }
 
     /// One session of an application.
-    pub async fn get_session(
-        &self,
-        app: AppId,
-        id: SessionId,
-    ) -> Result<SessionRecord, ServiceError> {
-        self.inner
+    pub async fn get(&self, app: AppId, id: SessionId) -> Result<SessionRecord, ServiceError> {
+        self.shared
             .store
             .get_session(app, id)
             .await?
@@ -346,73 +345,36 @@ impl Gatehouse {
     /// Revoke one session; it stops working at once on this node and within
     /// a feed interval on every other.
     #[tracing::instrument(level = "info", skip_all, fields(app = %app, session = %id), err(level = "debug"))]
-    pub async fn revoke_session(
+    pub async fn revoke(
         &self,
         app: AppId,
         id: SessionId,
         ctx: &Context,
     ) -> Result<(), ServiceError> {
-        self.get_app(app).await?;
-        let now = self.now();
+        self.shared.app(app).await?;
+        let now = self.shared.now();
         let audit = ctx
             .event(Some(app), now, "session.revoked")
             .target(id.to_string());
-        let hash = match self.inner.store.revoke_session(app, id, now, &audit).await {
+        let hash = match self.shared.store.revoke_session(app, id, now, &audit).await {
             Err(gatehouse_store::StoreError::NotFound) => {
                 return Err(ServiceError::NotFound("session"));
             }
             other => other?,
         };
-        self.forget_session_hash(&hash, now);
+        self.caches.forget_session(&hash, now);
         Ok(())
     }
 
-    /// Revoke every session of a user.
-    #[tracing::instrument(level = "info", skip_all, fields(app = %app, user = %user), err(level = "debug"))]
-    pub async fn revoke_user_sessions(
-        &self,
-        app: AppId,
-        user: UserId,
-        ctx: &Context,
-    ) -> Result<usize, ServiceError> {
-        let now = self.now();
-        let u = self
-            .inner
-            .store
-            .get_user(app, user)
-            .await?
-            .ok_or(ServiceError::NotFound("user"))?;
-        let audit = ctx
-            .event(Some(app), now, "user.sessions_revoked")
-            .target(u.email.as_str());
-        let hashes = self
-            .inner
-            .store
-            .revoke_sessions_of_user(user, now, &audit)
-            .await?;
-        for h in &hashes {
-            self.forget_session_hash(h, now);
-        }
-        Ok(hashes.len())
-    }
-
-    pub(crate) fn forget_session_hash(&self, hash: &TokenHash, now: OffsetDateTime) {
-        self.inner.sessions.revoke(hash.to_bytes(), millis(now));
-    }
-
-    pub(crate) fn forget_user(&self, user: UserId) {
-        self.inner.users.evict(&user);
-    }
-
     /// Write queued last-use times now.
-    pub async fn flush_sessions(&self) {
-        let dirty = self.inner.sessions.take_dirty();
+    pub async fn flush(&self) {
+        let dirty = self.caches.sessions.take_dirty();
         if dirty.is_empty() {
             return;
         }
-        if let Err(e) = self.inner.store.touch_sessions(&dirty).await {
+        if let Err(e) = self.shared.store.touch_sessions(&dirty).await {
             tracing::warn!(error = %e, count = dirty.len(), "could not write session last-use times; will retry");
-            self.inner.sessions.requeue(dirty);
+            self.caches.sessions.requeue(dirty);
         }
     }
 }
@@ -423,9 +385,9 @@ pub(crate) async fn run_flusher(gh: Gatehouse, mut shutdown: tokio::sync::watch:
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = tick.tick() => gh.flush_sessions().await,
+            _ = tick.tick() => gh.sessions().flush().await,
             _ = shutdown.changed() => {
-                gh.flush_sessions().await;
+                gh.sessions().flush().await;
                 return;
             }
         }
@@ -444,7 +406,7 @@ pub(crate) async fn run_purger(gh: Gatehouse, mut shutdown: tokio::sync::watch::
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "could not purge ended sessions"),
                 }
-                                if let Err(e) = gh.store().purge_used(now).await {
+                if let Err(e) = gh.store().purge_used(now).await {
                     tracing::warn!(error = %e, "could not purge used sign-in states");
                 }
                 if let Err(e) = gh.store().prune_changes(now - Duration::from_secs(3600)).await {

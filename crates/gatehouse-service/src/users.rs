@@ -11,7 +11,7 @@ use gatehouse_store::{PasswordChange, StoreError, UserQuery};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
 
-use crate::{Context, Gatehouse, ServiceError};
+use crate::{Context, ServiceError};
 
 /// A tag as sent.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -134,16 +134,24 @@ fn email_conflict(e: StoreError) -> ServiceError {
     }
 }
 
-impl Gatehouse {
+/// The directory: users of the applications, created, changed and deleted
+/// by administrators. Holds the store and the caches (a disabled or deleted
+/// user's sessions end here at once).
+pub struct Directory<'a> {
+    pub(crate) shared: &'a crate::Shared,
+    pub(crate) caches: &'a crate::cache::Caches,
+}
+
+impl Directory<'_> {
     /// Create a local user.
     #[tracing::instrument(level = "info", skip_all, fields(app = %app), err(level = "debug"))]
-    pub async fn create_user(
+    pub async fn create(
         &self,
         app: AppId,
         input: NewUser,
         ctx: &Context,
     ) -> Result<User, ServiceError> {
-        self.get_app(app).await?;
+        self.shared.app(app).await?;
         let mut c = Collector::new();
         let email = c.check(Email::parse(&input.email));
         let first_name = c.check(parse_name(&input.first_name, "first_name"));
@@ -171,7 +179,7 @@ impl Gatehouse {
             Some(pw) => Some(hash_password(pw).await?),
             None => None,
         };
-        let now = self.now();
+        let now = self.shared.now();
         let user = User {
             id: UserId::new(),
             app_id: app,
@@ -194,7 +202,7 @@ impl Gatehouse {
             .target(user.email.as_str())
             .detail("user_id", user.id.to_string())
             .detail("password", user.has_password);
-        self.inner
+        self.shared
             .store
             .create_user(&user, hash.as_deref(), &audit)
             .await
@@ -203,8 +211,8 @@ impl Gatehouse {
     }
 
     /// One user.
-    pub async fn get_user(&self, app: AppId, id: UserId) -> Result<User, ServiceError> {
-        self.inner
+    pub async fn get(&self, app: AppId, id: UserId) -> Result<User, ServiceError> {
+        self.shared
             .store
             .get_user(app, id)
             .await?
@@ -212,25 +220,21 @@ impl Gatehouse {
     }
 
     /// Users of an application.
-    pub async fn list_users(
-        &self,
-        app: AppId,
-        query: UserQuery,
-    ) -> Result<Vec<User>, ServiceError> {
-        self.get_app(app).await?;
-        Ok(self.inner.store.list_users(app, &query).await?)
+    pub async fn list(&self, app: AppId, query: UserQuery) -> Result<Vec<User>, ServiceError> {
+        self.shared.app(app).await?;
+        Ok(self.shared.store.list_users(app, &query).await?)
     }
 
     /// Change a user.
     #[tracing::instrument(level = "info", skip_all, fields(app = %app, user = %id), err(level = "debug"))]
-    pub async fn update_user(
+    pub async fn update(
         &self,
         app: AppId,
         id: UserId,
         patch: UserPatch,
         ctx: &Context,
     ) -> Result<User, ServiceError> {
-        let mut user = self.get_user(app, id).await?;
+        let mut user = self.get(app, id).await?;
         let mut c = Collector::new();
         let mut changed: Vec<&str> = Vec::new();
         if let Some(e) = &patch.email
@@ -303,44 +307,64 @@ impl Gatehouse {
             PasswordChange::Remove => false,
             PasswordChange::Set(_) => true,
         };
-        let now = self.now();
+        let now = self.shared.now();
         user.updated_at = now;
         let audit = ctx
             .event(Some(app), now, "user.updated")
             .target(user.email.as_str())
             .detail("user_id", id.to_string())
             .detail("changed", changed);
-        self.inner
+        self.shared
             .store
             .update_user(&user, pw_change, &audit)
             .await
             .map_err(email_conflict)?;
-        self.forget_user(id);
+        self.caches.forget_user(id);
         if disabling {
-            self.revoke_user_sessions(app, id, ctx).await?;
+            self.end_sessions(app, id, ctx).await?;
         }
         Ok(user)
     }
 
     /// Delete a user and end their sessions.
     #[tracing::instrument(level = "info", skip_all, fields(app = %app, user = %id), err(level = "debug"))]
-    pub async fn delete_user(
-        &self,
-        app: AppId,
-        id: UserId,
-        ctx: &Context,
-    ) -> Result<(), ServiceError> {
-        let user = self.get_user(app, id).await?;
-        let now = self.now();
+    pub async fn delete(&self, app: AppId, id: UserId, ctx: &Context) -> Result<(), ServiceError> {
+        let user = self.get(app, id).await?;
+        let now = self.shared.now();
         let audit = ctx
             .event(Some(app), now, "user.deleted")
             .target(user.email.as_str())
             .detail("user_id", id.to_string());
-        let hashes = self.inner.store.delete_user(app, id, &audit).await?;
-        for h in &hashes {
-            self.forget_session_hash(h, now);
-        }
-        self.forget_user(id);
+        let hashes = self.shared.store.delete_user(app, id, &audit).await?;
+        self.caches.forget_sessions(&hashes, now);
+        self.caches.forget_user(id);
         Ok(())
+    }
+
+    /// End every session of a user.
+    #[tracing::instrument(level = "info", skip_all, fields(app = %app, user = %user), err(level = "debug"))]
+    pub async fn end_sessions(
+        &self,
+        app: AppId,
+        user: UserId,
+        ctx: &Context,
+    ) -> Result<usize, ServiceError> {
+        let now = self.shared.now();
+        let u = self
+            .shared
+            .store
+            .get_user(app, user)
+            .await?
+            .ok_or(ServiceError::NotFound("user"))?;
+        let audit = ctx
+            .event(Some(app), now, "user.sessions_revoked")
+            .target(u.email.as_str());
+        let hashes = self
+            .shared
+            .store
+            .revoke_sessions_of_user(user, now, &audit)
+            .await?;
+        self.caches.forget_sessions(&hashes, now);
+        Ok(hashes.len())
     }
 }

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use gatehouse_core::sso::OidcSettings;
-use gatehouse_core::{AppId, Application, AuditEvent, Slug};
+use gatehouse_core::{AppId, Application, AuditEvent, Slug, TokenHash};
 use time::OffsetDateTime;
 
 use crate::StoreError;
@@ -38,8 +38,10 @@ pub trait AppStore {
     async fn create_app(&self, app: &Application, audit: &AuditEvent) -> Result<(), StoreError>;
     /// Replace an application's fields and hosts.
     async fn update_app(&self, app: &Application, audit: &AuditEvent) -> Result<(), StoreError>;
-    /// Delete an application with everything it owns (users, sessions, settings).
-    async fn delete_app(&self, id: AppId, audit: &AuditEvent) -> Result<(), StoreError>;
+    /// Delete an application with everything it owns (users, sessions,
+    /// settings). Returns the hashes of the sessions it ended.
+    async fn delete_app(&self, id: AppId, audit: &AuditEvent)
+    -> Result<Vec<TokenHash>, StoreError>;
     /// One application.
     async fn get_app(&self, id: AppId) -> Result<Option<Application>, StoreError>;
     /// One application by slug.

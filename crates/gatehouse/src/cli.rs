@@ -201,8 +201,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Keys { command } => {
             let (gh, _) = crate::startup::gatehouse(&config, clock, config.listen.port()).await?;
             let keys = match command {
-                KeysCommand::List => gh.assertion_keys(),
-                KeysCommand::Rotate => gh.rotate_assertion_keys(&Context::cli()).await?,
+                KeysCommand::List => gh.assertions().keys(),
+                KeysCommand::Rotate => gh.assertions().rotate(&Context::cli()).await?,
             };
             for k in &keys {
                 let until = k
@@ -226,7 +226,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             if matches!(command, KeysCommand::Rotate) {
                 eprintln!(
                     "Rotated the assertion keys. Upstreams verifying with {}/.well-known/jwks.json already know the new key.",
-                    gh.assertion_issuer()
+                    gh.assertions().issuer()
                 );
             }
             Ok(())
@@ -247,7 +247,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let password = read_secret_file(&password_file)?;
             let (gh, _) = crate::startup::gatehouse(&config, clock, config.listen.port()).await?;
             let admin = gh
-                .create_admin(&email, &name, Some(password), &Context::cli())
+                .admin()
+                .create(&email, &name, Some(password), &Context::cli())
                 .await?;
             println!("{}", admin.id);
             eprintln!(
@@ -263,7 +264,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 },
         } => {
             let (gh, _) = crate::startup::gatehouse(&config, clock, config.listen.port()).await?;
-            let (_, token) = gh.create_admin_token(&name, &Context::cli()).await?;
+            let (_, token) = gh.admin().create_token(&name, &Context::cli()).await?;
             println!("{}", token.expose_secret());
             eprintln!(
                 "Created admin token \"{name}\". It is shown only this once; use it as: Authorization: Bearer <token>"
@@ -282,7 +283,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 scheme: a.scheme,
                 auth_prefix: None,
             };
-            let app = gh.create_app(input, &Context::cli()).await?;
+            let app = gh.apps().create(input, &Context::cli()).await?;
             println!("{}", app.id);
             eprintln!(
                 "Created application \"{}\" (slug {}) for {}.",
@@ -301,7 +302,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         } => {
             let password = read_secret_file(&u.password_file)?;
             let (gh, _) = crate::startup::gatehouse(&config, clock, config.listen.port()).await?;
-            let app = gh.get_app_by_slug(&u.app).await.map_err(|e| match e {
+            let app = gh.apps().by_slug(&u.app).await.map_err(|e| match e {
                 gatehouse_service::ServiceError::NotFound(_) => {
                     CliError::NotFound(format!("no application with slug \"{}\"", u.app))
                 }
@@ -314,7 +315,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 password: Some(password),
                 ..NewUser::default()
             };
-            let user = gh.create_user(app.id, input, &Context::cli()).await?;
+            let user = gh
+                .directory()
+                .create(app.id, input, &Context::cli())
+                .await?;
             println!("{}", user.id);
             eprintln!("Created user {} in {}.", user.email, app.slug);
             Ok(())
@@ -336,7 +340,7 @@ async fn serve(config: &Config, clock: Arc<SystemClock>) -> Result<(), CliError>
     println!("Gatehouse is listening on http://{addr}");
     println!("  Console:   {admin}/admin");
     println!("  Admin API: {admin}/api/v1   (OpenAPI: {admin}/api/v1/openapi.json)");
-    if let Some(token) = app.gatehouse().setup_token().await? {
+    if let Some(token) = app.gatehouse().admin().setup_token().await? {
         use secrecy::ExposeSecret;
         println!("  First time? Create the first administrator here (the link works once):");
         println!("    {admin}/admin/setup?token={}", token.expose_secret());

@@ -35,7 +35,8 @@ pub async fn backchannel(
         .into_response(),
         Some(token) => match state
             .gh()
-            .backchannel_logout(&route.rt, &token, client.correlation_id.clone())
+            .sign_in()
+            .backchannel(&route.rt, &token, client.correlation_id.clone())
             .await
         {
             Ok(_) => {

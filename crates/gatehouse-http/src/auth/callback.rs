@@ -40,7 +40,8 @@ pub async fn callback(
     let login_url = format!("{}/login", app.auth_prefix);
     let result = state
         .gh()
-        .complete_oidc_sign_in(
+        .sign_in()
+        .complete_oidc(
             &route.rt,
             &params,
             |name| crate::cookies::first(&headers, name).map(str::to_owned),

@@ -84,7 +84,8 @@ async fn show(
     }
     let started = state
         .gh()
-        .start_oidc_sign_in(
+        .sign_in()
+        .start_oidc(
             &route.rt,
             &route.entry,
             &rd,
@@ -152,7 +153,8 @@ pub async fn submit(
     let device = crate::cookies::first(&headers, &device_name);
     let result = state
         .gh()
-        .sign_in_with_password(app, &form.email, form.password, device, &client.info, &ctx)
+        .sign_in()
+        .with_password(app, &form.email, form.password, device, &client.info, &ctx)
         .await;
     let resp = match result {
         Ok(issued) => {
@@ -170,7 +172,7 @@ pub async fn submit(
             }
             // This browser has now signed in to this account: its later
             // attempts are not locked out by someone else's guessing.
-            if let Some(token) = state.gh().device_token(app.id, &form.email)
+            if let Some(token) = state.gh().sign_in().device_token(app.id, &form.email)
                 && let Some(c) = cookie_header(
                     &device_name,
                     &token,

@@ -43,7 +43,11 @@ async fn run(
         actor,
         correlation_id: client.correlation_id.clone(),
     };
-    let outcome = state.gh().logout(&route.rt, &route.entry, c, &ctx).await?;
+    let outcome = state
+        .gh()
+        .sign_in()
+        .logout(&route.rt, &route.entry, c, &ctx)
+        .await?;
     if outcome.ended {
         tracing::info!(app = %app.slug, "signed out");
     }

@@ -32,7 +32,7 @@ pub async fn try_sign_in(
     let app = &route.rt.app;
     let Some(by) =
         q.t.as_deref()
-            .and_then(|t| state.gh().open_try_token(app.id, t))
+            .and_then(|t| state.gh().sign_in().open_try_token(app.id, t))
     else {
         return labelled(
             "auth_try",
@@ -46,7 +46,8 @@ pub async fn try_sign_in(
     };
     let started = state
         .gh()
-        .start_oidc_sign_in(
+        .sign_in()
+        .start_oidc(
             &route.rt,
             &route.entry,
             &ReturnPath::root(),

@@ -98,17 +98,17 @@ fn routes_text(p: &AccessPolicy) -> String {
 }
 
 async fn view(s: &AppState, admin: &ConsoleAdmin, id: AppId) -> Result<AccessPage, HttpError> {
-    let app = s.gh().get_app(id).await?;
-    let grants = s.gh().list_grants(id).await?;
-    let policy = s.gh().get_access(id).await?;
-    let api = s.gh().get_api_access(id).await?;
-    let oidc = s.gh().get_sso(id).await?.settings;
+    let app = s.gh().apps().get(id).await?;
+    let grants = s.gh().access().grants(id).await?;
+    let policy = s.gh().access().policy(id).await?;
+    let api = s.gh().bearer().settings(id).await?;
+    let oidc = s.gh().apps().sso(id).await?.settings;
     let oidc_issuer = oidc.issuer_url.as_ref().map_or("", |i| i.as_str());
     let api = ApiForm::new(
         &api,
         oidc_issuer,
         &oidc.client_id,
-        s.gh().assertion_issuer(),
+        s.gh().assertions().issuer(),
     );
     Ok(AccessPage {
         chrome: Chrome::app(admin, &app, "access"),
@@ -169,7 +169,7 @@ pub async fn grant(
         _ => Subject::email(value),
     };
     let made = match NewGrant::new(field(&f, "role"), subject) {
-        Ok(grant) => s.gh().create_grant(id, grant, &admin.ctx()).await,
+        Ok(grant) => s.gh().access().create_grant(id, grant, &admin.ctx()).await,
         Err(inv) => Err(ServiceError::Invalid(inv)),
     };
     match made {
@@ -202,7 +202,10 @@ pub async fn remove(
 ) -> Result<Response, HttpError> {
     let id = app_id(&id)?;
     let grant: GrantId = grant.parse().map_err(|_| HttpError::not_found("Grant"))?;
-    s.gh().delete_grant(id, grant, &admin.ctx()).await?;
+    s.gh()
+        .access()
+        .delete_grant(id, grant, &admin.ctx())
+        .await?;
     Ok(Redirect::to(&format!("/admin/apps/{id}/access?done=removed")).into_response())
 }
 
@@ -241,10 +244,11 @@ pub async fn save(
     if errors.is_empty() {
         // The path-reading switches are set through the API and apps as
         // code; saving this form keeps them.
-        let current = s.gh().get_access(id).await?;
+        let current = s.gh().access().policy(id).await?;
         match s
             .gh()
-            .put_access(
+            .access()
+            .put_policy(
                 id,
                 AccessPolicy {
                     default_role,
@@ -290,7 +294,12 @@ pub async fn save_api(
             .map(str::to_owned)
             .collect(),
     };
-    match s.gh().put_api_access(id, input.clone(), &admin.ctx()).await {
+    match s
+        .gh()
+        .bearer()
+        .put_settings(id, input.clone(), &admin.ctx())
+        .await
+    {
         Ok(_) => Ok(Redirect::to(&format!("/admin/apps/{id}/access?done=api")).into_response()),
         Err(ServiceError::Invalid(inv)) => {
             let mut p = view(&s, &admin, id).await?;

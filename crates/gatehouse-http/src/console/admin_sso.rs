@@ -45,7 +45,7 @@ pub async fn page(
     PublicHost(host): PublicHost,
     Query(q): Query<Flags>,
 ) -> Result<Response, HttpError> {
-    let view = s.gh().get_admin_sso(&host).await?;
+    let view = s.gh().admin().sso(&host).await?;
     Ok(render(
         StatusCode::OK,
         &AdminSsoPage {
@@ -70,13 +70,13 @@ pub async fn save(
     let mut errors = Errors::default();
     let input = input_from_form(&f, &v, &mut errors);
     if errors.is_empty() {
-        match s.gh().put_admin_sso(input, &host, &admin.ctx()).await {
+        match s.gh().admin().put_sso(input, &host, &admin.ctx()).await {
             Ok(_) => return Ok(Redirect::to("/admin/settings/sso?saved=1").into_response()),
             Err(ServiceError::Invalid(inv)) => errors = Errors::from_invalid(&inv),
             Err(e) => return Err(e.into()),
         }
     }
-    let view = s.gh().get_admin_sso(&host).await?;
+    let view = s.gh().admin().sso(&host).await?;
     Ok(render(
         StatusCode::UNPROCESSABLE_ENTITY,
         &AdminSsoPage {
@@ -113,7 +113,8 @@ pub async fn start(
     let rd = ReturnPath::parse_or_root(q.rd.as_deref());
     let start = s
         .gh()
-        .start_oidc_sign_in(&rt, &entry, &rd, &[], Purpose::AdminSignIn, &client.info)
+        .sign_in()
+        .start_oidc(&rt, &entry, &rd, &[], Purpose::AdminSignIn, &client.info)
         .await
         .map_err(|e| HttpError::sign_in(e, "/admin/login".into()))?;
     let mut resp = Redirect::to(&start.redirect).into_response();
@@ -145,7 +146,8 @@ pub async fn callback(
         .ok_or_else(|| HttpError::not_found("Console sign-in through SSO"))?;
     let done = s
         .gh()
-        .complete_oidc_sign_in(
+        .sign_in()
+        .complete_oidc(
             &rt,
             &params,
             |name| crate::cookies::first(&headers, name).map(str::to_owned),
@@ -166,7 +168,8 @@ pub async fn callback(
     };
     let (_, issued) = match s
         .gh()
-        .admin_sso_sign_in(&issuer, &sub, &mapped, &client.info)
+        .admin()
+        .sso_sign_in(&issuer, &sub, &mapped, &client.info)
         .await
     {
         Ok(ok) => ok,

@@ -114,7 +114,8 @@ pub async fn list(State(s): State<AppState>, admin: ConsoleAdmin) -> Result<Resp
     let routes = s.gh().routes();
     let apps = s
         .gh()
-        .list_apps()
+        .apps()
+        .list()
         .await?
         .iter()
         .map(|a| AppRow {
@@ -187,7 +188,7 @@ pub async fn create(
         scheme: optional(&v.scheme),
         auth_prefix: None,
     };
-    match s.gh().create_app(input, &admin.ctx()).await {
+    match s.gh().apps().create(input, &admin.ctx()).await {
         Ok(app) => {
             Ok(Redirect::to(&format!("/admin/apps/{}/sso?created=1", app.id)).into_response())
         }
@@ -222,7 +223,7 @@ pub async fn edit_page(
     AppPath(id): AppPath,
     Query(q): Query<Saved>,
 ) -> Result<Response, HttpError> {
-    let app = s.gh().get_app(id).await?;
+    let app = s.gh().apps().get(id).await?;
     Ok(render(
         StatusCode::OK,
         &AppForm {
@@ -244,7 +245,7 @@ pub async fn update(
     AppPath(id): AppPath,
     Form(f): AdminForm<Pairs>,
 ) -> Result<Response, HttpError> {
-    let app = s.gh().get_app(id).await?;
+    let app = s.gh().apps().get(id).await?;
     let v = AppValues::from_form(&f);
     let patch = AppPatch {
         name: Some(v.name.clone()),
@@ -254,7 +255,7 @@ pub async fn update(
         scheme: optional(&v.scheme),
         auth_prefix: None,
     };
-    match s.gh().update_app(id, patch, &admin.ctx()).await {
+    match s.gh().apps().update(id, patch, &admin.ctx()).await {
         Ok(_) => Ok(Redirect::to(&format!("/admin/apps/{id}?saved=1")).into_response()),
         Err(e) => {
             let errors = form_errors(e)?;
@@ -280,7 +281,7 @@ pub async fn delete_page(
     admin: ConsoleAdmin,
     AppPath(id): AppPath,
 ) -> Result<Response, HttpError> {
-    let app = s.gh().get_app(id).await?;
+    let app = s.gh().apps().get(id).await?;
     Ok(render(StatusCode::OK, &delete_confirm(&admin, &app, None)))
 }
 
@@ -307,7 +308,7 @@ pub async fn delete(
     AppPath(id): AppPath,
     Form(f): AdminForm<Pairs>,
 ) -> Result<Response, HttpError> {
-    let app = s.gh().get_app(id).await?;
+    let app = s.gh().apps().get(id).await?;
     if field(&f, "confirm").trim() != app.slug.as_str() {
         let page = delete_confirm(
             &admin,
@@ -316,6 +317,6 @@ pub async fn delete(
         );
         return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
     }
-    s.gh().delete_app(app.id, &admin.ctx()).await?;
+    s.gh().apps().delete(app.id, &admin.ctx()).await?;
     Ok(Redirect::to("/admin/apps").into_response())
 }

@@ -81,7 +81,7 @@ pub async fn list(
     Query(f): Query<AuditFilter>,
 ) -> Result<Response, HttpError> {
     let id: AppId = id;
-    let app = s.gh().get_app(id).await?;
+    let app = s.gh().apps().get(id).await?;
     let (since, until) = match (
         local_time(f.since.as_deref()),
         local_time(f.until.as_deref()),
@@ -114,7 +114,7 @@ pub async fn list(
         before_id: f.before,
         limit: PAGE,
     };
-    let events = s.gh().list_audit(id, query).await?;
+    let events = s.gh().admin().audit(id, query).await?;
     let next = (events.len() as u32 == PAGE)
         .then(|| events.last().map(|e| e.id))
         .flatten()

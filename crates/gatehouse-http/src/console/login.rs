@@ -79,7 +79,7 @@ pub async fn page(
     State(state): State<AppState>,
     Query(q): Query<LoginQuery>,
 ) -> Result<Response, HttpError> {
-    if state.gh().admin_count().await? == 0 {
+    if state.gh().admin().count().await? == 0 {
         return Ok(sign_in_page(
             Some("There is no administrator yet. Use the setup link Gatehouse printed at start-up, or run `gatehouse admin create`.".into()),
             "",
@@ -142,7 +142,8 @@ pub async fn submit(
     let rd = console_rd(form.rd.as_deref());
     match state
         .gh()
-        .admin_sign_in(&form.email, form.password, &client.info)
+        .admin()
+        .sign_in(&form.email, form.password, &client.info)
         .await
     {
         Ok((_, issued)) => with_admin_cookie(
@@ -179,7 +180,8 @@ pub async fn logout(
     if let Some(c) = cookie(&headers, ADMIN_COOKIE) {
         state
             .gh()
-            .admin_sign_out(c, &admin.admin, admin.correlation_id.clone())
+            .admin()
+            .sign_out(c, &admin.admin, admin.correlation_id.clone())
             .await?;
     }
     let mut resp = Redirect::to("/admin/login").into_response();
@@ -234,7 +236,7 @@ pub async fn setup_page(
     Query(q): Query<SetupQuery>,
 ) -> Result<Response, HttpError> {
     let token = q.token.unwrap_or_default();
-    if !state.gh().check_setup_token(&token).await? {
+    if !state.gh().admin().check_setup_token(&token).await? {
         return Err(HttpError::new(
             StatusCode::NOT_FOUND,
             "setup_done",
@@ -252,7 +254,7 @@ pub async fn setup_submit(
     client: Client,
     Form(form): Form<SetupForm>,
 ) -> Result<Response, HttpError> {
-    if !state.gh().check_setup_token(&form.token).await? {
+    if !state.gh().admin().check_setup_token(&form.token).await? {
         return Err(HttpError::new(
             StatusCode::NOT_FOUND,
             "setup_done",
@@ -269,7 +271,8 @@ pub async fn setup_submit(
     };
     let admin = match state
         .gh()
-        .create_admin(&form.email, &form.name, Some(form.password), &ctx)
+        .admin()
+        .create(&form.email, &form.name, Some(form.password), &ctx)
         .await
     {
         Ok(a) => a,
@@ -286,7 +289,8 @@ pub async fn setup_submit(
     };
     let (_, issued) = state
         .gh()
-        .create_admin_session(&admin, "password", &client.info)
+        .admin()
+        .create_session(&admin, "password", &client.info)
         .await?;
     Ok(with_admin_cookie(
         &state,

@@ -143,7 +143,7 @@ impl FromRequestParts<AppState> for ConsoleAdmin {
     ) -> Result<Self, Self::Rejection> {
         let correlation_id = crate::extract::request_id(parts);
         if let Some(c) = cookie(&parts.headers, ADMIN_COOKIE) {
-            match state.gh().admin_session(c).await {
+            match state.gh().admin().session(c).await {
                 Ok(Some(admin)) => {
                     return Ok(Self {
                         admin,

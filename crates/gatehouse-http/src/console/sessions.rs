@@ -65,8 +65,8 @@ pub async fn list(
     Query(n): Query<Notice>,
 ) -> Result<Response, HttpError> {
     let id: AppId = id;
-    let app = s.gh().get_app(id).await?;
-    let sessions = s.gh().list_sessions(id, None).await?;
+    let app = s.gh().apps().get(id).await?;
+    let sessions = s.gh().sessions().list(id, None).await?;
     let mut emails: HashMap<gatehouse_core::UserId, String> = HashMap::new();
     let mut users: Vec<gatehouse_core::UserId> = sessions.iter().map(|r| r.user_id).collect();
     users.sort();
@@ -74,7 +74,8 @@ pub async fn list(
     for uid in users {
         let email = s
             .gh()
-            .get_user(id, uid)
+            .directory()
+            .get(id, uid)
             .await
             .map(|u| u.email.to_string())
             .unwrap_or_else(|_| uid.to_string());
@@ -107,8 +108,8 @@ pub async fn revoke(
     let sid: SessionId = session
         .parse()
         .map_err(|_| HttpError::not_found("Session"))?;
-    let record = s.gh().get_session(id, sid).await?;
-    s.gh().revoke_session(id, sid, &admin.ctx()).await?;
+    let record = s.gh().sessions().get(id, sid).await?;
+    s.gh().sessions().revoke(id, sid, &admin.ctx()).await?;
     let back = match field(&f, "back") {
         "user" => format!("/admin/apps/{id}/users/{}?done=revoked", record.user_id),
         _ => format!("/admin/apps/{id}/sessions?done=revoked"),

@@ -187,7 +187,7 @@ fn page_for(
         app.hosts.first(),
     ) {
         (Some(_), false, Some(host)) => {
-            let token = s.gh().try_sign_in_token(app.id, &admin.admin.email)?;
+            let token = s.gh().sign_in().try_token(app.id, &admin.admin.email)?;
             let t: String = form_urlencoded::byte_serialize(token.as_bytes()).collect();
             Some(format!(
                 "{}://{host}{}/try?t={t}",
@@ -237,8 +237,8 @@ pub async fn page(
     Query(q): Query<Flags>,
 ) -> Result<Response, HttpError> {
     let id: AppId = id;
-    let app = s.gh().get_app(id).await?;
-    let view = s.gh().get_sso(id).await?;
+    let app = s.gh().apps().get(id).await?;
+    let view = s.gh().apps().sso(id).await?;
     let mut p = page_for(
         &s,
         &admin,
@@ -344,18 +344,18 @@ pub async fn save(
     Form(f): AdminForm<Pairs>,
 ) -> Result<Response, HttpError> {
     let id: AppId = id;
-    let app = s.gh().get_app(id).await?;
+    let app = s.gh().apps().get(id).await?;
     let adding = field(&f, "action") == "add_row";
     let v = SsoValues::from_form(&f, usize::from(adding));
     if adding {
-        let view = s.gh().get_sso(id).await?;
+        let view = s.gh().apps().sso(id).await?;
         let p = page_for(&s, &admin, &app, &view, v, Errors::default(), None)?;
         return Ok(render(StatusCode::OK, &p));
     }
     let mut errors = Errors::default();
     let input = input_from_form(&f, &v, &mut errors);
     if errors.is_empty() {
-        match s.gh().put_sso(id, input, &admin.ctx()).await {
+        match s.gh().apps().put_sso(id, input, &admin.ctx()).await {
             Ok(_) => {
                 return Ok(Redirect::to(&format!("/admin/apps/{id}/sso?saved=1")).into_response());
             }
@@ -363,7 +363,7 @@ pub async fn save(
             Err(e) => return Err(e.into()),
         }
     }
-    let view = s.gh().get_sso(id).await?;
+    let view = s.gh().apps().sso(id).await?;
     let p = page_for(&s, &admin, &app, &view, v, errors, None)?;
     Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &p))
 }
@@ -375,9 +375,9 @@ pub async fn test(
     AppPath(id): AppPath,
 ) -> Result<Response, HttpError> {
     let id: AppId = id;
-    let app = s.gh().get_app(id).await?;
-    let report = s.gh().test_sso_connection(id, &admin.ctx()).await?;
-    let view = s.gh().get_sso(id).await?;
+    let app = s.gh().apps().get(id).await?;
+    let report = s.gh().apps().test_sso(id, &admin.ctx()).await?;
+    let view = s.gh().apps().sso(id).await?;
     let test = TestReport {
         ok: report.ok,
         checks: report.checks.iter().map(CheckView::from).collect(),

@@ -82,12 +82,13 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Response, HttpError> {
     let id: AppId = id;
-    let app = s.gh().get_app(id).await?;
+    let app = s.gh().apps().get(id).await?;
     let search = q.q.clone().unwrap_or_default();
     let offset = q.offset.unwrap_or(0);
     let users = s
         .gh()
-        .list_users(
+        .directory()
+        .list(
             id,
             UserQuery {
                 search: Some(search.clone()),
@@ -159,9 +160,9 @@ pub async fn page(
     Query(n): Query<Notice>,
 ) -> Result<Response, HttpError> {
     let (id, uid) = ids(&id, &user)?;
-    let app = s.gh().get_app(id).await?;
-    let u = s.gh().get_user(id, uid).await?;
-    let sessions = s.gh().list_sessions(id, Some(uid)).await?;
+    let app = s.gh().apps().get(id).await?;
+    let u = s.gh().directory().get(id, uid).await?;
+    let sessions = s.gh().sessions().list(id, Some(uid)).await?;
     let notice = n.done.as_deref().map(|d| match d {
         "revoked" => "Sessions revoked.".to_owned(),
         "status" => "Status changed.".to_owned(),
@@ -226,7 +227,8 @@ pub async fn set_status(
         }
     };
     s.gh()
-        .update_user(
+        .directory()
+        .update(
             id,
             uid,
             UserPatch {
@@ -246,7 +248,10 @@ pub async fn revoke_sessions(
     Path((id, user)): Path<(String, String)>,
 ) -> Result<Response, HttpError> {
     let (id, uid) = ids(&id, &user)?;
-    s.gh().revoke_user_sessions(id, uid, &admin.ctx()).await?;
+    s.gh()
+        .directory()
+        .end_sessions(id, uid, &admin.ctx())
+        .await?;
     Ok(Redirect::to(&format!("/admin/apps/{id}/users/{uid}?done=revoked")).into_response())
 }
 
@@ -257,8 +262,8 @@ pub async fn delete_page(
     Path((id, user)): Path<(String, String)>,
 ) -> Result<Response, HttpError> {
     let (id, uid) = ids(&id, &user)?;
-    let app = s.gh().get_app(id).await?;
-    let u = s.gh().get_user(id, uid).await?;
+    let app = s.gh().apps().get(id).await?;
+    let u = s.gh().directory().get(id, uid).await?;
     Ok(render(
         StatusCode::OK,
         &ConfirmPage {
@@ -284,6 +289,6 @@ pub async fn delete(
     Path((id, user)): Path<(String, String)>,
 ) -> Result<Response, HttpError> {
     let (id, uid) = ids(&id, &user)?;
-    s.gh().delete_user(id, uid, &admin.ctx()).await?;
+    s.gh().directory().delete(id, uid, &admin.ctx()).await?;
     Ok(Redirect::to(&format!("/admin/apps/{id}/users")).into_response())
 }

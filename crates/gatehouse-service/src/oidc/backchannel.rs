@@ -10,9 +10,10 @@ use gatehouse_oidc::validate::logout_token;
 use gatehouse_oidc::{Check, OidcError};
 use serde_json::Value;
 
+use super::SignIn;
 use super::sign_in::{hmac, sso_config};
+use crate::Context;
 use crate::routing::AppRuntime;
-use crate::{Context, Gatehouse};
 
 /// Why a logout token was refused (answered 400 `invalid_request`).
 #[derive(Debug, thiserror::Error)]
@@ -32,10 +33,10 @@ pub enum BackchannelError {
     Service(#[from] crate::ServiceError),
 }
 
-impl Gatehouse {
+impl SignIn<'_> {
     /// Verify a logout token and end the sessions it names. Returns how many ended.
     #[tracing::instrument(level = "info", skip_all, fields(app = %rt.app.slug), err(level = "debug"))]
-    pub async fn backchannel_logout(
+    pub async fn backchannel(
         &self,
         rt: &AppRuntime,
         token: &str,
@@ -44,12 +45,12 @@ impl Gatehouse {
         let app = &rt.app;
         let (issuer, client_id) = sso_config(rt).map_err(|_| BackchannelError::NotConfigured)?;
         let meta = self
-            .rp()
+            .rp
             .metadata(issuer)
             .await
             .map_err(BackchannelError::Invalid)?;
         let verified = self
-            .rp()
+            .rp
             .verify(token, &meta.jwks_uri, hmac(rt), "logout token")
             .await
             .map_err(BackchannelError::Invalid)?;
@@ -64,7 +65,7 @@ impl Gatehouse {
             meta.issuer.clone()
         };
         let skew = Duration::from_secs(u64::from(rt.oidc.extra.clock_skew_seconds));
-        let now = self.now();
+        let now = self.shared.now();
         let (mut checks, parsed) = logout_token::check(
             &verified.claims,
             &verified.header,
@@ -93,7 +94,8 @@ impl Gatehouse {
             app.id, claims.jti
         ));
         if !self
-            .store()
+            .shared
+            .store
             .mark_used(
                 "logout_jti",
                 jti_key.as_str(),
@@ -106,7 +108,8 @@ impl Gatehouse {
         }
         let user = match &claims.sub {
             Some(sub) => match self
-                .store()
+                .shared
+                .store
                 .find_user_by_identity(app.id, &expected_iss, sub)
                 .await
                 .map_err(crate::ServiceError::from)?
@@ -129,7 +132,8 @@ impl Gatehouse {
             .detail("sid", claims.sid.clone())
             .detail("jti", claims.jti.as_str());
         let hashes = self
-            .store()
+            .shared
+            .store
             .revoke_idp_sessions(
                 app.id,
                 &expected_iss,
@@ -141,7 +145,7 @@ impl Gatehouse {
             .await
             .map_err(crate::ServiceError::from)?;
         for h in &hashes {
-            self.forget_session_hash(h, now);
+            self.caches.forget_session(h, now);
         }
         tracing::info!(app = %app.slug, sessions = hashes.len(), "back-channel logout");
         Ok(hashes.len())

@@ -8,9 +8,10 @@ use gatehouse_oidc::logout::{self as oidc_logout, LogoutTarget as Target};
 use gatehouse_oidc::providers::ProviderKind;
 use secrecy::ExposeSecret;
 
+use super::SignIn;
 use super::sign_in::sso_config;
 use crate::routing::AppRuntime;
-use crate::{Context, Gatehouse, ServiceError};
+use crate::{Context, ServiceError};
 
 /// Where the browser goes after the local session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +34,7 @@ pub struct LogoutOutcome {
     pub ended: bool,
 }
 
-impl Gatehouse {
+impl SignIn<'_> {
     /// End the session behind `cookie` and work out where to send the browser.
     #[tracing::instrument(level = "info", skip_all, fields(app = %rt.app.slug), err(level = "debug"))]
     pub async fn logout(
@@ -45,7 +46,7 @@ impl Gatehouse {
     ) -> Result<LogoutOutcome, ServiceError> {
         let app = &rt.app;
         let ended = match cookie {
-            Some(c) => self.sign_out(app.id, c, ctx).await?,
+            Some(c) => self.sessions().sign_out(app.id, c, ctx).await?,
             None => None,
         };
         let Some(record) = ended.as_ref().filter(|r| r.method == "oidc") else {
@@ -66,7 +67,7 @@ impl Gatehouse {
                 ended: true,
             });
         };
-        let meta = match self.rp().metadata(issuer).await {
+        let meta = match self.rp.metadata(issuer).await {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(app = %app.slug, error = %e, "cannot reach the IdP for logout; local logout only");
@@ -79,7 +80,7 @@ impl Gatehouse {
         let hint = record
             .id_token_sealed
             .as_deref()
-            .and_then(|s| self.keys().open(s, SealContext::IdToken(app.id)).ok())
+            .and_then(|s| self.shared.keys.open(s, SealContext::IdToken(app.id)).ok())
             .and_then(|b| String::from_utf8(b).ok());
         let post_logout = format!("{}://{host}{}/logged-out", app.scheme, app.auth_prefix);
         let state = gatehouse_crypto::token::random_token(16);

@@ -51,22 +51,64 @@ pub enum Purpose {
 /// How long a "Try sign-in" link from the console is valid.
 pub const TRY_TTL: Duration = Duration::from_secs(600);
 
-impl crate::Gatehouse {
+/// Signing in and out of applications: OIDC (authorization code with PKCE,
+/// the callback, users made or linked from the claims), local passwords,
+/// logout and back-channel logout. Holds what a session needs (it issues
+/// them, through [`crate::sessions::Sessions`]) and the refusal ledger and
+/// the login rate limiter.
+pub struct SignIn<'a> {
+    pub(crate) shared: &'a crate::Shared,
+    pub(crate) caches: &'a crate::cache::Caches,
+    pub(crate) router: &'a crate::routing::Router,
+    pub(crate) feed: &'a crate::feed::FeedState,
+    pub(crate) rp: &'a gatehouse_oidc::RelyingParty,
+    pub(crate) refusals: &'a crate::refusals::Refusals,
+    pub(crate) limiter: &'a crate::local_login::LoginLimiter,
+}
+
+impl<'a> SignIn<'a> {
+    /// The directory handle (a sign-in makes, links or updates the user).
+    pub(crate) fn directory(&self) -> crate::users::Directory<'a> {
+        crate::users::Directory {
+            shared: self.shared,
+            caches: self.caches,
+        }
+    }
+
+    /// The sessions handle (a sign-in ends by issuing one).
+    pub(crate) fn sessions(&self) -> crate::sessions::Sessions<'a> {
+        crate::sessions::Sessions {
+            shared: self.shared,
+            caches: self.caches,
+            router: self.router,
+            feed: self.feed,
+            rp: self.rp,
+        }
+    }
+}
+
+impl SignIn<'_> {
     /// A link token for "Try sign-in" on `app`, started by the administrator `by`.
-    pub fn try_sign_in_token(&self, app: AppId, by: &str) -> Result<String, crate::ServiceError> {
-        let body = serde_json::json!({"by": by, "exp": (self.now() + TRY_TTL).unix_timestamp()});
+    pub fn try_token(&self, app: AppId, by: &str) -> Result<String, crate::ServiceError> {
+        let body =
+            serde_json::json!({"by": by, "exp": (self.shared.now() + TRY_TTL).unix_timestamp()});
         let sealed = self
-            .keys()
+            .shared
+            .keys
             .seal(body.to_string().as_bytes(), SealContext::TrySignIn(app))?;
         Ok(sealed)
     }
 
     /// Who started a "Try sign-in" link, if the token is valid for `app` and not expired.
     pub fn open_try_token(&self, app: AppId, token: &str) -> Option<String> {
-        let bytes = self.keys().open(token, SealContext::TrySignIn(app)).ok()?;
+        let bytes = self
+            .shared
+            .keys
+            .open(token, SealContext::TrySignIn(app))
+            .ok()?;
         let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
         let exp = v.get("exp")?.as_i64()?;
-        (exp > self.now().unix_timestamp())
+        (exp > self.shared.now().unix_timestamp())
             .then(|| v.get("by")?.as_str().map(str::to_owned))
             .flatten()
     }

@@ -16,12 +16,13 @@ use super::SignInError;
 use super::sign_in::{client_auth, sso_config};
 use crate::cache::{LiveSession, millis};
 use crate::routing::AppRuntime;
-use crate::{Context, Gatehouse, ServiceError};
+use crate::sessions::Sessions;
+use crate::{Context, ServiceError};
 
 /// How long to wait before retrying a refresh that failed because the IdP was unavailable.
 const RETRY: Duration = Duration::from_secs(60);
 
-impl Gatehouse {
+impl Sessions<'_> {
     /// Refresh the IdP tokens of a live session whose tokens expired.
     /// `Ok(false)` when the session ended because the IdP refused.
     #[tracing::instrument(level = "debug", skip_all, fields(app = %rt.app.slug), err(level = "debug"))]
@@ -35,7 +36,7 @@ impl Gatehouse {
         }
         let result = self.do_refresh(rt, live).await;
         live.refreshing.store(false, Ordering::Release);
-        let now = self.now();
+        let now = self.shared.now();
         match result {
             Ok(()) => Ok(true),
             Err(SignInError::TokenRefused(e) | SignInError::InvalidToken(e)) => {
@@ -48,10 +49,11 @@ impl Gatehouse {
                     .event(Some(rt.app.id), now, "session.refresh_refused")
                     .target(live.record.id.to_string())
                     .detail("reason", e.to_string());
-                self.store()
+                self.shared
+                    .store
                     .revoke_session_by_hash(&live.record.token_hash, now, &audit)
                     .await?;
-                self.forget_session_hash(&live.record.token_hash, now);
+                self.caches.forget_session(&live.record.token_hash, now);
                 Ok(false)
             }
             Err(e) => {
@@ -77,14 +79,15 @@ impl Gatehouse {
             })
         })?;
         let refresh = self
-            .keys()
+            .shared
+            .keys
             .open_secret(sealed, SealContext::RefreshToken(app.id))
             .map_err(ServiceError::from)?;
         let (issuer, client_id) = sso_config(rt)?;
-        let meta = self.rp().metadata(issuer).await?;
-        let now = self.now();
+        let meta = self.rp.metadata(issuer).await?;
+        let now = self.shared.now();
         let tokens = token::request(
-            self.rp().http(),
+            self.rp.http(),
             &meta.token_endpoint,
             client_id,
             client_auth(rt)?,
@@ -99,18 +102,20 @@ impl Gatehouse {
         let mut id_token_sealed = None;
         if let Some(id_token) = &tokens.id_token {
             // OpenID Connect Core §12.2: same iss, sub and aud; no nonce to check.
-            let (claims, _) = self
-                .validate_id_token(
-                    rt,
-                    &meta,
-                    id_token,
-                    None,
-                    Some(tokens.access_token.expose_secret()),
-                )
-                .await?;
+            let (claims, _) = super::sign_in::validate_id_token(
+                self.rp,
+                self.shared.now(),
+                rt,
+                &meta,
+                id_token,
+                None,
+                Some(tokens.access_token.expose_secret()),
+            )
+            .await?;
             let sub = claims.get("sub").and_then(Value::as_str);
             let original = self
-                .store()
+                .shared
+                .store
                 .get_user(app.id, live.record.user_id)
                 .await
                 .map_err(ServiceError::from)?;
@@ -135,12 +140,14 @@ impl Gatehouse {
                 expires = Some(exp);
             }
             id_token_sealed = self
-                .keys()
+                .shared
+                .keys
                 .seal(id_token.as_bytes(), SealContext::IdToken(app.id))
                 .ok();
         }
         let refresh_sealed = tokens.refresh_token.as_ref().and_then(|r| {
-            self.keys()
+            self.shared
+                .keys
                 .seal(
                     r.expose_secret().as_bytes(),
                     SealContext::RefreshToken(app.id),
@@ -148,7 +155,8 @@ impl Gatehouse {
                 .ok()
         });
         let expires = expires.unwrap_or(now + Duration::from_secs(300));
-        self.store()
+        self.shared
+            .store
             .update_session_tokens(
                 &live.record.token_hash,
                 id_token_sealed.as_deref(),

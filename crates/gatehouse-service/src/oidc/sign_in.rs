@@ -15,12 +15,13 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::SignIn;
 use super::{
     FLOW_TTL, FlowState, LoginStart, Purpose, SignInError, TryResult, flow_cookie_name, safe_rd,
 };
+use crate::Context;
 use crate::routing::AppRuntime;
 use crate::sessions::{ClientInfo, IdpSessionData, IssuedSession};
-use crate::{Context, Gatehouse};
 
 /// The query of `/auth/callback`.
 #[derive(Debug, Default, Deserialize)]
@@ -99,12 +100,12 @@ pub(crate) fn client_auth(rt: &AppRuntime) -> Result<ClientAuth<'_>, SignInError
     })
 }
 
-impl Gatehouse {
+impl SignIn<'_> {
     /// Start a sign-in at the application's IdP from a request for `host`.
     /// `params` are the `/auth/login` query parameters to forward. A failure
     /// is logged and audited (`signin.failed`).
     #[tracing::instrument(level = "info", skip_all, fields(app = %rt.app.slug), err(level = "debug"))]
-    pub async fn start_oidc_sign_in(
+    pub async fn start_oidc(
         &self,
         rt: &AppRuntime,
         host: &HostPattern,
@@ -113,7 +114,7 @@ impl Gatehouse {
         purpose: Purpose,
         client: &ClientInfo,
     ) -> Result<LoginStart, SignInError> {
-        if let Some(down) = self.database_down_for() {
+        if let Some(down) = self.feed.down_for() {
             // Its callback could not complete; say so before sending anyone to the IdP.
             tracing::warn!(app = %rt.app.slug, down_s = down.as_secs(), "sign-in refused: the database does not answer");
             return Err(SignInError::Service(crate::ServiceError::Unavailable(
@@ -122,19 +123,14 @@ impl Gatehouse {
         }
         let result = self.start_inner(rt, host, rd, params, purpose).await;
         if let Err(e) = &result {
-            self.record_sign_in_failure(rt, e, client).await;
+            self.record_failure(rt, e, client).await;
         }
         result
     }
 
     /// Write the audit event and log line of a failed sign-in.
-    pub async fn record_sign_in_failure(
-        &self,
-        rt: &AppRuntime,
-        e: &SignInError,
-        client: &ClientInfo,
-    ) {
-        let now = self.now();
+    pub async fn record_failure(&self, rt: &AppRuntime, e: &SignInError, client: &ClientInfo) {
+        let now = self.shared.now();
         let failed_check = e.checks().iter().find(|c| c.is_failed()).map(|c| c.name);
         let mut audit = gatehouse_core::AuditEvent::new(
             Some(rt.app.id),
@@ -173,7 +169,7 @@ impl Gatehouse {
             Some(check) => format!("{}:{check}", e.reason()),
             None => e.reason().to_owned(),
         };
-        match self.audit_refusal(audit, &source, &key).await {
+        match self.refusals.audit(self.shared, audit, &source, &key).await {
             Ok(true) => {
                 tracing::warn!(app = %rt.app.slug, outcome = "failed", reason = e.reason(), error = %e, "sign-in refused");
             }
@@ -199,7 +195,7 @@ impl Gatehouse {
         }
         let (issuer, client_id) = sso_config(rt)?;
         client_auth(rt)?;
-        let meta = self.rp().metadata(issuer).await?;
+        let meta = self.rp.metadata(issuer).await?;
         let secrets = FlowSecrets::generate();
         let app = &rt.app;
         let redirect_uri = format!("{}://{host}{}/callback", app.scheme, app.auth_prefix);
@@ -232,7 +228,7 @@ impl Gatehouse {
             app: app.id,
             host: host.to_string(),
             rd: rd.to_string(),
-            created: self.now().unix_timestamp(),
+            created: self.shared.now().unix_timestamp(),
             purpose,
             state: secrets.state.expose_secret().to_owned(),
             nonce: secrets.nonce.expose_secret().to_owned(),
@@ -241,7 +237,8 @@ impl Gatehouse {
         let json =
             serde_json::to_vec(&flow).map_err(|e| crate::ServiceError::Internal(e.to_string()))?;
         let sealed = self
-            .keys()
+            .shared
+            .keys
             .seal(&json, SealContext::LoginFlow(app.id))
             .map_err(crate::ServiceError::from)?;
         Ok(LoginStart {
@@ -255,7 +252,7 @@ impl Gatehouse {
     /// Complete a sign-in at the callback. `flow_cookie` looks up a cookie by
     /// name. A failure is logged and audited (`signin.failed`).
     #[tracing::instrument(level = "info", skip_all, fields(app = %rt.app.slug), err(level = "debug"))]
-    pub async fn complete_oidc_sign_in(
+    pub async fn complete_oidc(
         &self,
         rt: &AppRuntime,
         params: &CallbackParams,
@@ -264,7 +261,7 @@ impl Gatehouse {
     ) -> Result<SignInDone, SignInError> {
         let result = self.complete_inner(rt, params, flow_cookie, client).await;
         if let Err(e) = &result {
-            self.record_sign_in_failure(rt, e, client).await;
+            self.record_failure(rt, e, client).await;
         }
         result
     }
@@ -285,7 +282,8 @@ impl Gatehouse {
             .ok_or(SignInError::StateMismatch)?;
         let sealed = flow_cookie(&flow_cookie_name(state)).ok_or(SignInError::StateMismatch)?;
         let json = self
-            .keys()
+            .shared
+            .keys
             .open(&sealed, SealContext::LoginFlow(app.id))
             .map_err(|_| SignInError::StateMismatch)?;
         let flow: FlowState =
@@ -298,14 +296,15 @@ impl Gatehouse {
         {
             return Err(SignInError::StateMismatch);
         }
-        let now = self.now();
+        let now = self.shared.now();
         if now.unix_timestamp() - flow.created > FLOW_TTL.as_secs() as i64 {
             return Err(SignInError::Expired);
         }
         let used_until =
             time::OffsetDateTime::from_unix_timestamp(flow.created).unwrap_or(now) + FLOW_TTL;
         let first_use = self
-            .store()
+            .shared
+            .store
             .mark_used(
                 "flow_state",
                 gatehouse_crypto::token::lookup_hash(&format!("{}:{state}", app.id)).as_str(),
@@ -339,10 +338,10 @@ impl Gatehouse {
             })?;
         let (issuer, client_id) = sso_config(rt)?;
         let idp_started = std::time::Instant::now();
-        let meta = self.rp().metadata(issuer).await?;
+        let meta = self.rp.metadata(issuer).await?;
         let redirect_uri = format!("{}://{}{}/callback", app.scheme, flow.host, app.auth_prefix);
         let tokens = token::request(
-            self.rp().http(),
+            self.rp.http(),
             &meta.token_endpoint,
             client_id,
             client_auth(rt)?,
@@ -365,15 +364,16 @@ impl Gatehouse {
                 )],
             })
         })?;
-        let (claims, checks) = self
-            .validate_id_token(
-                rt,
-                &meta,
-                id_token,
-                Some(&flow.nonce),
-                Some(tokens.access_token.expose_secret()),
-            )
-            .await?;
+        let (claims, checks) = validate_id_token(
+            self.rp,
+            self.shared.now(),
+            rt,
+            &meta,
+            id_token,
+            Some(&flow.nonce),
+            Some(tokens.access_token.expose_secret()),
+        )
+        .await?;
         let sub = claims
             .get("sub")
             .and_then(Value::as_str)
@@ -382,7 +382,7 @@ impl Gatehouse {
         let mut merged = claims.clone();
         let userinfo_started = std::time::Instant::now();
         if let Some(info) = self
-            .rp()
+            .rp
             .userinfo(
                 &meta,
                 tokens.access_token.expose_secret(),
@@ -403,7 +403,7 @@ impl Gatehouse {
         // Aggregated and distributed claims (OIDC Core §5.6.2), from the
         // ID token or userinfo.
         let claim_sources = self
-            .rp()
+            .rp
             .resolve_claim_sources(
                 &mut merged,
                 gatehouse_oidc::claim_sources::SourceRules {
@@ -437,7 +437,7 @@ impl Gatehouse {
         if let Purpose::TrySignIn { by } = &flow.purpose {
             let roles = match &mapped {
                 Ok(m) => {
-                    let now = self.now();
+                    let now = self.shared.now();
                     let would_be = gatehouse_core::user::User {
                         id: gatehouse_core::UserId::new(),
                         app_id: app.id,
@@ -473,12 +473,13 @@ impl Gatehouse {
                 correlation_id: correlation_id.clone(),
             };
             let audit = ctx
-                .event(Some(app.id), self.now(), "sso.try_signin")
+                .event(Some(app.id), self.shared.now(), "sso.try_signin")
                 .target(sub.as_str())
                 .detail("mapped", result.mapped.is_ok())
                 .detail("error", result.mapped.as_ref().err().cloned())
                 .detail("claim_sources_skipped", skipped_sources.clone());
-            self.store()
+            self.shared
+                .store
                 .append_audit(&audit)
                 .await
                 .map_err(crate::ServiceError::from)?;
@@ -495,10 +496,11 @@ impl Gatehouse {
                 correlation_id: correlation_id.clone(),
             };
             let audit = ctx
-                .event(Some(app.id), self.now(), "signin.claims_incomplete")
+                .event(Some(app.id), self.shared.now(), "signin.claims_incomplete")
                 .target(sub.as_str())
                 .detail("claim_sources_skipped", skipped_sources);
-            self.store()
+            self.shared
+                .store
                 .append_audit(&audit)
                 .await
                 .map_err(crate::ServiceError::from)?;
@@ -525,6 +527,7 @@ impl Gatehouse {
             correlation_id,
         };
         let user = self
+            .directory()
             .sign_in_user(
                 app.id,
                 &token_iss,
@@ -544,7 +547,7 @@ impl Gatehouse {
                 email: user.email.to_string(),
             });
         }
-        let seal = |v: &str, ctx: SealContext| self.keys().seal(v.as_bytes(), ctx).ok();
+        let seal = |v: &str, ctx: SealContext| self.shared.keys.seal(v.as_bytes(), ctx).ok();
         let idp = IdpSessionData {
             issuer: Some(token_iss),
             sid: claims.get("sid").and_then(Value::as_str).map(str::to_owned),
@@ -566,7 +569,8 @@ impl Gatehouse {
             correlation_id: ctx.correlation_id,
         };
         let issued = self
-            .create_session(app, &user, "oidc", client, idp, &ctx)
+            .sessions()
+            .create(app, &user, "oidc", client, idp, &ctx)
             .await?;
         tracing::info!(app = %app.slug, outcome = "succeeded", method = "oidc", "signed in");
         Ok(SignInDone::SignedIn {
@@ -576,70 +580,72 @@ impl Gatehouse {
             idp_time,
         })
     }
+}
 
-    /// Verify an ID token and check its claims. Returns its claims and the checks made.
-    pub(crate) async fn validate_id_token(
-        &self,
-        rt: &AppRuntime,
-        meta: &ProviderMetadata,
-        id_token: &str,
-        nonce: Option<&str>,
-        access_token: Option<&str>,
-    ) -> Result<(serde_json::Map<String, Value>, Vec<Check>), SignInError> {
-        let (issuer, client_id) = sso_config(rt)?;
-        let verified = self
-            .rp()
-            .verify(id_token, &meta.jwks_uri, hmac(rt), "ID token")
-            .await?;
-        let entra = rt.oidc.extra.entra_multi_tenant;
-        let rules = id_token::IdTokenRules {
-            issuer: if entra { issuer.as_str() } else { &meta.issuer },
-            entra_template: entra,
-            client_id,
-            nonce,
-            access_token,
-            now: self.now(),
-            skew: Duration::from_secs(u64::from(rt.oidc.extra.clock_skew_seconds)),
-        };
-        let mut checks = vec![
-            Check::ok("signature"),
-            gatehouse_oidc::validate::claims::alg(
-                verified.alg,
-                rt.oidc.extra.id_token_signed_response_alg,
-            ),
-        ];
-        checks.extend(id_token::check(&verified.claims, verified.alg, &rules));
-        if entra && !rt.oidc.extra.entra_allowed_tenants.is_empty() {
-            let tid = verified
-                .claims
-                .get("tid")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            checks.push(
-                if rt
-                    .oidc
-                    .extra
-                    .entra_allowed_tenants
-                    .iter()
-                    .any(|t| t.eq_ignore_ascii_case(tid))
-                {
-                    Check::ok("tenant")
-                } else {
-                    Check::failed(
-                        "tenant",
-                        format!("the tenant {tid:?} is not one of the allowed tenants"),
-                    )
-                },
-            );
-        }
-        if checks.iter().any(Check::is_failed) {
-            return Err(SignInError::InvalidToken(OidcError::Invalid {
-                token: "ID token",
-                checks,
-            }));
-        }
-        Ok((verified.claims, checks))
+/// Verify an ID token and check its claims with `rp` at `now`. Returns
+/// its claims and the checks made.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn validate_id_token(
+    rp: &gatehouse_oidc::RelyingParty,
+    now: time::OffsetDateTime,
+    rt: &AppRuntime,
+    meta: &ProviderMetadata,
+    id_token: &str,
+    nonce: Option<&str>,
+    access_token: Option<&str>,
+) -> Result<(serde_json::Map<String, Value>, Vec<Check>), SignInError> {
+    let (issuer, client_id) = sso_config(rt)?;
+    let verified = rp
+        .verify(id_token, &meta.jwks_uri, hmac(rt), "ID token")
+        .await?;
+    let entra = rt.oidc.extra.entra_multi_tenant;
+    let rules = id_token::IdTokenRules {
+        issuer: if entra { issuer.as_str() } else { &meta.issuer },
+        entra_template: entra,
+        client_id,
+        nonce,
+        access_token,
+        now,
+        skew: Duration::from_secs(u64::from(rt.oidc.extra.clock_skew_seconds)),
+    };
+    let mut checks = vec![
+        Check::ok("signature"),
+        gatehouse_oidc::validate::claims::alg(
+            verified.alg,
+            rt.oidc.extra.id_token_signed_response_alg,
+        ),
+    ];
+    checks.extend(id_token::check(&verified.claims, verified.alg, &rules));
+    if entra && !rt.oidc.extra.entra_allowed_tenants.is_empty() {
+        let tid = verified
+            .claims
+            .get("tid")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        checks.push(
+            if rt
+                .oidc
+                .extra
+                .entra_allowed_tenants
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(tid))
+            {
+                Check::ok("tenant")
+            } else {
+                Check::failed(
+                    "tenant",
+                    format!("the tenant {tid:?} is not one of the allowed tenants"),
+                )
+            },
+        );
     }
+    if checks.iter().any(Check::is_failed) {
+        return Err(SignInError::InvalidToken(OidcError::Invalid {
+            token: "ID token",
+            checks,
+        }));
+    }
+    Ok((verified.claims, checks))
 }
 
 /// The client secret as the HMAC key for HS* tokens.

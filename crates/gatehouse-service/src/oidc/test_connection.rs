@@ -9,7 +9,8 @@ use gatehouse_oidc::validate::{ASYMMETRIC, HMAC};
 use gatehouse_oidc::{Check, OidcError};
 use serde::Serialize;
 
-use crate::{Gatehouse, ServiceError};
+use crate::ServiceError;
+use crate::apps::Apps;
 
 /// The result of "Test connection".
 #[derive(Debug, Clone, Serialize)]
@@ -20,18 +21,18 @@ pub struct ConnectionReport {
     pub checks: Vec<Check>,
 }
 
-impl Gatehouse {
+impl Apps<'_> {
     /// Test the saved SSO OIDC settings of an application against its IdP,
     /// and record that `ctx` did (audit `sso.connection_tested`).
-    pub async fn test_sso_connection(
+    pub async fn test_sso(
         &self,
         app: AppId,
         ctx: &crate::Context,
     ) -> Result<ConnectionReport, ServiceError> {
-        let application = self.get_app(app).await?;
+        let application = self.shared.app(app).await?;
         let report = self.run_connection_test(app).await?;
         let audit = ctx
-            .event(Some(app), self.now(), "sso.connection_tested")
+            .event(Some(app), self.shared.now(), "sso.connection_tested")
             .target(application.slug.as_str())
             .detail("ok", report.ok)
             .detail(
@@ -43,13 +44,14 @@ impl Gatehouse {
                     .map(|c| c.name)
                     .collect::<Vec<_>>(),
             );
-        self.store().append_audit(&audit).await?;
+        self.shared.store.append_audit(&audit).await?;
         Ok(report)
     }
 
     async fn run_connection_test(&self, app: AppId) -> Result<ConnectionReport, ServiceError> {
         let rt = self
-            .routes()
+            .router
+            .current()
             .get(app)
             .cloned()
             .ok_or(ServiceError::NotFound("application"))?;
@@ -70,7 +72,7 @@ impl Gatehouse {
         } else {
             checks.push(Check::ok("settings"));
         }
-        let meta = match self.rp().discover_fresh(issuer).await {
+        let meta = match self.rp.discover_fresh(issuer).await {
             Ok(m) => {
                 checks.push(Check::ok("discovery"));
                 checks.push(Check::ok("issuer"));
@@ -89,9 +91,9 @@ impl Gatehouse {
                 return report(checks);
             }
         };
-        self.rp().forget(issuer.as_str());
+        self.rp.forget(issuer.as_str());
         checks.push(Check::ok("endpoints"));
-        match self.rp().keys(&meta.jwks_uri).await {
+        match self.rp.keys(&meta.jwks_uri).await {
             Ok(set) => {
                 checks.push(Check::ok("jwks"));
                 if set.skipped > 0 {

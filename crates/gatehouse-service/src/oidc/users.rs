@@ -11,7 +11,7 @@ use gatehouse_core::{AppId, UserId};
 use gatehouse_store::{PasswordChange, StoreError};
 
 use super::SignInError;
-use crate::{Context, Gatehouse};
+use crate::Context;
 
 /// Whether the e-mail of an IdP sign-in counts as verified: the IdP said
 /// `email_verified: true`, or the application trusts its IdP's addresses
@@ -84,7 +84,7 @@ pub(crate) fn unchanged(user: &User, m: &MappedIdentity, verified: Option<bool>)
     apply(&mut user.clone(), m, verified).is_empty()
 }
 
-impl Gatehouse {
+impl crate::users::Directory<'_> {
     /// Store a user changed by a sign-in, with `audit` (naming the user),
     /// and drop this node's cached copy.
     async fn save_from_idp(
@@ -96,10 +96,11 @@ impl Gatehouse {
         let audit = audit
             .target(user.email.as_str())
             .detail("user_id", user.id.to_string());
-        self.store()
+        self.shared
+            .store
             .update_user(user, PasswordChange::Keep, &audit)
             .await?;
-        self.forget_user(user.id);
+        self.caches.forget_user(user.id);
         Ok(())
     }
 
@@ -114,8 +115,8 @@ impl Gatehouse {
         verified: Option<bool>,
         ctx: &Context,
     ) -> Result<User, SignInError> {
-        let store = self.store();
-        let now = self.now();
+        let store = &*self.shared.store;
+        let now = self.shared.now();
         let taken = |e: StoreError| match e {
             StoreError::Conflict { field: "email" } => SignInError::EmailTaken {
                 email: m.email.to_string(),

@@ -23,18 +23,19 @@ fn facts(path: &str) -> RequestFacts<'_> {
 }
 
 async fn grant(h: &Harness, app: gatehouse_core::AppId, role: &str, subject: serde_json::Value) {
-    h.gh.create_grant(
-        app,
-        GrantInput {
-            role: role.into(),
-            subject,
-        }
-        .validate()
-        .unwrap_or_else(|e| panic!("{e}")),
-        &ctx(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    h.gh.access()
+        .create_grant(
+            app,
+            GrantInput {
+                role: role.into(),
+                subject,
+            }
+            .validate()
+            .unwrap_or_else(|e| panic!("{e}")),
+            &ctx(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 async fn decide(h: &Harness, user: &User, path: &str) -> Authorization {
@@ -79,21 +80,22 @@ async fn grants_by_email_group_and_tag_give_their_roles() {
     assert_eq!(roles(&decide(&h, &ana, "/").await), vec!["admin"]);
     let bob = h.user(app.id, "bob@example.com", None).await;
     let bob =
-        h.gh.update_user(
-            app.id,
-            bob.id,
-            UserPatch {
-                groups: Some(vec!["eng".into()]),
-                tags: Some(vec![TagInput {
-                    key: "dept".into(),
-                    value: "R&D".into(),
-                }]),
-                ..UserPatch::default()
-            },
-            &ctx(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        h.gh.directory()
+            .update(
+                app.id,
+                bob.id,
+                UserPatch {
+                    groups: Some(vec!["eng".into()]),
+                    tags: Some(vec![TagInput {
+                        key: "dept".into(),
+                        value: "R&D".into(),
+                    }]),
+                    ..UserPatch::default()
+                },
+                &ctx(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         roles(&decide(&h, &bob, "/").await),
         vec!["member", "viewer"]
@@ -105,16 +107,17 @@ async fn the_default_role_applies_only_when_no_grant_matches() {
     let h = Harness::new().await;
     let app = h.app("alpha").await;
     grant(&h, app.id, "admin", json!({"email": "ana@example.com"})).await;
-    h.gh.put_access(
-        app.id,
-        AccessPolicy {
-            default_role: Some("viewer".into()),
-            ..AccessPolicy::default()
-        },
-        &ctx(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    h.gh.access()
+        .put_policy(
+            app.id,
+            AccessPolicy {
+                default_role: Some("viewer".into()),
+                ..AccessPolicy::default()
+            },
+            &ctx(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let ana = h.user(app.id, "ana@example.com", None).await;
     let eve = h.user(app.id, "eve@example.com", None).await;
     assert_eq!(roles(&decide(&h, &ana, "/").await), vec!["admin"]);
@@ -127,38 +130,40 @@ async fn route_rules_refuse_with_the_rule_and_the_roles_it_needs() {
     let app = h.app("alpha").await;
     grant(&h, app.id, "member", json!({"group": "eng"})).await;
     grant(&h, app.id, "admin", json!({"email": "root@example.com"})).await;
-    h.gh.put_access(
-        app.id,
-        AccessPolicy {
-            routes: vec![
-                RouteRule {
-                    prefix: "/admin/help".into(),
-                    roles: vec!["member".into()],
-                },
-                RouteRule {
-                    prefix: "/admin".into(),
-                    roles: vec!["admin".into()],
-                },
-            ],
-            ..AccessPolicy::default()
-        },
-        &ctx(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    let mia = h.user(app.id, "mia@example.com", None).await;
-    let mia =
-        h.gh.update_user(
+    h.gh.access()
+        .put_policy(
             app.id,
-            mia.id,
-            UserPatch {
-                groups: Some(vec!["eng".into()]),
-                ..UserPatch::default()
+            AccessPolicy {
+                routes: vec![
+                    RouteRule {
+                        prefix: "/admin/help".into(),
+                        roles: vec!["member".into()],
+                    },
+                    RouteRule {
+                        prefix: "/admin".into(),
+                        roles: vec!["admin".into()],
+                    },
+                ],
+                ..AccessPolicy::default()
             },
             &ctx(),
         )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    let mia = h.user(app.id, "mia@example.com", None).await;
+    let mia =
+        h.gh.directory()
+            .update(
+                app.id,
+                mia.id,
+                UserPatch {
+                    groups: Some(vec!["eng".into()]),
+                    ..UserPatch::default()
+                },
+                &ctx(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(
         decide(&h, &mia, "/shop").await,
         Authorization::Allowed { .. }
@@ -215,10 +220,12 @@ async fn a_new_grant_applies_to_the_next_request_and_a_deleted_one_stops() {
     grant(&h, app.id, "member", json!({"email": "ana@example.com"})).await;
     assert_eq!(roles(&decide(&h, &ana, "/").await), vec!["member"]);
     let grants =
-        h.gh.list_grants(app.id)
+        h.gh.access()
+            .grants(app.id)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-    h.gh.delete_grant(app.id, grants[0].id, &ctx())
+    h.gh.access()
+        .delete_grant(app.id, grants[0].id, &ctx())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(
@@ -238,12 +245,13 @@ async fn the_same_grant_twice_is_a_conflict_and_bad_input_is_refused() {
     let app = h.app("alpha").await;
     grant(&h, app.id, "member", json!({"group": "eng"})).await;
     let again =
-        h.gh.create_grant(
-            app.id,
-            NewGrant::new("member", Subject::group("eng")).unwrap_or_else(|e| panic!("{e}")),
-            &ctx(),
-        )
-        .await;
+        h.gh.access()
+            .create_grant(
+                app.id,
+                NewGrant::new("member", Subject::group("eng")).unwrap_or_else(|e| panic!("{e}")),
+                &ctx(),
+            )
+            .await;
     assert!(
         matches!(again, Err(crate::ServiceError::Conflict { .. })),
         "{again:?}"

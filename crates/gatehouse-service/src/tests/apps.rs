@@ -29,15 +29,16 @@ async fn a_host_belongs_to_one_application_only() {
     let h = Harness::new().await;
     h.app("alpha").await;
     let r =
-        h.gh.create_app(
-            NewApp {
-                name: "Thief".into(),
-                hosts: vec!["alpha.localhost".into()],
-                ..NewApp::default()
-            },
-            &ctx(),
-        )
-        .await;
+        h.gh.apps()
+            .create(
+                NewApp {
+                    name: "Thief".into(),
+                    hosts: vec!["alpha.localhost".into()],
+                    ..NewApp::default()
+                },
+                &ctx(),
+            )
+            .await;
     assert!(
         matches!(r, Err(ServiceError::Conflict { field: "hosts", .. })),
         "{r:?}"
@@ -48,16 +49,17 @@ async fn a_host_belongs_to_one_application_only() {
 async fn bad_input_names_every_field_at_fault_and_writes_nothing() {
     let h = Harness::new().await;
     let r =
-        h.gh.create_app(
-            NewApp {
-                name: String::new(),
-                slug: Some("Bad Slug".into()),
-                hosts: vec!["http://not a host".into()],
-                ..NewApp::default()
-            },
-            &ctx(),
-        )
-        .await;
+        h.gh.apps()
+            .create(
+                NewApp {
+                    name: String::new(),
+                    slug: Some("Bad Slug".into()),
+                    hosts: vec!["http://not a host".into()],
+                    ..NewApp::default()
+                },
+                &ctx(),
+            )
+            .await;
     let Err(ServiceError::Invalid(inv)) = r else {
         panic!("accepted: {r:?}");
     };
@@ -67,7 +69,8 @@ async fn bad_input_names_every_field_at_fault_and_writes_nothing() {
         "{fields:?}"
     );
     assert!(
-        h.gh.list_apps()
+        h.gh.apps()
+            .list()
             .await
             .unwrap_or_else(|e| panic!("{e}"))
             .is_empty()
@@ -78,25 +81,27 @@ async fn bad_input_names_every_field_at_fault_and_writes_nothing() {
 async fn moving_a_host_reroutes_it_and_deleting_unroutes_it() {
     let h = Harness::new().await;
     let app = h.app("alpha").await;
-    h.gh.update_app(
-        app.id,
-        AppPatch {
-            hosts: Some(vec!["moved.localhost".into()]),
-            ..AppPatch::default()
-        },
-        &ctx(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    h.gh.apps()
+        .update(
+            app.id,
+            AppPatch {
+                hosts: Some(vec!["moved.localhost".into()]),
+                ..AppPatch::default()
+            },
+            &ctx(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(h.gh.routes().find(&host("alpha.localhost")).is_none());
     assert!(h.gh.routes().find(&host("moved.localhost")).is_some());
     assert_eq!(h.audit(app.id, "app.updated").await.len(), 1);
-    h.gh.delete_app(app.id, &ctx())
+    h.gh.apps()
+        .delete(app.id, &ctx())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(h.gh.routes().find(&host("moved.localhost")).is_none());
     assert!(matches!(
-        h.gh.get_app(app.id).await,
+        h.gh.apps().get(app.id).await,
         Err(ServiceError::NotFound(_))
     ));
 }
@@ -106,11 +111,12 @@ async fn applications_are_found_by_slug() {
     let h = Harness::new().await;
     let app = h.app("alpha").await;
     let found =
-        h.gh.get_app_by_slug("alpha")
+        h.gh.apps()
+            .by_slug("alpha")
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(found.id, app.id);
-    assert!(h.gh.get_app_by_slug("nope").await.is_err());
+    assert!(h.gh.apps().by_slug("nope").await.is_err());
 }
 
 #[tokio::test]
@@ -120,7 +126,8 @@ async fn deleting_an_application_ends_its_sessions() {
     let user = h.user(app.id, "ana@example.com", None).await;
     let (cookie, _) = h.session_for(&app, &user).await;
     assert!(h.live(app.id, &cookie).await);
-    h.gh.delete_app(app.id, &ctx())
+    h.gh.apps()
+        .delete(app.id, &ctx())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(

@@ -31,18 +31,19 @@ async fn a_grant_made_on_one_node_reaches_the_other() {
     let (a, b) = two_nodes().await;
     let app = a.app("alpha").await;
     b.gh.poll_changes().await.unwrap_or_else(|e| panic!("{e}"));
-    a.gh.create_grant(
-        app.id,
-        GrantInput {
-            role: "member".into(),
-            subject: json!({"group": "eng"}),
-        }
-        .validate()
-        .unwrap_or_else(|e| panic!("{e}")),
-        &ctx(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    a.gh.access()
+        .create_grant(
+            app.id,
+            GrantInput {
+                role: "member".into(),
+                subject: json!({"group": "eng"}),
+            }
+            .validate()
+            .unwrap_or_else(|e| panic!("{e}")),
+            &ctx(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(b.rt(app.id).grants.is_empty(), "not before the poll");
     b.gh.poll_changes().await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(b.rt(app.id).grants.len(), 1);
@@ -57,17 +58,18 @@ async fn a_user_disabled_on_one_node_is_signed_out_on_the_other() {
     b.gh.poll_changes().await.unwrap_or_else(|e| panic!("{e}"));
     // Node b caches the session and the user.
     assert!(b.live(app.id, &cookie).await);
-    a.gh.update_user(
-        app.id,
-        user.id,
-        UserPatch {
-            status: Some(UserStatus::Disabled),
-            ..UserPatch::default()
-        },
-        &ctx(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    a.gh.directory()
+        .update(
+            app.id,
+            user.id,
+            UserPatch {
+                status: Some(UserStatus::Disabled),
+                ..UserPatch::default()
+            },
+            &ctx(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     b.gh.poll_changes().await.unwrap_or_else(|e| panic!("{e}"));
     assert!(!b.live(app.id, &cookie).await);
 }
@@ -80,7 +82,8 @@ async fn a_session_revoked_on_one_node_ends_on_the_other() {
     let (cookie, session) = a.session_for(&app, &user).await;
     b.gh.poll_changes().await.unwrap_or_else(|e| panic!("{e}"));
     assert!(b.live(app.id, &cookie).await);
-    a.gh.revoke_session(app.id, session, &ctx())
+    a.gh.sessions()
+        .revoke(app.id, session, &ctx())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     b.gh.poll_changes().await.unwrap_or_else(|e| panic!("{e}"));

@@ -14,18 +14,19 @@ const PW: &str = "correct horse battery staple";
 
 async fn setup(h: &Harness) -> gatehouse_core::Application {
     let app = h.app("alpha").await;
-    h.gh.create_grant(
-        app.id,
-        GrantInput {
-            role: "member".into(),
-            subject: json!({"email": "ana@example.com"}),
-        }
-        .validate()
-        .unwrap_or_else(|e| panic!("{e}")),
-        &ctx(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    h.gh.access()
+        .create_grant(
+            app.id,
+            GrantInput {
+                role: "member".into(),
+                subject: json!({"email": "ana@example.com"}),
+            }
+            .validate()
+            .unwrap_or_else(|e| panic!("{e}")),
+            &ctx(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     h.user(app.id, "ana@example.com", Some(PW)).await;
     app
 }
@@ -36,18 +37,19 @@ async fn attempt(
     email: &str,
     pw: &str,
 ) -> Result<crate::IssuedSession, ServiceError> {
-    h.gh.sign_in_with_password(
-        app,
-        email,
-        SecretString::from(pw.to_owned()),
-        None,
-        &ClientInfo {
-            ip: Some("192.0.2.1".into()),
-            ..ClientInfo::default()
-        },
-        &ctx(),
-    )
-    .await
+    h.gh.sign_in()
+        .with_password(
+            app,
+            email,
+            SecretString::from(pw.to_owned()),
+            None,
+            &ClientInfo {
+                ip: Some("192.0.2.1".into()),
+                ..ClientInfo::default()
+            },
+            &ctx(),
+        )
+        .await
 }
 
 #[tokio::test]
@@ -58,7 +60,8 @@ async fn the_right_password_opens_a_session() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let s =
-        h.gh.session(app.id, issued.token.expose_secret())
+        h.gh.sessions()
+            .lookup(app.id, issued.token.expose_secret())
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(s.map(|s| s.method), Some("password".to_owned()));
@@ -110,7 +113,8 @@ async fn a_user_without_a_role_gets_no_session() {
     let r = attempt(&h, &app, "eve@example.com", PW).await;
     assert!(matches!(r, Err(ServiceError::NoAccess { .. })), "{r:?}");
     assert!(
-        h.gh.list_sessions(app.id, None)
+        h.gh.sessions()
+            .list(app.id, None)
             .await
             .unwrap_or_else(|e| panic!("{e}"))
             .is_empty()

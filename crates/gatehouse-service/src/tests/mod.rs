@@ -103,7 +103,8 @@ impl Harness {
     /// An application on `<slug>.localhost`.
     pub async fn app(&self, slug: &str) -> Application {
         self.gh
-            .create_app(
+            .apps()
+            .create(
                 NewApp {
                     name: format!("App {slug}"),
                     slug: Some(slug.to_owned()),
@@ -129,7 +130,8 @@ impl Harness {
     /// A local user, with a password when one is given.
     pub async fn user(&self, app: AppId, email: &str, password: Option<&str>) -> User {
         self.gh
-            .create_user(
+            .directory()
+            .create(
                 app,
                 NewUser {
                     email: email.to_owned(),
@@ -151,7 +153,8 @@ impl Harness {
     ) -> (String, gatehouse_core::SessionId) {
         let issued = self
             .gh
-            .create_session(
+            .sessions()
+            .create(
                 app,
                 user,
                 "password",
@@ -170,7 +173,8 @@ impl Harness {
     /// Whether `cookie` is a live session of `app` on this node.
     pub async fn live(&self, app: AppId, cookie: &str) -> bool {
         self.gh
-            .session(app, cookie)
+            .sessions()
+            .lookup(app, cookie)
             .await
             .unwrap_or_else(|e| panic!("{e}"))
             .is_some()
@@ -179,6 +183,7 @@ impl Harness {
     /// An IdP sign-in of `sub` at the test issuer, mapped to `m`, that must succeed.
     pub async fn idp_user(&self, app: AppId, sub: &str, m: &MappedIdentity) -> User {
         self.gh
+            .directory()
             .sign_in_user(app, ISS, sub, m, m.email_verified, &ctx())
             .await
             .unwrap_or_else(|e| panic!("{e}"))

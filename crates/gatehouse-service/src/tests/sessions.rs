@@ -22,20 +22,21 @@ async fn signed_in(
     let app = h.app(slug).await;
     let user = h.user(app.id, "ana@example.com", None).await;
     let issued =
-        h.gh.create_session(
-            &app,
-            &user,
-            "password",
-            &ClientInfo {
-                ip: Some("192.0.2.7".into()),
-                user_agent: Some("test".into()),
-                correlation_id: None,
-            },
-            IdpSessionData::default(),
-            &ctx(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        h.gh.sessions()
+            .create(
+                &app,
+                &user,
+                "password",
+                &ClientInfo {
+                    ip: Some("192.0.2.7".into()),
+                    user_agent: Some("test".into()),
+                    correlation_id: None,
+                },
+                IdpSessionData::default(),
+                &ctx(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
     (app, user, issued.token.expose_secret().to_owned())
 }
 
@@ -44,20 +45,23 @@ async fn a_session_is_found_from_its_cookie_and_only_in_its_application() {
     let h = Harness::new().await;
     let (app, user, cookie) = signed_in(&h, "alpha").await;
     let s =
-        h.gh.session(app.id, &cookie)
+        h.gh.sessions()
+            .lookup(app.id, &cookie)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(s.map(|s| s.user.id), Some(user.id));
     let other = h.app("beta").await;
     assert!(!h.live(other.id, &cookie).await);
     assert!(
-        h.gh.session(app.id, "not-a-cookie")
+        h.gh.sessions()
+            .lookup(app.id, "not-a-cookie")
             .await
             .unwrap_or_else(|e| panic!("{e}"))
             .is_none()
     );
     let listed =
-        h.gh.list_sessions(app.id, Some(user.id))
+        h.gh.sessions()
+            .list(app.id, Some(user.id))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(listed.len(), 1);
@@ -104,7 +108,8 @@ async fn signing_out_ends_the_session_and_is_audited() {
     let h = Harness::new().await;
     let (app, _, cookie) = signed_in(&h, "alpha").await;
     let rec =
-        h.gh.sign_out(app.id, &cookie, &ctx())
+        h.gh.sessions()
+            .sign_out(app.id, &cookie, &ctx())
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     assert!(rec.is_some());
@@ -114,7 +119,8 @@ async fn signing_out_ends_the_session_and_is_audited() {
     assert_eq!(ev[0].target.as_deref(), Some("ana@example.com"));
     // A second sign-out finds nothing and writes nothing.
     assert!(
-        h.gh.sign_out(app.id, &cookie, &ctx())
+        h.gh.sessions()
+            .sign_out(app.id, &cookie, &ctx())
             .await
             .unwrap_or_else(|e| panic!("{e}"))
             .is_none()
@@ -128,23 +134,27 @@ async fn an_administrator_revokes_one_session_or_all_of_a_user() {
     let (app, user, cookie) = signed_in(&h, "alpha").await;
     let (second, second_id) = h.session_for(&app, &user).await;
     let listed =
-        h.gh.list_sessions(app.id, None)
+        h.gh.sessions()
+            .list(app.id, None)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(listed.len(), 2);
-    h.gh.revoke_session(app.id, second_id, &ctx())
+    h.gh.sessions()
+        .revoke(app.id, second_id, &ctx())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(!h.live(app.id, &second).await);
     assert!(h.live(app.id, &cookie).await);
     let n =
-        h.gh.revoke_user_sessions(app.id, user.id, &ctx())
+        h.gh.directory()
+            .end_sessions(app.id, user.id, &ctx())
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(n, 1);
     assert!(!h.live(app.id, &cookie).await);
     assert!(
-        h.gh.revoke_session(app.id, second_id, &ctx())
+        h.gh.sessions()
+            .revoke(app.id, second_id, &ctx())
             .await
             .is_err(),
         "already revoked"
@@ -156,17 +166,18 @@ async fn disabling_a_user_ends_their_sessions_at_once() {
     let h = Harness::new().await;
     let (app, user, cookie) = signed_in(&h, "alpha").await;
     assert!(h.live(app.id, &cookie).await);
-    h.gh.update_user(
-        app.id,
-        user.id,
-        UserPatch {
-            status: Some(UserStatus::Disabled),
-            ..UserPatch::default()
-        },
-        &ctx(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    h.gh.directory()
+        .update(
+            app.id,
+            user.id,
+            UserPatch {
+                status: Some(UserStatus::Disabled),
+                ..UserPatch::default()
+            },
+            &ctx(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(!h.live(app.id, &cookie).await);
 }
 
@@ -174,10 +185,11 @@ async fn disabling_a_user_ends_their_sessions_at_once() {
 async fn deleting_a_user_ends_their_sessions_and_is_audited() {
     let h = Harness::new().await;
     let (app, user, cookie) = signed_in(&h, "alpha").await;
-    h.gh.delete_user(app.id, user.id, &ctx())
+    h.gh.directory()
+        .delete(app.id, user.id, &ctx())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(!h.live(app.id, &cookie).await);
     assert_eq!(h.audit(app.id, "user.deleted").await.len(), 1);
-    assert!(h.gh.get_user(app.id, user.id).await.is_err());
+    assert!(h.gh.directory().get(app.id, user.id).await.is_err());
 }

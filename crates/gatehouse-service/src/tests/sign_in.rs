@@ -40,26 +40,27 @@ async fn a_later_sign_in_updates_fields_and_keeps_admin_tags() {
     m.groups = Some(vec!["eng".into()]);
     let user = h.idp_user(app.id, "sub-1", &m).await;
     // An administrator adds a tag of their own.
-    h.gh.update_user(
-        app.id,
-        user.id,
-        crate::users::UserPatch {
-            tags: Some(vec![
-                crate::users::TagInput {
-                    key: "dept".into(),
-                    value: "R&D".into(),
-                },
-                crate::users::TagInput {
-                    key: "vip".into(),
-                    value: "yes".into(),
-                },
-            ]),
-            ..crate::users::UserPatch::default()
-        },
-        &ctx(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    h.gh.directory()
+        .update(
+            app.id,
+            user.id,
+            crate::users::UserPatch {
+                tags: Some(vec![
+                    crate::users::TagInput {
+                        key: "dept".into(),
+                        value: "R&D".into(),
+                    },
+                    crate::users::TagInput {
+                        key: "vip".into(),
+                        value: "yes".into(),
+                    },
+                ]),
+                ..crate::users::UserPatch::default()
+            },
+            &ctx(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     // The IdP now says another name, another department, other groups.
     m.first_name = "Anabel".into();
     m.tags = vec![idp_tag("dept", "Sales")];
@@ -133,7 +134,8 @@ async fn an_unverified_address_never_takes_over_an_account() {
         let mut m = mapped("ana@example.com");
         m.email_verified = verified;
         let r =
-            h.gh.sign_in_user(app.id, ISS, "attacker", &m, verified, &ctx())
+            h.gh.directory()
+                .sign_in_user(app.id, ISS, "attacker", &m, verified, &ctx())
                 .await;
         assert!(
             matches!(r, Err(SignInError::EmailNotVerified { .. })),
@@ -164,15 +166,16 @@ async fn an_address_taken_by_another_user_refuses_the_update() {
     h.user(app.id, "b@example.com", None).await;
     // The IdP renames a@ to b@, an address another user already has.
     let r =
-        h.gh.sign_in_user(
-            app.id,
-            ISS,
-            "a",
-            &mapped("b@example.com"),
-            Some(true),
-            &ctx(),
-        )
-        .await;
+        h.gh.directory()
+            .sign_in_user(
+                app.id,
+                ISS,
+                "a",
+                &mapped("b@example.com"),
+                Some(true),
+                &ctx(),
+            )
+            .await;
     assert!(matches!(r, Err(SignInError::EmailTaken { .. })), "{r:?}");
 }
 
@@ -182,9 +185,10 @@ async fn two_first_sign_ins_of_one_identity_make_one_user() {
     let app = h.app("alpha").await;
     let m = mapped("race@example.com");
     let c = ctx();
+    let directory = h.gh.directory();
     let (a, b) = tokio::join!(
-        h.gh.sign_in_user(app.id, ISS, "same", &m, Some(true), &c),
-        h.gh.sign_in_user(app.id, ISS, "same", &m, Some(true), &c),
+        directory.sign_in_user(app.id, ISS, "same", &m, Some(true), &c),
+        directory.sign_in_user(app.id, ISS, "same", &m, Some(true), &c),
     );
     let (a, b) = (
         a.unwrap_or_else(|e| panic!("{e}")),
@@ -209,17 +213,18 @@ async fn a_disabled_user_is_still_found_by_identity() {
     let h = Harness::new().await;
     let app = h.app("alpha").await;
     let u = h.idp_user(app.id, "d", &mapped("d@example.com")).await;
-    h.gh.update_user(
-        app.id,
-        u.id,
-        crate::users::UserPatch {
-            status: Some(UserStatus::Disabled),
-            ..crate::users::UserPatch::default()
-        },
-        &ctx(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    h.gh.directory()
+        .update(
+            app.id,
+            u.id,
+            crate::users::UserPatch {
+                status: Some(UserStatus::Disabled),
+                ..crate::users::UserPatch::default()
+            },
+            &ctx(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let again = h.idp_user(app.id, "d", &mapped("d@example.com")).await;
     assert_eq!(again.id, u.id);
     assert_eq!(

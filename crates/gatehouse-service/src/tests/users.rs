@@ -13,16 +13,17 @@ async fn an_address_is_one_user_per_application() {
     let app = h.app("alpha").await;
     h.user(app.id, "ana@example.com", None).await;
     let again =
-        h.gh.create_user(
-            app.id,
-            NewUser {
-                email: "ANA@example.com".into(),
-                first_name: "Other".into(),
-                ..NewUser::default()
-            },
-            &ctx(),
-        )
-        .await;
+        h.gh.directory()
+            .create(
+                app.id,
+                NewUser {
+                    email: "ANA@example.com".into(),
+                    first_name: "Other".into(),
+                    ..NewUser::default()
+                },
+                &ctx(),
+            )
+            .await;
     assert!(
         matches!(again, Err(ServiceError::Conflict { field: "email", .. })),
         "{again:?}"
@@ -38,20 +39,21 @@ async fn bad_user_input_names_every_field_and_stores_nothing() {
     let h = Harness::new().await;
     let app = h.app("alpha").await;
     let r =
-        h.gh.create_user(
-            app.id,
-            NewUser {
-                email: "not an address".into(),
-                first_name: String::new(),
-                tags: vec![TagInput {
-                    key: "Bad Key!".into(),
-                    value: "x".into(),
-                }],
-                ..NewUser::default()
-            },
-            &ctx(),
-        )
-        .await;
+        h.gh.directory()
+            .create(
+                app.id,
+                NewUser {
+                    email: "not an address".into(),
+                    first_name: String::new(),
+                    tags: vec![TagInput {
+                        key: "Bad Key!".into(),
+                        value: "x".into(),
+                    }],
+                    ..NewUser::default()
+                },
+                &ctx(),
+            )
+            .await;
     let Err(ServiceError::Invalid(inv)) = r else {
         panic!("accepted: {r:?}");
     };
@@ -63,15 +65,16 @@ async fn bad_user_input_names_every_field_and_stores_nothing() {
         "{fields:?}"
     );
     let listed =
-        h.gh.list_users(
-            app.id,
-            UserQuery {
-                limit: 10,
-                ..UserQuery::default()
-            },
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        h.gh.directory()
+            .list(
+                app.id,
+                UserQuery {
+                    limit: 10,
+                    ..UserQuery::default()
+                },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
     assert!(listed.is_empty());
 }
 
@@ -88,7 +91,8 @@ async fn users_are_listed_and_searched_by_email() {
         ..UserQuery::default()
     };
     let all =
-        h.gh.list_users(app.id, q(None))
+        h.gh.directory()
+            .list(app.id, q(None))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     let emails: Vec<&str> = all.iter().map(|u| u.email.as_str()).collect();
@@ -97,7 +101,8 @@ async fn users_are_listed_and_searched_by_email() {
         ["ana@example.com", "bea@other.org", "bob@example.com"]
     );
     let found =
-        h.gh.list_users(app.id, q(Some("other.org")))
+        h.gh.directory()
+            .list(app.id, q(Some("other.org")))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(found.len(), 1);
@@ -109,18 +114,19 @@ async fn a_change_is_audited_with_what_changed() {
     let app = h.app("alpha").await;
     let u = h.user(app.id, "ana@example.com", None).await;
     let changed =
-        h.gh.update_user(
-            app.id,
-            u.id,
-            UserPatch {
-                first_name: Some("Anabel".into()),
-                groups: Some(vec!["eng".into()]),
-                ..UserPatch::default()
-            },
-            &ctx(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        h.gh.directory()
+            .update(
+                app.id,
+                u.id,
+                UserPatch {
+                    first_name: Some("Anabel".into()),
+                    groups: Some(vec!["eng".into()]),
+                    ..UserPatch::default()
+                },
+                &ctx(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(changed.first_name, "Anabel");
     assert_eq!(changed.groups, vec!["eng".to_owned()]);
     let ev = h.audit(app.id, "user.updated").await;
@@ -128,7 +134,8 @@ async fn a_change_is_audited_with_what_changed() {
     assert_eq!(ev[0].target.as_deref(), Some("ana@example.com"));
     let other = h.app("beta").await;
     let r =
-        h.gh.update_user(other.id, u.id, UserPatch::default(), &ctx())
+        h.gh.directory()
+            .update(other.id, u.id, UserPatch::default(), &ctx())
             .await;
     assert!(
         matches!(r, Err(ServiceError::NotFound(_))),

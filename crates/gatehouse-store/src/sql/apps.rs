@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use gatehouse_core::app::{AuthPrefix, HostPattern, Scheme, UpstreamUrl};
 use gatehouse_core::sso::OidcSettings;
-use gatehouse_core::{AppId, Application, AuditEvent, Slug};
+use gatehouse_core::{AppId, Application, AuditEvent, Slug, TokenHash};
 use sqlx::Row;
 use time::OffsetDateTime;
 
@@ -147,7 +147,7 @@ impl AppStore for Backend {
         tx.commit_with(Changed::App(app.id), audit).await
     }
 
-    async fn delete_app(&self, id: AppId, audit: &AuditEvent) -> Result<(), StoreError> {
+    async fn delete_app(&self, id: AppId, audit: &AuditEvent) -> Result<Vec<TokenHash>, StoreError> {
         let mut tx = AuditedTx::begin(self).await?;
         // Sessions go with the app (ON DELETE CASCADE); tell every node's cache.
         let raw: Vec<String> = sqlx::query_scalar(
@@ -163,8 +163,10 @@ impl AppStore for Backend {
         if res.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        tx.sessions_ended(raw)?;
-        tx.commit_with(Changed::App(id), audit).await
+        let hashes = tx.sessions_ended(raw)?;
+        tx.changed(Changed::App(id));
+        tx.commit(audit).await?;
+        Ok(hashes)
     }
 
     async fn get_app(&self, id: AppId) -> Result<Option<Application>, StoreError> {

@@ -77,14 +77,12 @@ impl GrantStore for Backend {
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
         let mut tx = AuditedTx::begin(self).await?;
-        let res = sqlx::query("DELETE FROM grants WHERE id = $1 AND app_id = $2")
-            .bind(id.to_string())
-            .bind(app.to_string())
-            .execute(tx.conn())
-            .await?;
-        if res.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        tx.delete_one(
+            "DELETE FROM grants WHERE id = $1 AND app_id = $2",
+            id.to_string(),
+            app,
+        )
+        .await?;
         tx.commit_with(Changed::Grants(app), audit).await
     }
 

@@ -68,6 +68,25 @@ impl AuditedTx {
         exists.map(|_| ()).ok_or(StoreError::NotFound)
     }
 
+    /// Run `sql`, a `DELETE` of one row of application `app` keyed by
+    /// `id` (`$1` the id, `$2` the application); `NotFound` if there was none.
+    pub(crate) async fn delete_one(
+        &mut self,
+        sql: &'static str,
+        id: String,
+        app: gatehouse_core::AppId,
+    ) -> Result<(), StoreError> {
+        let res = sqlx::query(sql)
+            .bind(id)
+            .bind(app.to_string())
+            .execute(self.conn())
+            .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     /// Note the sessions its statement ended (the token hashes it returned)
     /// and commit with `audit`; hands the hashes back parsed.
     pub(crate) async fn commit_ending_sessions(

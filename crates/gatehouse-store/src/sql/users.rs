@@ -59,57 +59,52 @@ impl Backend {
         let ids =
             serde_json::to_string(&users.iter().map(|u| u.id.to_string()).collect::<Vec<_>>())
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut tags: HashMap<String, Vec<Tag>> = HashMap::new();
-        for row in sqlx::query(concat!(
-            "SELECT user_id, key, value, source FROM user_tags WHERE user_id ",
-            ids_in!(),
-            " ORDER BY key, value"
-        ))
-        .bind(&ids)
-        .fetch_all(&self.pool)
-        .await?
-        {
-            let source = TagSource::parse(row.try_get::<&str, _>("source")?)
-                .ok_or_else(|| StoreError::Corrupt("tag source".to_owned()))?;
-            tags.entry(row.try_get("user_id")?).or_default().push(Tag {
-                key: row.try_get("key")?,
-                value: row.try_get("value")?,
-                source,
-            });
-        }
-        let mut groups: HashMap<String, Vec<String>> = HashMap::new();
-        for row in sqlx::query(concat!(
-            "SELECT user_id, name FROM user_groups WHERE user_id ",
-            ids_in!(),
-            " ORDER BY name"
-        ))
-        .bind(&ids)
-        .fetch_all(&self.pool)
-        .await?
-        {
-            groups
-                .entry(row.try_get("user_id")?)
-                .or_default()
-                .push(row.try_get("name")?);
-        }
-        let mut idents: HashMap<String, Vec<Identity>> = HashMap::new();
-        for row in sqlx::query(concat!(
-            "SELECT user_id, issuer, subject FROM identities WHERE user_id ",
-            ids_in!(),
-            " ORDER BY created_at, issuer, subject"
-        ))
-        .bind(&ids)
-        .fetch_all(&self.pool)
-        .await?
-        {
-            idents
-                .entry(row.try_get("user_id")?)
-                .or_default()
-                .push(Identity {
-                    issuer: row.try_get("issuer")?,
-                    subject: row.try_get("subject")?,
-                });
-        }
+        let mut tags = self
+            .children(
+                concat!(
+                    "SELECT user_id, key, value, source FROM user_tags WHERE user_id ",
+                    ids_in!(),
+                    " ORDER BY key, value"
+                ),
+                &ids,
+                |row| {
+                    let source = TagSource::parse(row.try_get::<&str, _>("source")?)
+                        .ok_or_else(|| StoreError::Corrupt("tag source".to_owned()))?;
+                    Ok(Tag {
+                        key: row.try_get("key")?,
+                        value: row.try_get("value")?,
+                        source,
+                    })
+                },
+            )
+            .await?;
+        let mut groups = self
+            .children(
+                concat!(
+                    "SELECT user_id, name FROM user_groups WHERE user_id ",
+                    ids_in!(),
+                    " ORDER BY name"
+                ),
+                &ids,
+                |row| Ok(row.try_get("name")?),
+            )
+            .await?;
+        let mut idents = self
+            .children(
+                concat!(
+                    "SELECT user_id, issuer, subject FROM identities WHERE user_id ",
+                    ids_in!(),
+                    " ORDER BY created_at, issuer, subject"
+                ),
+                &ids,
+                |row| {
+                    Ok(Identity {
+                        issuer: row.try_get("issuer")?,
+                        subject: row.try_get("subject")?,
+                    })
+                },
+            )
+            .await?;
         for u in &mut users {
             let id = u.id.to_string();
             u.tags = tags.remove(&id).unwrap_or_default();
@@ -117,6 +112,23 @@ impl Backend {
             u.identities = idents.remove(&id).unwrap_or_default();
         }
         Ok(users)
+    }
+
+    /// Rows of a child table of `users` for the users `ids` (a JSON list),
+    /// by user id, each made by `make`.
+    async fn children<T>(
+        &self,
+        sql: &'static str,
+        ids: &str,
+        make: impl Fn(&DbRow) -> Result<T, StoreError>,
+    ) -> Result<HashMap<String, Vec<T>>, StoreError> {
+        let mut out: HashMap<String, Vec<T>> = HashMap::new();
+        for row in sqlx::query(sql).bind(ids).fetch_all(&self.pool).await? {
+            out.entry(row.try_get("user_id")?)
+                .or_default()
+                .push(make(&row)?);
+        }
+        Ok(out)
     }
 
     async fn write_user_children(
@@ -257,14 +269,12 @@ impl UserStore for Backend {
         .bind(id.to_string())
         .fetch_all(tx.conn())
         .await?;
-        let res = sqlx::query("DELETE FROM users WHERE id = $1 AND app_id = $2")
-            .bind(id.to_string())
-            .bind(app.to_string())
-            .execute(tx.conn())
-            .await?;
-        if res.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        tx.delete_one(
+            "DELETE FROM users WHERE id = $1 AND app_id = $2",
+            id.to_string(),
+            app,
+        )
+        .await?;
         tx.changed(Changed::User(id));
         tx.commit_ending_sessions(raw, audit).await
     }

@@ -26,7 +26,8 @@ async fn the_api_refuses_a_missing_or_wrong_admin_token() {
     // A token made by the CLI's code path works, and is audited by name.
     let (_, token) = app
         .gh
-        .create_admin_token("ci", &gatehouse_service::Context::cli())
+        .admin()
+        .create_token("ci", &gatehouse_service::Context::cli())
         .await
         .unwrap();
     use secrecy::ExposeSecret;

@@ -42,6 +42,7 @@ async fn an_operator_sets_up_sso_in_the_console_and_follows_a_user_through_it() 
     // First run: the setup link creates the first administrator.
     let token = app
         .gh
+        .admin()
         .setup_token()
         .await
         .unwrap()
@@ -384,7 +385,8 @@ async fn an_operator_sets_up_sso_in_the_console_and_follows_a_user_through_it() 
 async fn console_forms_refuse_cross_site_posts_and_need_a_session() {
     let app = TestApp::spawn().await;
     app.gh
-        .create_admin(
+        .admin()
+        .create(
             "olga@example.com",
             "Olga",
             Some("a-long-admin-password".to_owned().into()),
@@ -469,7 +471,8 @@ async fn administrators_sign_in_to_the_console_through_sso_and_the_password_stay
     });
     let idp = TestIdp::start(json!({"clients": [client]})).await;
     app.gh
-        .create_admin(
+        .admin()
+        .create(
             "alice@example.com",
             "Alice",
             Some("break-glass-password".to_owned().into()),
@@ -510,7 +513,8 @@ async fn administrators_sign_in_to_the_console_through_sso_and_the_password_stay
     assert_eq!(c.get("/admin/settings/sso").await.status, 200);
     let audit = app
         .gh
-        .list_all_audit(gatehouse_store::AuditQuery {
+        .admin()
+        .all_audit(gatehouse_store::AuditQuery {
             limit: 20,
             ..Default::default()
         })

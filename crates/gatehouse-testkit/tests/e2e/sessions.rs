@@ -43,7 +43,7 @@ async fn idle_expiry_survives_a_restart_of_the_cache() {
     let (_, c, _up) = setup(&app).await;
     app.clock.advance(Duration::from_secs(500));
     assert_eq!(c.get("/").await.status, 200);
-    app.gh.flush_sessions().await;
+    app.gh.sessions().flush().await;
     app.clock.advance(Duration::from_secs(500));
     assert_eq!(c.get("/").await.status, 200, "used 500s ago, not 1000s");
 }

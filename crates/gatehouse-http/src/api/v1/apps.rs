@@ -24,7 +24,7 @@ pub async fn create(
     Admin(ctx): Admin,
     ApiJson(input): ApiJson<NewApp>,
 ) -> Result<Response, HttpError> {
-    let app = s.gh().create_app(input, &ctx).await?;
+    let app = s.gh().apps().create(input, &ctx).await?;
     let location = format!("/api/v1/apps/{}", app.id);
     Ok((
         StatusCode::CREATED,
@@ -39,7 +39,7 @@ pub async fn create(
     responses((status = 200, description = "All applications", body = [AppView])),
     security(("admin_token" = [])))]
 pub async fn list(State(s): State<AppState>, Admin(_): Admin) -> Result<Response, HttpError> {
-    let apps = s.gh().list_apps().await?;
+    let apps = s.gh().apps().list().await?;
     Ok(ok(apps.iter().map(AppView::from).collect::<Vec<_>>()))
 }
 
@@ -53,7 +53,7 @@ pub async fn get(
     Admin(_): Admin,
     AppPath(id): AppPath,
 ) -> Result<Response, HttpError> {
-    Ok(ok(AppView::from(&s.gh().get_app(id).await?)))
+    Ok(ok(AppView::from(&s.gh().apps().get(id).await?)))
 }
 
 /// Change an application (absent fields stay as they are).
@@ -68,7 +68,7 @@ pub async fn update(
     ApiJson(patch): ApiJson<AppPatch>,
 ) -> Result<Response, HttpError> {
     Ok(ok(AppView::from(
-        &s.gh().update_app(id, patch, &ctx).await?,
+        &s.gh().apps().update(id, patch, &ctx).await?,
     )))
 }
 
@@ -82,6 +82,6 @@ pub async fn delete(
     Admin(ctx): Admin,
     AppPath(id): AppPath,
 ) -> Result<Response, HttpError> {
-    s.gh().delete_app(id, &ctx).await?;
+    s.gh().apps().delete(id, &ctx).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

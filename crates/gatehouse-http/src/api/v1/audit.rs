@@ -72,7 +72,7 @@ pub async fn list(
         before_id: p.before,
         limit,
     };
-    let events = s.gh().list_audit(app, query).await?;
+    let events = s.gh().admin().audit(app, query).await?;
     let full = events.len() as u32 == limit;
     // A page holds `limit` events, and at most MAX_PAGE_BYTES of them: the
     // page ends early (with its `next` link) rather than growing.

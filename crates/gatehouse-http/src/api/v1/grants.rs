@@ -60,7 +60,8 @@ pub async fn list(
 ) -> Result<Response, HttpError> {
     Ok(ok(s
         .gh()
-        .list_grants(app)
+        .access()
+        .grants(app)
         .await?
         .iter()
         .map(GrantView::from)
@@ -78,7 +79,11 @@ pub async fn create(
     AppPath(app): AppPath,
     ApiJson(input): ApiJson<GrantInput>,
 ) -> Result<Response, HttpError> {
-    let g = s.gh().create_grant(app, input.validate()?, &ctx).await?;
+    let g = s
+        .gh()
+        .access()
+        .create_grant(app, input.validate()?, &ctx)
+        .await?;
     let location = format!("/api/v1/apps/{app}/grants/{}", g.id);
     Ok((
         StatusCode::CREATED,
@@ -100,7 +105,7 @@ pub async fn delete(
 ) -> Result<Response, HttpError> {
     let app: AppId = parse_id(&id, "Application")?;
     let grant: GrantId = parse_id(&grant, "Grant")?;
-    s.gh().delete_grant(app, grant, &ctx).await?;
+    s.gh().access().delete_grant(app, grant, &ctx).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -114,7 +119,7 @@ pub async fn get_access(
     Admin(_): Admin,
     AppPath(app): AppPath,
 ) -> Result<Response, HttpError> {
-    Ok(ok(s.gh().get_access(app).await?))
+    Ok(ok(s.gh().access().policy(app).await?))
 }
 
 /// Replace the access policy.
@@ -128,5 +133,5 @@ pub async fn put_access(
     AppPath(app): AppPath,
     ApiJson(p): ApiJson<AccessPolicy>,
 ) -> Result<Response, HttpError> {
-    Ok(ok(s.gh().put_access(app, p, &ctx).await?))
+    Ok(ok(s.gh().access().put_policy(app, p, &ctx).await?))
 }

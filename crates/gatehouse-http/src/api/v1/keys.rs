@@ -25,7 +25,7 @@ pub struct KeysView {
 
 fn view(s: &AppState, keys: Vec<KeyInfo>) -> KeysView {
     KeysView {
-        issuer: s.gh().assertion_issuer().to_owned(),
+        issuer: s.gh().assertions().issuer().to_owned(),
         jwks_path: "/.well-known/jwks.json",
         keys,
     }
@@ -36,7 +36,7 @@ fn view(s: &AppState, keys: Vec<KeyInfo>) -> KeysView {
     responses((status = 200, body = KeysView), (status = 401, body = Problem)),
     security(("admin_token" = [])))]
 pub async fn list(State(s): State<AppState>, Admin(_): Admin) -> Result<Response, HttpError> {
-    let keys = s.gh().assertion_keys();
+    let keys = s.gh().assertions().keys();
     Ok(ok(view(&s, keys)))
 }
 
@@ -46,7 +46,7 @@ pub async fn list(State(s): State<AppState>, Admin(_): Admin) -> Result<Response
     responses((status = 200, body = KeysView), (status = 401, body = Problem)),
     security(("admin_token" = [])))]
 pub async fn rotate(State(s): State<AppState>, Admin(ctx): Admin) -> Result<Response, HttpError> {
-    s.gh().rotate_assertion_keys(&ctx).await?;
-    let keys = s.gh().assertion_keys();
+    s.gh().assertions().rotate(&ctx).await?;
+    let keys = s.gh().assertions().keys();
     Ok(ok(view(&s, keys)))
 }

@@ -40,7 +40,7 @@ pub async fn list(
         ),
         None => None,
     };
-    let sessions = s.gh().list_sessions(app, user).await?;
+    let sessions = s.gh().sessions().list(app, user).await?;
     Ok(ok(sessions
         .iter()
         .map(SessionView::from)
@@ -59,7 +59,7 @@ pub async fn revoke(
 ) -> Result<Response, HttpError> {
     let app: AppId = parse_id(&id, "Application")?;
     let session: SessionId = parse_id(&session_id, "Session")?;
-    s.gh().revoke_session(app, session, &ctx).await?;
+    s.gh().sessions().revoke(app, session, &ctx).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -75,6 +75,6 @@ pub async fn revoke_user(
 ) -> Result<Response, HttpError> {
     let app: AppId = parse_id(&id, "Application")?;
     let user: UserId = parse_id(&user_id, "User")?;
-    s.gh().revoke_user_sessions(app, user, &ctx).await?;
+    s.gh().directory().end_sessions(app, user, &ctx).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -20,7 +20,7 @@ pub async fn get(
     Admin(_): Admin,
     AppPath(id): AppPath,
 ) -> Result<Response, HttpError> {
-    Ok(ok(SsoOidcView::from(s.gh().get_sso(id).await?)))
+    Ok(ok(SsoOidcView::from(s.gh().apps().sso(id).await?)))
 }
 
 /// Test the saved settings against the IdP: discovery, issuer match, JWKS,
@@ -34,7 +34,7 @@ pub async fn test(
     Admin(ctx): Admin,
     AppPath(id): AppPath,
 ) -> Result<Response, HttpError> {
-    let report = s.gh().test_sso_connection(id, &ctx).await?;
+    let report = s.gh().apps().test_sso(id, &ctx).await?;
     Ok(ok(ConnectionTestView {
         ok: report.ok,
         checks: report.checks.iter().map(CheckView::from).collect(),
@@ -50,7 +50,7 @@ pub async fn get_admin(
     Admin(_): Admin,
     PublicHost(host): PublicHost,
 ) -> Result<Response, HttpError> {
-    Ok(ok(SsoOidcView::from(s.gh().get_admin_sso(&host).await?)))
+    Ok(ok(SsoOidcView::from(s.gh().admin().sso(&host).await?)))
 }
 
 /// Replace the console's SSO OIDC settings. The e-mail and password sign-in
@@ -65,7 +65,7 @@ pub async fn put_admin(
     ApiJson(input): ApiJson<OidcSettingsInput>,
 ) -> Result<Response, HttpError> {
     Ok(ok(SsoOidcView::from(
-        s.gh().put_admin_sso(input, &host, &ctx).await?,
+        s.gh().admin().put_sso(input, &host, &ctx).await?,
     )))
 }
 
@@ -82,6 +82,6 @@ pub async fn put(
     ApiJson(input): ApiJson<OidcSettingsInput>,
 ) -> Result<Response, HttpError> {
     Ok(ok(SsoOidcView::from(
-        s.gh().put_sso(id, input, &ctx).await?,
+        s.gh().apps().put_sso(id, input, &ctx).await?,
     )))
 }

@@ -42,7 +42,8 @@ pub async fn list(
     let offset = q.offset.unwrap_or(0);
     let users = s
         .gh()
-        .list_users(
+        .directory()
+        .list(
             app,
             UserQuery {
                 search: q.q.clone(),
@@ -80,7 +81,7 @@ pub async fn create(
     AppPath(app): AppPath,
     ApiJson(input): ApiJson<NewUser>,
 ) -> Result<Response, HttpError> {
-    let user = s.gh().create_user(app, input, &ctx).await?;
+    let user = s.gh().directory().create(app, input, &ctx).await?;
     let location = format!("/api/v1/apps/{app}/users/{}", user.id);
     Ok((
         StatusCode::CREATED,
@@ -105,7 +106,9 @@ pub async fn get(
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<Response, HttpError> {
     let (app, user) = ids(&id, &user_id)?;
-    Ok(ok(UserView::from(&s.gh().get_user(app, user).await?)))
+    Ok(ok(UserView::from(
+        &s.gh().directory().get(app, user).await?,
+    )))
 }
 
 /// Change a user. `status: "disabled"` also ends the user's sessions.
@@ -121,7 +124,7 @@ pub async fn update(
 ) -> Result<Response, HttpError> {
     let (app, user) = ids(&id, &user_id)?;
     Ok(ok(UserView::from(
-        &s.gh().update_user(app, user, patch, &ctx).await?,
+        &s.gh().directory().update(app, user, patch, &ctx).await?,
     )))
 }
 
@@ -136,6 +139,6 @@ pub async fn delete(
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<Response, HttpError> {
     let (app, user) = ids(&id, &user_id)?;
-    s.gh().delete_user(app, user, &ctx).await?;
+    s.gh().directory().delete(app, user, &ctx).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
