@@ -10,6 +10,7 @@ mod browser;
 mod certification;
 mod console;
 mod forward_auth;
+mod handles;
 mod hostile;
 mod local_sign_in;
 mod multinode;
