@@ -251,6 +251,30 @@ pub struct User {
     pub last_login_at: Option<OffsetDateTime>,
 }
 
+impl User {
+    /// A new active user of `app` made at `now`: a fresh id, no names, tags,
+    /// groups, identities or password, the address not known to be verified.
+    /// Callers fill in what they know with struct update syntax.
+    pub fn new(app: AppId, email: Email, now: OffsetDateTime) -> Self {
+        Self {
+            id: UserId::new(),
+            app_id: app,
+            email,
+            first_name: String::new(),
+            last_name: String::new(),
+            tags: Vec::new(),
+            groups: Vec::new(),
+            status: UserStatus::Active,
+            identities: Vec::new(),
+            email_verified: None,
+            has_password: false,
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

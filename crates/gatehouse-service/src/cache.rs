@@ -110,7 +110,7 @@ impl SessionCache {
     }
 
     pub fn insert_live(&self, key: SessionKey, record: SessionRecord) -> Arc<LiveSession> {
-        let seen = millis(record.last_seen_at);
+        let seen = millis(record.base.last_seen_at);
         let token_expires = record.token_expires_at.map_or(0, millis);
         let live = Arc::new(LiveSession {
             last_seen_ms: AtomicI64::new(seen),
@@ -130,7 +130,7 @@ impl SessionCache {
         self.map
             .iter()
             .filter(|(_, c)| {
-                matches!(c, Cached::Live(l) if l.record.revoked_at.is_none() && l.record.expires_at > now)
+                matches!(c, Cached::Live(l) if l.record.base.revoked_at.is_none() && l.record.base.expires_at > now)
             })
             .count()
     }
@@ -156,7 +156,7 @@ impl SessionCache {
             self.dirty
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push((live.record.token_hash.clone(), at));
+                .push((live.record.base.token_hash.clone(), at));
         }
     }
 

@@ -240,22 +240,19 @@ impl Admin<'_> {
         let policy = self.shared.settings.session_policy;
         let secret = token::random_token(32);
         let record = AdminSessionRecord {
-            id: SessionId::new(),
-            token_hash: token::lookup_hash(secret.expose_secret()),
+            base: client.session(
+                token::lookup_hash(secret.expose_secret()),
+                method,
+                now,
+                policy.absolute,
+            ),
             admin_id: admin.id,
-            method: method.to_owned(),
-            created_at: now,
-            last_seen_at: now,
-            expires_at: now + policy.absolute,
-            revoked_at: None,
-            ip: client.ip.clone(),
-            user_agent: client.user_agent.clone(),
         };
         let view = AdminView {
             id: admin.id,
             email: admin.email.clone(),
             name: admin.name.clone(),
-            session_id: record.id,
+            session_id: record.base.id,
         };
         let audit = view
             .context(client.correlation_id.clone())
@@ -271,8 +268,8 @@ impl Admin<'_> {
             view,
             IssuedSession {
                 token: secret,
-                id: record.id,
-                expires_at: record.expires_at,
+                id: record.base.id,
+                expires_at: record.base.expires_at,
             },
         ))
     }
@@ -284,13 +281,12 @@ impl Admin<'_> {
             return Ok(None);
         };
         let now = self.shared.now();
-        if s.revoked_at.is_some()
-            || self
-                .shared
-                .settings
-                .session_policy
-                .state(s.created_at, s.last_seen_at, now)
-                != SessionState::Active
+        if s.base.revoked_at.is_some()
+            || self.shared.settings.session_policy.state(
+                s.base.created_at,
+                s.base.last_seen_at,
+                now,
+            ) != SessionState::Active
         {
             return Ok(None);
         }
@@ -303,14 +299,14 @@ impl Admin<'_> {
         else {
             return Ok(None);
         };
-        if now - s.last_seen_at > time::Duration::seconds(30) {
+        if now - s.base.last_seen_at > time::Duration::seconds(30) {
             self.shared.store.touch_admin_session(&hash, now).await?;
         }
         Ok(Some(AdminView {
             id: admin.id,
             email: admin.email,
             name: admin.name,
-            session_id: s.id,
+            session_id: s.base.id,
         }))
     }
 

@@ -30,6 +30,26 @@ pub struct ClientInfo {
     pub correlation_id: Option<String>,
 }
 
+impl ClientInfo {
+    /// A session starting `now` for this client.
+    pub(crate) fn session(
+        &self,
+        token_hash: TokenHash,
+        method: &str,
+        now: OffsetDateTime,
+        lifetime: Duration,
+    ) -> gatehouse_store::SessionBase {
+        gatehouse_store::SessionBase::new(
+            token_hash,
+            method,
+            now,
+            lifetime,
+            self.ip.clone(),
+            self.user_agent.clone(),
+        )
+    }
+}
+
 /// A session just issued: the cookie value is shown once, here.
 #[derive(Debug)]
 pub struct IssuedSession {
@@ -100,17 +120,9 @@ impl Sessions<'_> {
         let secret = token::random_token(32);
         let key = token::lookup_key(secret.expose_secret());
         let record = SessionRecord {
-            id: SessionId::new(),
-            token_hash: TokenHash::from_bytes(&key),
+            base: client.session(TokenHash::from_bytes(&key), method, now, policy.absolute),
             app_id: app.id,
             user_id: user.id,
-            method: method.to_owned(),
-            created_at: now,
-            last_seen_at: now,
-            expires_at: now + policy.absolute,
-            revoked_at: None,
-            ip: client.ip.clone(),
-            user_agent: client.user_agent.clone(),
             idp_issuer: idp.issuer,
             idp_sid: idp.sid,
             id_token_sealed: idp.id_token_sealed,
@@ -122,12 +134,12 @@ impl Sessions<'_> {
             .target(user.email.as_str())
             .detail("method", method)
             .detail("user_id", user.id.to_string())
-            .detail("session_id", record.id.to_string());
+            .detail("session_id", record.base.id.to_string());
         self.shared.store.create_session(&record, &audit).await?;
         let issued = IssuedSession {
             token: secret,
-            id: record.id,
-            expires_at: record.expires_at,
+            id: record.base.id,
+            expires_at: record.base.expires_at,
         };
         self.caches.sessions.insert_live(key, record);
         Ok(issued)
@@ -191,10 +203,10 @@ impl Sessions<'_> {
             return Ok(None);
         }
         Ok(Some(ActiveSession {
-            id: live.record.id,
+            id: live.record.base.id,
             user,
-            method: live.record.method.clone(),
-            created_at: live.record.created_at,
+            method: live.record.base.method.clone(),
+            created_at: live.record.base.created_at,
         }))
     }
 
@@ -215,7 +227,7 @@ impl Sessions<'_> {
             let mut out = None;
             let cached = self.caches.sessions.guard.fill(seen, || {
                 out = match rec {
-                    Some(rec) if rec.revoked_at.is_none() => {
+                    Some(rec) if rec.base.revoked_at.is_none() => {
                         Some(self.caches.sessions.insert_live(key, rec))
                     }
                     _ => {
@@ -245,9 +257,9 @@ impl Sessions<'_> {
         let seen = |l: &LiveSession| {
             let ms = l.last_seen_ms.load(std::sync::atomic::Ordering::Relaxed);
             OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-                .unwrap_or(l.record.last_seen_at)
+                .unwrap_or(l.record.base.last_seen_at)
         };
-        match policy.state(live.record.created_at, seen(&live), now) {
+        match policy.state(live.record.base.created_at, seen(&live), now) {
             SessionState::Active => Ok(Some(live)),
             SessionState::AbsoluteExpired => {
                 self.caches.sessions.insert_gone(key, millis(now));
@@ -261,7 +273,8 @@ impl Sessions<'_> {
                     live.last_seen_ms.load(std::sync::atomic::Ordering::Relaxed),
                     std::sync::atomic::Ordering::Relaxed,
                 );
-                if policy.state(fresh.record.created_at, seen(&fresh), now) == SessionState::Active
+                if policy.state(fresh.record.base.created_at, seen(&fresh), now)
+                    == SessionState::Active
                 {
                     Ok(Some(fresh))
                 } else {
@@ -287,7 +300,7 @@ impl Sessions<'_> {
         let Some(rec) = self.shared.store.get_session_by_hash(&hash).await? else {
             return Ok(None);
         };
-        if rec.app_id != app || rec.revoked_at.is_some() {
+        if rec.app_id != app || rec.base.revoked_at.is_some() {
             self.caches.sessions.insert_gone(key, millis(now));
             return Ok(None);
         }
@@ -300,7 +313,7 @@ impl Sessions<'_> {
         let audit = ctx
             .event(Some(app), now, "signout")
             .target(email)
-            .detail("session_id", rec.id.to_string());
+            .detail("session_id", rec.base.id.to_string());
         self.shared
             .store
             .revoke_session_by_hash(&hash, now, &audit)
@@ -321,15 +334,17 @@ impl Sessions<'_> {
         let mut list = self.shared.store.list_sessions(app, user, now).await?;
         for s in &mut list {
             // The store's last use may lag this node's memory.
-            if let Some(Cached::Live(l)) = self.caches.sessions.get(&s.token_hash.to_bytes()) {
+            if let Some(Cached::Live(l)) = self.caches.sessions.get(&s.base.token_hash.to_bytes()) {
                 let ms = l.last_seen_ms.load(std::sync::atomic::Ordering::Relaxed);
                 if let Ok(t) = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
                 {
-                    s.last_seen_at = s.last_seen_at.max(t);
+                    s.base.last_seen_at = s.base.last_seen_at.max(t);
                 }
             }
         }
-        list.retain(|s| policy.state(s.created_at, s.last_seen_at, now) == SessionState::Active);
+        list.retain(|s| {
+            policy.state(s.base.created_at, s.base.last_seen_at, now) == SessionState::Active
+        });
         Ok(list)
     }
 

@@ -134,6 +134,13 @@ fn email_conflict(e: StoreError) -> ServiceError {
     }
 }
 
+/// The audit event of a new user (`user.created`, naming them).
+pub(crate) fn created_event(ctx: &Context, user: &User) -> gatehouse_core::AuditEvent {
+    ctx.event(Some(user.app_id), user.created_at, "user.created")
+        .target(user.email.as_str())
+        .detail("user_id", user.id.to_string())
+}
+
 /// The directory: users of the applications, created, changed and deleted
 /// by administrators. Holds the store and the caches (a disabled or deleted
 /// user's sessions end here at once).
@@ -181,27 +188,17 @@ impl Directory<'_> {
         };
         let now = self.shared.now();
         let user = User {
-            id: UserId::new(),
-            app_id: app,
-            email,
             first_name,
             last_name,
             tags,
             groups,
             status: input.status.unwrap_or_default(),
-            identities: Vec::new(),
             // Created by an administrator (or the CLI): the address is theirs to vouch for.
             email_verified: Some(true),
             has_password: hash.is_some(),
-            created_at: now,
-            updated_at: now,
-            last_login_at: None,
+            ..User::new(app, email, now)
         };
-        let audit = ctx
-            .event(Some(app), now, "user.created")
-            .target(user.email.as_str())
-            .detail("user_id", user.id.to_string())
-            .detail("password", user.has_password);
+        let audit = created_event(ctx, &user).detail("password", user.has_password);
         self.shared
             .store
             .create_user(&user, hash.as_deref(), &audit)

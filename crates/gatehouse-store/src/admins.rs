@@ -1,7 +1,7 @@
 //! Administrators of the console and their sessions.
 
 use async_trait::async_trait;
-use gatehouse_core::ids::{AdminId, SessionId};
+use gatehouse_core::ids::AdminId;
 use gatehouse_core::{AuditEvent, TokenHash};
 use time::OffsetDateTime;
 
@@ -29,26 +29,10 @@ pub struct AdminRecord {
 /// An administrator's console session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminSessionRecord {
-    /// Public id.
-    pub id: SessionId,
-    /// SHA-256 (hex) of the cookie.
-    pub token_hash: TokenHash,
+    /// What every session has.
+    pub base: crate::SessionBase,
     /// The administrator.
     pub admin_id: AdminId,
-    /// `password` or `oidc`.
-    pub method: String,
-    /// Started.
-    pub created_at: OffsetDateTime,
-    /// Last used.
-    pub last_seen_at: OffsetDateTime,
-    /// Absolute end.
-    pub expires_at: OffsetDateTime,
-    /// When revoked.
-    pub revoked_at: Option<OffsetDateTime>,
-    /// Address at sign-in.
-    pub ip: Option<String>,
-    /// Browser at sign-in.
-    pub user_agent: Option<String>,
 }
 
 /// Administrators, their identities and sessions; instance settings.

@@ -66,7 +66,7 @@ pub use error::StoreError;
 pub use gatehouse_core::AuditEvent;
 pub use grants::GrantStore;
 pub use replay::ReplayStore;
-pub use sessions::{NewSession, SessionRecord, SessionStore};
+pub use sessions::{NewSession, SessionBase, SessionRecord, SessionStore};
 pub use tokens::{AdminTokenRecord, TokenStore};
 pub use users::{PasswordChange, UserQuery, UserStore};
 

@@ -7,17 +7,13 @@ use time::OffsetDateTime;
 
 use crate::StoreError;
 
-/// A session as stored.
+/// What every session has, an application user's or an administrator's.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionRecord {
+pub struct SessionBase {
     /// Public id.
     pub id: SessionId,
     /// SHA-256 (hex) of the cookie secret.
     pub token_hash: TokenHash,
-    /// The application.
-    pub app_id: AppId,
-    /// The user.
-    pub user_id: UserId,
     /// How the user signed in: `password` or `oidc`.
     pub method: String,
     /// When created.
@@ -32,6 +28,42 @@ pub struct SessionRecord {
     pub ip: Option<String>,
     /// The browser at sign-in.
     pub user_agent: Option<String>,
+}
+
+impl SessionBase {
+    /// A session starting `now` for the cookie hashed as `token_hash`,
+    /// ending after `lifetime` at the latest.
+    pub fn new(
+        token_hash: TokenHash,
+        method: &str,
+        now: OffsetDateTime,
+        lifetime: std::time::Duration,
+        ip: Option<String>,
+        user_agent: Option<String>,
+    ) -> Self {
+        Self {
+            id: SessionId::new(),
+            token_hash,
+            method: method.to_owned(),
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now + lifetime,
+            revoked_at: None,
+            ip,
+            user_agent,
+        }
+    }
+}
+
+/// A session of an application's user, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// What every session has.
+    pub base: SessionBase,
+    /// The application.
+    pub app_id: AppId,
+    /// The user.
+    pub user_id: UserId,
     /// The IdP's issuer (OIDC sessions).
     pub idp_issuer: Option<String>,
     /// The IdP's session id `sid` (OIDC sessions; for back-channel logout).

@@ -9,8 +9,8 @@ use gatehouse_core::sso::OidcSettings;
 use gatehouse_core::user::{Email, Identity, Tag, TagSource, User, UserStatus};
 use gatehouse_core::{Actor, AppId, Application, AuditEvent, SessionId, Slug, TokenHash, UserId};
 use gatehouse_store::{
-    AdminTokenRecord, AuditQuery, Changed, PasswordChange, SealedSecretChange, SessionRecord,
-    Store, StoreError, UserQuery,
+    AdminTokenRecord, AuditQuery, Changed, PasswordChange, SealedSecretChange, SessionBase,
+    SessionRecord, Store, StoreError, UserQuery,
 };
 use time::OffsetDateTime;
 
@@ -78,17 +78,16 @@ fn h(n: u8) -> TokenHash {
 fn session(app: AppId, user: UserId, hash: TokenHash, ttl: Duration) -> SessionRecord {
     let t = now();
     SessionRecord {
-        id: SessionId::new(),
-        token_hash: hash,
+        base: SessionBase::new(
+            hash,
+            "password",
+            t,
+            ttl,
+            Some("127.0.0.1".into()),
+            Some("test".into()),
+        ),
         app_id: app,
         user_id: user,
-        method: "password".into(),
-        created_at: t,
-        last_seen_at: t,
-        expires_at: t + ttl,
-        revoked_at: None,
-        ip: Some("127.0.0.1".into()),
-        user_agent: Some("test".into()),
         idp_issuer: None,
         idp_sid: None,
         id_token_sealed: None,
@@ -403,20 +402,21 @@ async fn users_and_sessions(store: &dyn Store) {
             .await
             .unwrap()
             .unwrap()
+            .base
             .last_seen_at,
         later
     );
 
     assert_eq!(
         store
-            .revoke_session(a.id, s3.id, t, &audit(Some(a.id), "session.revoked"))
+            .revoke_session(a.id, s3.base.id, t, &audit(Some(a.id), "session.revoked"))
             .await
             .unwrap(),
         h(3)
     );
     assert!(matches!(
         store
-            .revoke_session(a.id, s3.id, t, &audit(None, "x"))
+            .revoke_session(a.id, s3.base.id, t, &audit(None, "x"))
             .await,
         Err(StoreError::NotFound)
     ));
@@ -426,6 +426,7 @@ async fn users_and_sessions(store: &dyn Store) {
             .await
             .unwrap()
             .unwrap()
+            .base
             .revoked_at
             .is_some()
     );
@@ -666,8 +667,8 @@ async fn oidc_support(store: &dyn Store) {
     s1.idp_issuer = Some("https://idp".into());
     s1.idp_sid = Some("sid-1".into());
     let mut s2 = s1.clone();
-    s2.id = SessionId::new();
-    s2.token_hash = h(0x12);
+    s2.base.id = SessionId::new();
+    s2.base.token_hash = h(0x12);
     s2.idp_sid = Some("sid-2".into());
     for s in [&s1, &s2] {
         store
@@ -828,16 +829,15 @@ async fn admins(store: &dyn Store) {
 
     let t = now();
     let s = AdminSessionRecord {
-        id: SessionId::new(),
-        token_hash: h(0x31),
+        base: SessionBase::new(
+            h(0x31),
+            "password",
+            t,
+            Duration::from_secs(3600),
+            None,
+            None,
+        ),
         admin_id: a.id,
-        method: "password".into(),
-        created_at: t,
-        last_seen_at: t,
-        expires_at: t + Duration::from_secs(3600),
-        revoked_at: None,
-        ip: None,
-        user_agent: None,
     };
     store
         .create_admin_session(&s, &audit(None, "admin.signin"))
@@ -866,6 +866,7 @@ async fn admins(store: &dyn Store) {
             .await
             .unwrap()
             .unwrap()
+            .base
             .last_seen_at,
         t + Duration::from_secs(5)
     );

@@ -18,13 +18,13 @@ use crate::extract::{AppRoute, Client};
 use crate::pages::{BRAND, LoginPage, css, html};
 use crate::state::AppState;
 
-/// Form of `POST /login`.
+/// Form of a password sign-in (`POST /auth/login` and the console's).
 #[derive(Deserialize)]
 pub struct LoginForm {
-    email: String,
-    password: SecretString,
+    pub(crate) email: String,
+    pub(crate) password: SecretString,
     #[serde(default)]
-    rd: Option<String>,
+    pub(crate) rd: Option<String>,
 }
 
 /// The return path, never back into Gatehouse's own routes.

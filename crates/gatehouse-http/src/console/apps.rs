@@ -140,19 +140,34 @@ pub async fn list(State(s): State<AppState>, admin: ConsoleAdmin) -> Result<Resp
     ))
 }
 
-/// `GET /admin/apps/new`.
-pub async fn new_page(admin: ConsoleAdmin) -> Response {
+/// The "New application" form, empty or re-shown with its errors.
+fn new_app_form(
+    admin: &ConsoleAdmin,
+    v: AppValues,
+    errors: Errors,
+    status: StatusCode,
+) -> Response {
     render(
-        StatusCode::OK,
+        status,
         &AppForm {
-            chrome: Chrome::top(&admin),
+            chrome: Chrome::top(admin),
             heading: "New application".into(),
             action: "/admin/apps/new".into(),
             is_new: true,
             saved: false,
-            v: AppValues::default(),
-            errors: Errors::default(),
+            v,
+            errors,
         },
+    )
+}
+
+/// `GET /admin/apps/new`.
+pub async fn new_page(admin: ConsoleAdmin) -> Response {
+    new_app_form(
+        &admin,
+        AppValues::default(),
+        Errors::default(),
+        StatusCode::OK,
     )
 }
 
@@ -194,17 +209,11 @@ pub async fn create(
         }
         Err(e) => {
             let errors = form_errors(e)?;
-            Ok(render(
+            Ok(new_app_form(
+                &admin,
+                v,
+                errors,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &AppForm {
-                    chrome: Chrome::top(&admin),
-                    heading: "New application".into(),
-                    action: "/admin/apps/new".into(),
-                    is_new: true,
-                    saved: false,
-                    v,
-                    errors,
-                },
             ))
         }
     }

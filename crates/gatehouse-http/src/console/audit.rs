@@ -5,7 +5,6 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use gatehouse_core::AppId;
 use gatehouse_store::AuditQuery;
 use serde::Deserialize;
 use time::PrimitiveDateTime;
@@ -80,7 +79,6 @@ pub async fn list(
     AppPath(id): AppPath,
     Query(f): Query<AuditFilter>,
 ) -> Result<Response, HttpError> {
-    let id: AppId = id;
     let app = s.gh().apps().get(id).await?;
     let (since, until) = match (
         local_time(f.since.as_deref()),

@@ -38,15 +38,6 @@ pub struct LoginQuery {
     rd: Option<String>,
 }
 
-/// Form of the sign-in page.
-#[derive(Deserialize)]
-pub struct LoginForm {
-    email: String,
-    password: SecretString,
-    #[serde(default)]
-    rd: Option<String>,
-}
-
 fn console_rd(raw: Option<&str>) -> String {
     let rd = ReturnPath::parse_or_root(raw);
     if rd.is_under("/admin") && !rd.is_under("/admin/login") && !rd.is_under("/admin/logout") {
@@ -137,7 +128,7 @@ fn with_admin_cookie(
 pub async fn submit(
     State(state): State<AppState>,
     client: Client,
-    Form(form): Form<LoginForm>,
+    Form(form): Form<crate::auth::login::LoginForm>,
 ) -> Response {
     let rd = console_rd(form.rd.as_deref());
     match state

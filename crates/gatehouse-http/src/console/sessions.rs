@@ -30,13 +30,13 @@ pub(crate) struct SessionRow {
 impl SessionRow {
     pub fn new(s: &SessionRecord, user: &str) -> Self {
         Self {
-            id: s.id.to_string(),
+            id: s.base.id.to_string(),
             user_id: s.user_id.to_string(),
             user: user.to_owned(),
-            method: s.method.clone(),
-            created: when(&s.created_at),
-            last_seen: when(&s.last_seen_at),
-            ip: s.ip.clone().unwrap_or_default(),
+            method: s.base.method.clone(),
+            created: when(&s.base.created_at),
+            last_seen: when(&s.base.last_seen_at),
+            ip: s.base.ip.clone().unwrap_or_default(),
         }
     }
 }
@@ -64,7 +64,6 @@ pub async fn list(
     AppPath(id): AppPath,
     Query(n): Query<Notice>,
 ) -> Result<Response, HttpError> {
-    let id: AppId = id;
     let app = s.gh().apps().get(id).await?;
     let sessions = s.gh().sessions().list(id, None).await?;
     let mut emails: HashMap<gatehouse_core::UserId, String> = HashMap::new();

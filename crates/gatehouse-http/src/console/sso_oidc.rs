@@ -7,10 +7,10 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use gatehouse_core::Application;
 use gatehouse_core::sso::{
     ClaimMappingsInput, ClientAuthMethod, OidcExtra, OidcSettingsInput, OtherMappingInput,
 };
-use gatehouse_core::{AppId, Application};
 use gatehouse_service::ServiceError;
 use gatehouse_service::apps::SsoView;
 use secrecy::SecretString;
@@ -236,7 +236,6 @@ pub async fn page(
     AppPath(id): AppPath,
     Query(q): Query<Flags>,
 ) -> Result<Response, HttpError> {
-    let id: AppId = id;
     let app = s.gh().apps().get(id).await?;
     let view = s.gh().apps().sso(id).await?;
     let mut p = page_for(
@@ -343,7 +342,6 @@ pub async fn save(
     AppPath(id): AppPath,
     Form(f): AdminForm<Pairs>,
 ) -> Result<Response, HttpError> {
-    let id: AppId = id;
     let app = s.gh().apps().get(id).await?;
     let adding = field(&f, "action") == "add_row";
     let v = SsoValues::from_form(&f, usize::from(adding));
@@ -374,7 +372,6 @@ pub async fn test(
     admin: ConsoleAdmin,
     AppPath(id): AppPath,
 ) -> Result<Response, HttpError> {
-    let id: AppId = id;
     let app = s.gh().apps().get(id).await?;
     let report = s.gh().apps().test_sso(id, &admin.ctx()).await?;
     let view = s.gh().apps().sso(id).await?;

@@ -81,7 +81,6 @@ pub async fn list(
     AppPath(id): AppPath,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, HttpError> {
-    let id: AppId = id;
     let app = s.gh().apps().get(id).await?;
     let search = q.q.clone().unwrap_or_default();
     let offset = q.offset.unwrap_or(0);

@@ -49,7 +49,7 @@ impl SignIn<'_> {
             Some(c) => self.sessions().sign_out(app.id, c, ctx).await?,
             None => None,
         };
-        let Some(record) = ended.as_ref().filter(|r| r.method == "oidc") else {
+        let Some(record) = ended.as_ref().filter(|r| r.base.method == "oidc") else {
             return Ok(LogoutOutcome {
                 target: LogoutTarget::LoggedOut { idp_note: false },
                 ended: ended.is_some(),

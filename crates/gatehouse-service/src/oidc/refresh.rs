@@ -47,13 +47,14 @@ impl Sessions<'_> {
                 };
                 let audit = ctx
                     .event(Some(rt.app.id), now, "session.refresh_refused")
-                    .target(live.record.id.to_string())
+                    .target(live.record.base.id.to_string())
                     .detail("reason", e.to_string());
                 self.shared
                     .store
-                    .revoke_session_by_hash(&live.record.token_hash, now, &audit)
+                    .revoke_session_by_hash(&live.record.base.token_hash, now, &audit)
                     .await?;
-                self.caches.forget_session(&live.record.token_hash, now);
+                self.caches
+                    .forget_session(&live.record.base.token_hash, now);
                 Ok(false)
             }
             Err(e) => {
@@ -158,7 +159,7 @@ impl Sessions<'_> {
         self.shared
             .store
             .update_session_tokens(
-                &live.record.token_hash,
+                &live.record.base.token_hash,
                 id_token_sealed.as_deref(),
                 refresh_sealed.as_deref(),
                 Some(expires),

@@ -121,7 +121,66 @@ impl SignIn<'_> {
                 "the database does not answer".into(),
             )));
         }
-        let result = self.start_inner(rt, host, rd, params, purpose).await;
+        let result: Result<LoginStart, SignInError> = async {
+            if !rt.oidc.enabled && !matches!(purpose, Purpose::TrySignIn { .. }) {
+                return Err(SignInError::NotConfigured("SSO OIDC is disabled".into()));
+            }
+            let (issuer, client_id) = sso_config(rt)?;
+            client_auth(rt)?;
+            let meta = self.rp.metadata(issuer).await?;
+            let secrets = FlowSecrets::generate();
+            let app = &rt.app;
+            let redirect_uri = format!("{}://{host}{}/callback", app.scheme, app.auth_prefix);
+            let mut extra: Vec<(&str, &str)> = rt
+                .oidc
+                .extra
+                .auth_params
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            if let Some(hd) = &rt.oidc.extra.hosted_domain {
+                extra.push(gatehouse_oidc::providers::google::hd_param(hd));
+            }
+            let url = authorize::url(
+                &AuthRequest {
+                    endpoint: &meta.authorization_endpoint,
+                    client_id,
+                    redirect_uri: &redirect_uri,
+                    scope: &rt.oidc.scopes,
+                    extra,
+                    forwarded: params
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect(),
+                },
+                &secrets,
+            )?;
+            let flow = FlowState {
+                v: 1,
+                app: app.id,
+                host: host.to_string(),
+                rd: rd.to_string(),
+                created: self.shared.now().unix_timestamp(),
+                purpose,
+                state: secrets.state.expose_secret().to_owned(),
+                nonce: secrets.nonce.expose_secret().to_owned(),
+                verifier: secrets.pkce_verifier.expose_secret().to_owned(),
+            };
+            let json = serde_json::to_vec(&flow)
+                .map_err(|e| crate::ServiceError::Internal(e.to_string()))?;
+            let sealed = self
+                .shared
+                .keys
+                .seal(&json, SealContext::LoginFlow(app.id))
+                .map_err(crate::ServiceError::from)?;
+            Ok(LoginStart {
+                redirect: url.to_string(),
+                cookie_name: flow_cookie_name(secrets.state.expose_secret()),
+                cookie_value: sealed,
+                max_age: FLOW_TTL,
+            })
+        }
+        .await;
         if let Err(e) = &result {
             self.record_failure(rt, e, client).await;
         }
@@ -182,73 +241,6 @@ impl SignIn<'_> {
         }
     }
 
-    async fn start_inner(
-        &self,
-        rt: &AppRuntime,
-        host: &HostPattern,
-        rd: &ReturnPath,
-        params: &[(String, String)],
-        purpose: Purpose,
-    ) -> Result<LoginStart, SignInError> {
-        if !rt.oidc.enabled && !matches!(purpose, Purpose::TrySignIn { .. }) {
-            return Err(SignInError::NotConfigured("SSO OIDC is disabled".into()));
-        }
-        let (issuer, client_id) = sso_config(rt)?;
-        client_auth(rt)?;
-        let meta = self.rp.metadata(issuer).await?;
-        let secrets = FlowSecrets::generate();
-        let app = &rt.app;
-        let redirect_uri = format!("{}://{host}{}/callback", app.scheme, app.auth_prefix);
-        let mut extra: Vec<(&str, &str)> = rt
-            .oidc
-            .extra
-            .auth_params
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        if let Some(hd) = &rt.oidc.extra.hosted_domain {
-            extra.push(gatehouse_oidc::providers::google::hd_param(hd));
-        }
-        let url = authorize::url(
-            &AuthRequest {
-                endpoint: &meta.authorization_endpoint,
-                client_id,
-                redirect_uri: &redirect_uri,
-                scope: &rt.oidc.scopes,
-                extra,
-                forwarded: params
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect(),
-            },
-            &secrets,
-        )?;
-        let flow = FlowState {
-            v: 1,
-            app: app.id,
-            host: host.to_string(),
-            rd: rd.to_string(),
-            created: self.shared.now().unix_timestamp(),
-            purpose,
-            state: secrets.state.expose_secret().to_owned(),
-            nonce: secrets.nonce.expose_secret().to_owned(),
-            verifier: secrets.pkce_verifier.expose_secret().to_owned(),
-        };
-        let json =
-            serde_json::to_vec(&flow).map_err(|e| crate::ServiceError::Internal(e.to_string()))?;
-        let sealed = self
-            .shared
-            .keys
-            .seal(&json, SealContext::LoginFlow(app.id))
-            .map_err(crate::ServiceError::from)?;
-        Ok(LoginStart {
-            redirect: url.to_string(),
-            cookie_name: flow_cookie_name(secrets.state.expose_secret()),
-            cookie_value: sealed,
-            max_age: FLOW_TTL,
-        })
-    }
-
     /// Complete a sign-in at the callback. `flow_cookie` looks up a cookie by
     /// name. A failure is logged and audited (`signin.failed`).
     #[tracing::instrument(level = "info", skip_all, fields(app = %rt.app.slug), err(level = "debug"))]
@@ -259,326 +251,319 @@ impl SignIn<'_> {
         flow_cookie: impl Fn(&str) -> Option<String>,
         client: &ClientInfo,
     ) -> Result<SignInDone, SignInError> {
-        let result = self.complete_inner(rt, params, flow_cookie, client).await;
-        if let Err(e) = &result {
-            self.record_failure(rt, e, client).await;
-        }
-        result
-    }
-
-    async fn complete_inner(
-        &self,
-        rt: &AppRuntime,
-        params: &CallbackParams,
-        flow_cookie: impl Fn(&str) -> Option<String>,
-        client: &ClientInfo,
-    ) -> Result<SignInDone, SignInError> {
-        let app = &rt.app;
-        let correlation_id = client.correlation_id.clone();
-        let state = params
-            .state
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .ok_or(SignInError::StateMismatch)?;
-        let sealed = flow_cookie(&flow_cookie_name(state)).ok_or(SignInError::StateMismatch)?;
-        let json = self
-            .shared
-            .keys
-            .open(&sealed, SealContext::LoginFlow(app.id))
-            .map_err(|_| SignInError::StateMismatch)?;
-        let flow: FlowState =
-            serde_json::from_slice(&json).map_err(|_| SignInError::StateMismatch)?;
-        if flow.app != app.id
-            || !gatehouse_crypto::token::secrets_equal(
-                &SecretString::from(flow.state.clone()),
-                state,
-            )
-        {
-            return Err(SignInError::StateMismatch);
-        }
-        let now = self.shared.now();
-        if now.unix_timestamp() - flow.created > FLOW_TTL.as_secs() as i64 {
-            return Err(SignInError::Expired);
-        }
-        let used_until =
-            time::OffsetDateTime::from_unix_timestamp(flow.created).unwrap_or(now) + FLOW_TTL;
-        let first_use = self
-            .shared
-            .store
-            .mark_used(
-                "flow_state",
-                gatehouse_crypto::token::lookup_hash(&format!("{}:{state}", app.id)).as_str(),
-                used_until,
-            )
-            .await
-            .map_err(crate::ServiceError::from)?;
-        if !first_use {
-            return Err(SignInError::Replayed);
-        }
-        if let Some(error) = &params.error {
-            return Err(SignInError::IdpError {
-                error: error
-                    .chars()
-                    .filter(|c| !c.is_control())
-                    .take(100)
-                    .collect(),
-                description: params
-                    .error_description
-                    .as_ref()
-                    .map(|d| d.chars().filter(|c| !c.is_control()).take(300).collect()),
-            });
-        }
-        let code = params
-            .code
-            .as_deref()
-            .filter(|c| !c.is_empty())
-            .ok_or_else(|| SignInError::IdpError {
-                error: "invalid_request".into(),
-                description: Some("the callback has no code".into()),
-            })?;
-        let (issuer, client_id) = sso_config(rt)?;
-        let idp_started = std::time::Instant::now();
-        let meta = self.rp.metadata(issuer).await?;
-        let redirect_uri = format!("{}://{}{}/callback", app.scheme, flow.host, app.auth_prefix);
-        let tokens = token::request(
-            self.rp.http(),
-            &meta.token_endpoint,
-            client_id,
-            client_auth(rt)?,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("redirect_uri", &redirect_uri),
-                ("code_verifier", &flow.verifier),
-            ],
-            now.unix_timestamp(),
-        )
-        .await?;
-        let mut idp_time = idp_started.elapsed();
-        let id_token = tokens.id_token.as_deref().ok_or_else(|| {
-            SignInError::InvalidToken(OidcError::Invalid {
-                token: "token response",
-                checks: vec![Check::failed(
-                    "id_token",
-                    "the token response has no ID token (is the openid scope requested?)",
-                )],
-            })
-        })?;
-        let (claims, checks) = validate_id_token(
-            self.rp,
-            self.shared.now(),
-            rt,
-            &meta,
-            id_token,
-            Some(&flow.nonce),
-            Some(tokens.access_token.expose_secret()),
-        )
-        .await?;
-        let sub = claims
-            .get("sub")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let mut merged = claims.clone();
-        let userinfo_started = std::time::Instant::now();
-        if let Some(info) = self
-            .rp
-            .userinfo(
-                &meta,
-                tokens.access_token.expose_secret(),
-                client_id,
-                hmac(rt),
-            )
-            .await?
-        {
-            let check = userinfo::check_sub(&info, &sub);
-            if check.is_failed() {
-                return Err(SignInError::InvalidToken(OidcError::Invalid {
-                    token: "userinfo",
-                    checks: vec![check],
-                }));
+        let result: Result<SignInDone, SignInError> = async {
+            let app = &rt.app;
+            let correlation_id = client.correlation_id.clone();
+            let state = params
+                .state
+                .as_deref()
+                .filter(|s| !s.is_empty())
+                .ok_or(SignInError::StateMismatch)?;
+            let sealed = flow_cookie(&flow_cookie_name(state)).ok_or(SignInError::StateMismatch)?;
+            let json = self
+                .shared
+                .keys
+                .open(&sealed, SealContext::LoginFlow(app.id))
+                .map_err(|_| SignInError::StateMismatch)?;
+            let flow: FlowState =
+                serde_json::from_slice(&json).map_err(|_| SignInError::StateMismatch)?;
+            if flow.app != app.id
+                || !gatehouse_crypto::token::secrets_equal(
+                    &SecretString::from(flow.state.clone()),
+                    state,
+                )
+            {
+                return Err(SignInError::StateMismatch);
             }
-            merged = userinfo::merge(&claims, &info);
-        }
-        // Aggregated and distributed claims (OIDC Core §5.6.2), from the
-        // ID token or userinfo.
-        let claim_sources = self
-            .rp
-            .resolve_claim_sources(
-                &mut merged,
-                gatehouse_oidc::claim_sources::SourceRules {
-                    issuer: &meta.issuer,
-                    jwks_uri: &meta.jwks_uri,
-                    allowed_hosts: &rt.oidc.extra.claim_source_hosts,
-                    access_token: Some(tokens.access_token.expose_secret()),
-                },
-            )
-            .await;
-        idp_time += userinfo_started.elapsed();
-        let skipped_sources: Vec<Value> = claim_sources
-            .iter()
-            .filter(|r| r.skipped.is_some())
-            .map(|r| serde_json::json!({"source": r.name, "kind": r.kind, "claims": r.claims, "reason": r.skipped}))
-            .collect();
-        if let Some(domain) = &rt.oidc.extra.hosted_domain {
-            let check = gatehouse_oidc::providers::google::check_hd(&merged, domain);
-            if check.is_failed() {
-                return Err(SignInError::InvalidToken(OidcError::Invalid {
-                    token: "ID token",
-                    checks: vec![check],
-                }));
+            let now = self.shared.now();
+            if now.unix_timestamp() - flow.created > FLOW_TTL.as_secs() as i64 {
+                return Err(SignInError::Expired);
             }
-        }
-        let mapped = mapping::map(
-            &merged,
-            &rt.oidc.claim_mappings,
-            rt.oidc.groups_claim.as_ref(),
-        );
-        if let Purpose::TrySignIn { by } = &flow.purpose {
-            let roles = match &mapped {
-                Ok(m) => {
-                    let now = self.shared.now();
-                    let would_be = gatehouse_core::user::User {
-                        id: gatehouse_core::UserId::new(),
-                        app_id: app.id,
-                        email: m.email.clone(),
-                        first_name: m.first_name.clone(),
-                        last_name: m.last_name.clone(),
-                        tags: m.tags.clone(),
-                        groups: m.groups.clone().unwrap_or_default(),
-                        status: gatehouse_core::user::UserStatus::Active,
-                        identities: Vec::new(),
-                        email_verified: Some(super::users::sign_in_verified(&rt.oidc, m)),
-                        has_password: false,
-                        created_at: now,
-                        updated_at: now,
-                        last_login_at: None,
-                    };
-                    rt.decide(&would_be).roles
-                }
-                Err(_) => Vec::new(),
-            };
-            let result = TryResult {
-                claims: merged,
-                mapped: mapped.map_err(|e| e.to_string()),
-                checks,
-                roles,
-                claim_sources,
-            };
-            let ctx = Context {
-                actor: Actor::Admin {
-                    id: String::new(),
-                    email: by.clone(),
-                },
-                correlation_id: correlation_id.clone(),
-            };
-            let audit = ctx
-                .event(Some(app.id), self.shared.now(), "sso.try_signin")
-                .target(sub.as_str())
-                .detail("mapped", result.mapped.is_ok())
-                .detail("error", result.mapped.as_ref().err().cloned())
-                .detail("claim_sources_skipped", skipped_sources.clone());
-            self.shared
+            let used_until =
+                time::OffsetDateTime::from_unix_timestamp(flow.created).unwrap_or(now) + FLOW_TTL;
+            let first_use = self
+                .shared
                 .store
-                .append_audit(&audit)
+                .mark_used(
+                    "flow_state",
+                    gatehouse_crypto::token::lookup_hash(&format!("{}:{state}", app.id)).as_str(),
+                    used_until,
+                )
                 .await
                 .map_err(crate::ServiceError::from)?;
-            return Ok(SignInDone::Tried(Box::new(result)));
-        }
-        let mapped = mapped.map_err(SignInError::Mapping)?;
-        if !skipped_sources.is_empty() {
-            // Sign-in goes on without those claims, and says so.
+            if !first_use {
+                return Err(SignInError::Replayed);
+            }
+            if let Some(error) = &params.error {
+                return Err(SignInError::IdpError {
+                    error: error
+                        .chars()
+                        .filter(|c| !c.is_control())
+                        .take(100)
+                        .collect(),
+                    description: params
+                        .error_description
+                        .as_ref()
+                        .map(|d| d.chars().filter(|c| !c.is_control()).take(300).collect()),
+                });
+            }
+            let code = params
+                .code
+                .as_deref()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| SignInError::IdpError {
+                    error: "invalid_request".into(),
+                    description: Some("the callback has no code".into()),
+                })?;
+            let (issuer, client_id) = sso_config(rt)?;
+            let idp_started = std::time::Instant::now();
+            let meta = self.rp.metadata(issuer).await?;
+            let redirect_uri = format!("{}://{}{}/callback", app.scheme, flow.host, app.auth_prefix);
+            let tokens = token::request(
+                self.rp.http(),
+                &meta.token_endpoint,
+                client_id,
+                client_auth(rt)?,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", code),
+                    ("redirect_uri", &redirect_uri),
+                    ("code_verifier", &flow.verifier),
+                ],
+                now.unix_timestamp(),
+            )
+            .await?;
+            let mut idp_time = idp_started.elapsed();
+            let id_token = tokens.id_token.as_deref().ok_or_else(|| {
+                SignInError::InvalidToken(OidcError::Invalid {
+                    token: "token response",
+                    checks: vec![Check::failed(
+                        "id_token",
+                        "the token response has no ID token (is the openid scope requested?)",
+                    )],
+                })
+            })?;
+            let (claims, checks) = validate_id_token(
+                self.rp,
+                self.shared.now(),
+                rt,
+                &meta,
+                id_token,
+                Some(&flow.nonce),
+                Some(tokens.access_token.expose_secret()),
+            )
+            .await?;
+            let sub = claims
+                .get("sub")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let mut merged = claims.clone();
+            let userinfo_started = std::time::Instant::now();
+            if let Some(info) = self
+                .rp
+                .userinfo(
+                    &meta,
+                    tokens.access_token.expose_secret(),
+                    client_id,
+                    hmac(rt),
+                )
+                .await?
+            {
+                let check = userinfo::check_sub(&info, &sub);
+                if check.is_failed() {
+                    return Err(SignInError::InvalidToken(OidcError::Invalid {
+                        token: "userinfo",
+                        checks: vec![check],
+                    }));
+                }
+                merged = userinfo::merge(&claims, &info);
+            }
+            // Aggregated and distributed claims (OIDC Core §5.6.2), from the
+            // ID token or userinfo.
+            let claim_sources = self
+                .rp
+                .resolve_claim_sources(
+                    &mut merged,
+                    gatehouse_oidc::claim_sources::SourceRules {
+                        issuer: &meta.issuer,
+                        jwks_uri: &meta.jwks_uri,
+                        allowed_hosts: &rt.oidc.extra.claim_source_hosts,
+                        access_token: Some(tokens.access_token.expose_secret()),
+                    },
+                )
+                .await;
+            idp_time += userinfo_started.elapsed();
+            let skipped_sources: Vec<Value> = claim_sources
+                .iter()
+                .filter(|r| r.skipped.is_some())
+                .map(|r| serde_json::json!({"source": r.name, "kind": r.kind, "claims": r.claims, "reason": r.skipped}))
+                .collect();
+            if let Some(domain) = &rt.oidc.extra.hosted_domain {
+                let check = gatehouse_oidc::providers::google::check_hd(&merged, domain);
+                if check.is_failed() {
+                    return Err(SignInError::InvalidToken(OidcError::Invalid {
+                        token: "ID token",
+                        checks: vec![check],
+                    }));
+                }
+            }
+            let mapped = mapping::map(
+                &merged,
+                &rt.oidc.claim_mappings,
+                rt.oidc.groups_claim.as_ref(),
+            );
+            if let Purpose::TrySignIn { by } = &flow.purpose {
+                let roles = match &mapped {
+                    Ok(m) => {
+                        let now = self.shared.now();
+                        let would_be = gatehouse_core::user::User {
+                            id: gatehouse_core::UserId::new(),
+                            app_id: app.id,
+                            email: m.email.clone(),
+                            first_name: m.first_name.clone(),
+                            last_name: m.last_name.clone(),
+                            tags: m.tags.clone(),
+                            groups: m.groups.clone().unwrap_or_default(),
+                            status: gatehouse_core::user::UserStatus::Active,
+                            identities: Vec::new(),
+                            email_verified: Some(super::users::sign_in_verified(&rt.oidc, m)),
+                            has_password: false,
+                            created_at: now,
+                            updated_at: now,
+                            last_login_at: None,
+                        };
+                        rt.decide(&would_be).roles
+                    }
+                    Err(_) => Vec::new(),
+                };
+                let result = TryResult {
+                    claims: merged,
+                    mapped: mapped.map_err(|e| e.to_string()),
+                    checks,
+                    roles,
+                    claim_sources,
+                };
+                let ctx = Context {
+                    actor: Actor::Admin {
+                        id: String::new(),
+                        email: by.clone(),
+                    },
+                    correlation_id: correlation_id.clone(),
+                };
+                let audit = ctx
+                    .event(Some(app.id), self.shared.now(), "sso.try_signin")
+                    .target(sub.as_str())
+                    .detail("mapped", result.mapped.is_ok())
+                    .detail("error", result.mapped.as_ref().err().cloned())
+                    .detail("claim_sources_skipped", skipped_sources.clone());
+                self.shared
+                    .store
+                    .append_audit(&audit)
+                    .await
+                    .map_err(crate::ServiceError::from)?;
+                return Ok(SignInDone::Tried(Box::new(result)));
+            }
+            let mapped = mapped.map_err(SignInError::Mapping)?;
+            if !skipped_sources.is_empty() {
+                // Sign-in goes on without those claims, and says so.
+                let ctx = Context {
+                    actor: Actor::User {
+                        id: String::new(),
+                        email: mapped.email.to_string(),
+                    },
+                    correlation_id: correlation_id.clone(),
+                };
+                let audit = ctx
+                    .event(Some(app.id), self.shared.now(), "signin.claims_incomplete")
+                    .target(sub.as_str())
+                    .detail("claim_sources_skipped", skipped_sources);
+                self.shared
+                    .store
+                    .append_audit(&audit)
+                    .await
+                    .map_err(crate::ServiceError::from)?;
+            }
+            // The identity is keyed by the token's own issuer (for Entra multi-tenant, the tenant's).
+            let token_iss = claims
+                .get("iss")
+                .and_then(Value::as_str)
+                .unwrap_or(issuer.as_str())
+                .to_owned();
+            if flow.purpose == Purpose::AdminSignIn {
+                return Ok(SignInDone::Admin {
+                    issuer: token_iss,
+                    sub,
+                    mapped: Box::new(mapped),
+                    rd: safe_rd(&flow.rd, "/admin/auth"),
+                });
+            }
             let ctx = Context {
                 actor: Actor::User {
                     id: String::new(),
                     email: mapped.email.to_string(),
                 },
-                correlation_id: correlation_id.clone(),
+                correlation_id,
             };
-            let audit = ctx
-                .event(Some(app.id), self.shared.now(), "signin.claims_incomplete")
-                .target(sub.as_str())
-                .detail("claim_sources_skipped", skipped_sources);
-            self.shared
-                .store
-                .append_audit(&audit)
-                .await
-                .map_err(crate::ServiceError::from)?;
-        }
-        // The identity is keyed by the token's own issuer (for Entra multi-tenant, the tenant's).
-        let token_iss = claims
-            .get("iss")
-            .and_then(Value::as_str)
-            .unwrap_or(issuer.as_str())
-            .to_owned();
-        if flow.purpose == Purpose::AdminSignIn {
-            return Ok(SignInDone::Admin {
-                issuer: token_iss,
-                sub,
-                mapped: Box::new(mapped),
-                rd: safe_rd(&flow.rd, "/admin/auth"),
-            });
-        }
-        let ctx = Context {
-            actor: Actor::User {
-                id: String::new(),
-                email: mapped.email.to_string(),
-            },
-            correlation_id,
-        };
-        let user = self
-            .directory()
-            .sign_in_user(
-                app.id,
-                &token_iss,
-                &sub,
-                &mapped,
-                Some(super::users::sign_in_verified(&rt.oidc, &mapped)),
-                &ctx,
-            )
-            .await?;
-        if user.status != gatehouse_core::user::UserStatus::Active {
-            return Err(SignInError::Disabled {
+            let user = self
+                .directory()
+                .sign_in_user(
+                    app.id,
+                    &token_iss,
+                    &sub,
+                    &mapped,
+                    Some(super::users::sign_in_verified(&rt.oidc, &mapped)),
+                    &ctx,
+                )
+                .await?;
+            if user.status != gatehouse_core::user::UserStatus::Active {
+                return Err(SignInError::Disabled {
+                    email: user.email.to_string(),
+                });
+            }
+            if !rt.decide(&user).allowed() {
+                return Err(SignInError::NoAccess {
+                    email: user.email.to_string(),
+                });
+            }
+            let seal = |v: &str, ctx: SealContext| self.shared.keys.seal(v.as_bytes(), ctx).ok();
+            let idp = IdpSessionData {
+                issuer: Some(token_iss),
+                sid: claims.get("sid").and_then(Value::as_str).map(str::to_owned),
+                id_token_sealed: seal(id_token, SealContext::IdToken(app.id)),
+                refresh_token_sealed: tokens
+                    .refresh_token
+                    .as_ref()
+                    .and_then(|r| seal(r.expose_secret(), SealContext::RefreshToken(app.id))),
+                token_expires_at: claims
+                    .get("exp")
+                    .and_then(Value::as_i64)
+                    .and_then(|e| time::OffsetDateTime::from_unix_timestamp(e).ok()),
+            };
+            let ctx = Context {
+                actor: Actor::User {
+                    id: user.id.to_string(),
+                    email: user.email.to_string(),
+                },
+                correlation_id: ctx.correlation_id,
+            };
+            let issued = self
+                .sessions()
+                .create(app, &user, "oidc", client, idp, &ctx)
+                .await?;
+            tracing::info!(app = %app.slug, outcome = "succeeded", method = "oidc", "signed in");
+            Ok(SignInDone::SignedIn {
+                issued,
+                rd: safe_rd(&flow.rd, app.auth_prefix.as_str()),
                 email: user.email.to_string(),
-            });
+                idp_time,
+            })
         }
-        if !rt.decide(&user).allowed() {
-            return Err(SignInError::NoAccess {
-                email: user.email.to_string(),
-            });
+        .await;
+        if let Err(e) = &result {
+            self.record_failure(rt, e, client).await;
         }
-        let seal = |v: &str, ctx: SealContext| self.shared.keys.seal(v.as_bytes(), ctx).ok();
-        let idp = IdpSessionData {
-            issuer: Some(token_iss),
-            sid: claims.get("sid").and_then(Value::as_str).map(str::to_owned),
-            id_token_sealed: seal(id_token, SealContext::IdToken(app.id)),
-            refresh_token_sealed: tokens
-                .refresh_token
-                .as_ref()
-                .and_then(|r| seal(r.expose_secret(), SealContext::RefreshToken(app.id))),
-            token_expires_at: claims
-                .get("exp")
-                .and_then(Value::as_i64)
-                .and_then(|e| time::OffsetDateTime::from_unix_timestamp(e).ok()),
-        };
-        let ctx = Context {
-            actor: Actor::User {
-                id: user.id.to_string(),
-                email: user.email.to_string(),
-            },
-            correlation_id: ctx.correlation_id,
-        };
-        let issued = self
-            .sessions()
-            .create(app, &user, "oidc", client, idp, &ctx)
-            .await?;
-        tracing::info!(app = %app.slug, outcome = "succeeded", method = "oidc", "signed in");
-        Ok(SignInDone::SignedIn {
-            issued,
-            rd: safe_rd(&flow.rd, app.auth_prefix.as_str()),
-            email: user.email.to_string(),
-            idp_time,
-        })
+        result
     }
 }
 

@@ -4,10 +4,10 @@
 //! updated from the claims at every sign-in (a claim that is gone removes its
 //! tag); tags an administrator set stay.
 
+use gatehouse_core::AppId;
 use gatehouse_core::claims::MappedIdentity;
 use gatehouse_core::sso::OidcSettings;
-use gatehouse_core::user::{Identity, TagSource, User, UserStatus};
-use gatehouse_core::{AppId, UserId};
+use gatehouse_core::user::{Identity, TagSource, User};
 use gatehouse_store::{PasswordChange, StoreError};
 
 use super::SignInError;
@@ -167,25 +167,15 @@ impl crate::users::Directory<'_> {
             return Ok(user);
         }
         let user = User {
-            id: UserId::new(),
-            app_id: app,
-            email: m.email.clone(),
             first_name: m.first_name.clone(),
             last_name: m.last_name.clone(),
             tags: m.tags.clone(),
             groups: m.groups.clone().unwrap_or_default(),
-            status: UserStatus::Active,
             identities: vec![identity],
             email_verified: verified,
-            has_password: false,
-            created_at: now,
-            updated_at: now,
-            last_login_at: None,
+            ..User::new(app, m.email.clone(), now)
         };
-        let audit = ctx
-            .event(Some(app), now, "user.created")
-            .target(user.email.as_str())
-            .detail("user_id", user.id.to_string())
+        let audit = crate::users::created_event(ctx, &user)
             .detail("source", "idp")
             .detail("issuer", issuer);
         match store.create_user(&user, None, &audit).await {

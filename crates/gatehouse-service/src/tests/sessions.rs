@@ -65,9 +65,9 @@ async fn a_session_is_found_from_its_cookie_and_only_in_its_application() {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].ip.as_deref(), Some("192.0.2.7"));
+    assert_eq!(listed[0].base.ip.as_deref(), Some("192.0.2.7"));
     assert_ne!(
-        listed[0].token_hash.as_str(),
+        listed[0].base.token_hash.as_str(),
         cookie,
         "only the hash is stored"
     );

@@ -4,7 +4,7 @@ use gatehouse_core::{AuditEvent, TokenHash};
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use super::{AuditedTx, Backend, DbRow, from_ms, from_ms_opt, ms, parse_id, parse_token_hash};
+use super::{AuditedTx, Backend, DbRow, from_ms, from_ms_opt, ms, parse_id};
 use crate::StoreError;
 use crate::admins::{AdminRecord, AdminSessionRecord, AdminStore};
 use crate::changes::Changed;
@@ -32,16 +32,8 @@ fn admin_from_row(row: &DbRow) -> Result<AdminRecord, StoreError> {
 
 fn session_from_row(row: &DbRow) -> Result<AdminSessionRecord, StoreError> {
     Ok(AdminSessionRecord {
-        id: parse_id(row.try_get::<&str, _>("id")?)?,
-        token_hash: parse_token_hash(row.try_get("token_hash")?)?,
+        base: super::sessions::base_from_row(row)?,
         admin_id: parse_id(row.try_get::<&str, _>("admin_id")?)?,
-        method: row.try_get("method")?,
-        created_at: from_ms(row.try_get("created_at")?)?,
-        last_seen_at: from_ms(row.try_get("last_seen_at")?)?,
-        expires_at: from_ms(row.try_get("expires_at")?)?,
-        revoked_at: from_ms_opt(row.try_get("revoked_at")?)?,
-        ip: row.try_get("ip")?,
-        user_agent: row.try_get("user_agent")?,
     })
 }
 
@@ -151,26 +143,23 @@ impl AdminStore for Backend {
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
         let mut tx = AuditedTx::begin(self).await?;
-        sqlx::query(
-            "INSERT INTO admin_sessions (id, token_hash, admin_id, method, created_at, last_seen_at, expires_at, ip, user_agent)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        super::sessions::bind_base(
+            sqlx::query(
+                "INSERT INTO admin_sessions (id, token_hash, method, created_at, last_seen_at, expires_at, ip, user_agent, admin_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            ),
+            &s.base,
         )
-        .bind(s.id.to_string())
-        .bind(s.token_hash.as_str())
         .bind(s.admin_id.to_string())
-        .bind(&s.method)
-        .bind(ms(s.created_at))
-        .bind(ms(s.last_seen_at))
-        .bind(ms(s.expires_at))
-        .bind(&s.ip)
-        .bind(&s.user_agent)
         .execute(tx.conn())
         .await?;
-        sqlx::query("UPDATE admins SET last_login_at = $2 WHERE id = $1")
-            .bind(s.admin_id.to_string())
-            .bind(ms(s.created_at))
-            .execute(tx.conn())
-            .await?;
+        super::sessions::note_sign_in(
+            &mut tx,
+            "UPDATE admins SET last_login_at = $2 WHERE id = $1",
+            s.admin_id.to_string(),
+            s.base.created_at,
+        )
+        .await?;
         tx.commit(audit).await?;
         Ok(())
     }
@@ -213,12 +202,13 @@ impl AdminStore for Backend {
         audit: &AuditEvent,
     ) -> Result<bool, StoreError> {
         let mut tx = AuditedTx::begin(self).await?;
-        let res = sqlx::query("UPDATE admin_sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL")
-            .bind(token_hash.as_str())
-            .bind(ms(at))
-            .execute(tx.conn())
-            .await?;
-        let revoked = res.rows_affected() > 0;
+        let revoked = super::sessions::end_by_hash(
+            &mut tx,
+            "UPDATE admin_sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
+            token_hash,
+            at,
+        )
+        .await?;
         if revoked {
             tx.commit(audit).await?;
         }

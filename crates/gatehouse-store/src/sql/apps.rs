@@ -1,3 +1,4 @@
+use super::tx::Query;
 use std::collections::HashMap;
 
 use async_trait::async_trait;
@@ -7,7 +8,7 @@ use gatehouse_core::{AppId, Application, AuditEvent, Slug, TokenHash};
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use super::{AuditedTx, Backend, Conn, Db, DbRow, from_ms, ms, parse_id};
+use super::{AuditedTx, Backend, Conn, DbRow, from_ms, ms, parse_id};
 use crate::StoreError;
 use crate::apps::{AppStore, SealedSecretChange, StoredOidc};
 use crate::changes::Changed;
@@ -96,8 +97,6 @@ impl Backend {
         Ok(())
     }
 }
-
-type Query<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>;
 
 /// Bind an application's fields as `$1`..`$7` (id, name, slug, upstream
 /// URL, scheme, auth prefix, updated at): the insert and the update share them.

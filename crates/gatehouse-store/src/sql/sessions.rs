@@ -1,3 +1,4 @@
+use super::tx::Query;
 use async_trait::async_trait;
 use gatehouse_core::{AppId, AuditEvent, SessionId, TokenHash, UserId};
 use sqlx::Row;
@@ -5,7 +6,7 @@ use time::OffsetDateTime;
 
 use super::{AuditedTx, Backend, DbRow, from_ms, from_ms_opt, ms, parse_id, parse_token_hash};
 use crate::StoreError;
-use crate::sessions::{NewSession, SessionRecord, SessionStore};
+use crate::sessions::{NewSession, SessionBase, SessionRecord, SessionStore};
 
 macro_rules! select_sessions {
     ($tail:literal) => {
@@ -17,12 +18,11 @@ macro_rules! select_sessions {
     };
 }
 
-fn session_from_row(row: &DbRow) -> Result<SessionRecord, StoreError> {
-    Ok(SessionRecord {
+/// The columns every session table has, read from `row`.
+pub(super) fn base_from_row(row: &DbRow) -> Result<SessionBase, StoreError> {
+    Ok(SessionBase {
         id: parse_id(row.try_get::<&str, _>("id")?)?,
         token_hash: parse_token_hash(row.try_get("token_hash")?)?,
-        app_id: parse_id(row.try_get::<&str, _>("app_id")?)?,
-        user_id: parse_id(row.try_get::<&str, _>("user_id")?)?,
         method: row.try_get("method")?,
         created_at: from_ms(row.try_get("created_at")?)?,
         last_seen_at: from_ms(row.try_get("last_seen_at")?)?,
@@ -30,6 +30,60 @@ fn session_from_row(row: &DbRow) -> Result<SessionRecord, StoreError> {
         revoked_at: from_ms_opt(row.try_get("revoked_at")?)?,
         ip: row.try_get("ip")?,
         user_agent: row.try_get("user_agent")?,
+    })
+}
+
+/// Bind the columns every session table has as `$1`..`$8` (id, token hash,
+/// method, created, last seen, expires, address, browser).
+pub(super) fn bind_base<'q>(q: Query<'q>, b: &'q SessionBase) -> Query<'q> {
+    q.bind(b.id.to_string())
+        .bind(b.token_hash.as_str())
+        .bind(&b.method)
+        .bind(ms(b.created_at))
+        .bind(ms(b.last_seen_at))
+        .bind(ms(b.expires_at))
+        .bind(&b.ip)
+        .bind(&b.user_agent)
+}
+
+/// Mark the session behind `token_hash` ended at `at` with `sql` (an
+/// `UPDATE` of its table: `$1` the hash, `$2` the time, only if it has not
+/// ended). Returns whether it had not.
+pub(super) async fn end_by_hash(
+    tx: &mut AuditedTx,
+    sql: &'static str,
+    token_hash: &TokenHash,
+    at: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let res = sqlx::query(sql)
+        .bind(token_hash.as_str())
+        .bind(ms(at))
+        .execute(tx.conn())
+        .await?;
+    Ok(res.rows_affected() > 0)
+}
+
+/// Record a sign-in with `sql` (an `UPDATE` of the owner's last sign-in:
+/// `$1` the owner's id, `$2` the time).
+pub(super) async fn note_sign_in(
+    tx: &mut AuditedTx,
+    sql: &'static str,
+    owner: String,
+    at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query(sql)
+        .bind(owner)
+        .bind(ms(at))
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+fn session_from_row(row: &DbRow) -> Result<SessionRecord, StoreError> {
+    Ok(SessionRecord {
+        base: base_from_row(row)?,
+        app_id: parse_id(row.try_get::<&str, _>("app_id")?)?,
+        user_id: parse_id(row.try_get::<&str, _>("user_id")?)?,
         idp_issuer: row.try_get("idp_issuer")?,
         idp_sid: row.try_get("idp_sid")?,
         id_token_sealed: row.try_get("id_token_sealed")?,
@@ -42,21 +96,16 @@ fn session_from_row(row: &DbRow) -> Result<SessionRecord, StoreError> {
 impl SessionStore for Backend {
     async fn create_session(&self, s: &NewSession, audit: &AuditEvent) -> Result<(), StoreError> {
         let mut tx = AuditedTx::begin(self).await?;
-        sqlx::query(
-            "INSERT INTO sessions (id, token_hash, app_id, user_id, method, created_at, last_seen_at, expires_at,
-                                   ip, user_agent, idp_issuer, idp_sid, id_token_sealed, refresh_token_sealed, token_expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        bind_base(
+            sqlx::query(
+                "INSERT INTO sessions (id, token_hash, method, created_at, last_seen_at, expires_at, ip, user_agent,
+                                       app_id, user_id, idp_issuer, idp_sid, id_token_sealed, refresh_token_sealed, token_expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            ),
+            &s.base,
         )
-        .bind(s.id.to_string())
-        .bind(s.token_hash.as_str())
         .bind(s.app_id.to_string())
         .bind(s.user_id.to_string())
-        .bind(&s.method)
-        .bind(ms(s.created_at))
-        .bind(ms(s.last_seen_at))
-        .bind(ms(s.expires_at))
-        .bind(&s.ip)
-        .bind(&s.user_agent)
         .bind(&s.idp_issuer)
         .bind(&s.idp_sid)
         .bind(&s.id_token_sealed)
@@ -64,11 +113,13 @@ impl SessionStore for Backend {
         .bind(s.token_expires_at.map(ms))
         .execute(tx.conn())
         .await?;
-        sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
-            .bind(s.user_id.to_string())
-            .bind(ms(s.created_at))
-            .execute(tx.conn())
-            .await?;
+        note_sign_in(
+            &mut tx,
+            "UPDATE users SET last_login_at = $2 WHERE id = $1",
+            s.user_id.to_string(),
+            s.base.created_at,
+        )
+        .await?;
         tx.commit(audit).await?;
         Ok(())
     }
@@ -167,14 +218,13 @@ impl SessionStore for Backend {
         audit: &AuditEvent,
     ) -> Result<bool, StoreError> {
         let mut tx = AuditedTx::begin(self).await?;
-        let res = sqlx::query(
+        let revoked = end_by_hash(
+            &mut tx,
             "UPDATE sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
+            token_hash,
+            at,
         )
-        .bind(token_hash.as_str())
-        .bind(ms(at))
-        .execute(tx.conn())
         .await?;
-        let revoked = res.rows_affected() > 0;
         if revoked {
             tx.session_ended(token_hash);
             tx.commit(audit).await?;

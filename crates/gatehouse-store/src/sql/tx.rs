@@ -9,6 +9,10 @@ use gatehouse_core::{AuditEvent, TokenHash};
 use super::{Backend, Conn, Db, ms, write_change};
 use crate::{Changed, StoreError};
 
+/// A statement being built on this backend (for helpers that bind the
+/// columns several statements share).
+pub(crate) type Query<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>;
+
 /// A write transaction whose commit takes its audit event (see the module).
 /// Dropped without a commit, it rolls back.
 pub(crate) struct AuditedTx {

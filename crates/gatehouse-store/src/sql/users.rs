@@ -1,3 +1,4 @@
+use super::tx::Query;
 use std::collections::HashMap;
 
 use async_trait::async_trait;
@@ -48,6 +49,22 @@ fn base_user(row: &DbRow) -> Result<(User, Option<String>), StoreError> {
         },
         hash,
     ))
+}
+
+/// Bind a user's fields as `$1`..`$10` (id, application, e-mail, its
+/// normalized form, names, status, updated at, last sign-in, verified):
+/// the insert and the update share them.
+fn bind_user<'q>(q: Query<'q>, user: &'q User) -> Query<'q> {
+    q.bind(user.id.to_string())
+        .bind(user.app_id.to_string())
+        .bind(user.email.as_str())
+        .bind(user.email.normalized())
+        .bind(&user.first_name)
+        .bind(&user.last_name)
+        .bind(user.status.as_str())
+        .bind(ms(user.updated_at))
+        .bind(user.last_login_at.map(ms))
+        .bind(user.email_verified)
 }
 
 impl Backend {
@@ -112,6 +129,18 @@ impl Backend {
             u.identities = idents.remove(&id).unwrap_or_default();
         }
         Ok(users)
+    }
+
+    /// One user read from `users` (with its password hash), completed.
+    async fn complete_one(
+        &self,
+        row: Option<DbRow>,
+    ) -> Result<Option<(User, Option<String>)>, StoreError> {
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let (user, hash) = base_user(&row)?;
+        Ok(self.complete_users(vec![user]).await?.pop().map(|u| (u, hash)))
     }
 
     /// Rows of a child table of `users` for the users `ids` (a JSON list),
@@ -195,22 +224,15 @@ impl UserStore for Backend {
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
         let mut tx = AuditedTx::begin(self).await?;
-        sqlx::query(
-            "INSERT INTO users (id, app_id, email, email_lower, first_name, last_name, status, password_hash, created_at, updated_at, last_login_at, email_verified)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        bind_user(
+            sqlx::query(
+                "INSERT INTO users (id, app_id, email, email_lower, first_name, last_name, status, updated_at, last_login_at, email_verified, password_hash, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            ),
+            user,
         )
-        .bind(user.id.to_string())
-        .bind(user.app_id.to_string())
-        .bind(user.email.as_str())
-        .bind(user.email.normalized())
-        .bind(&user.first_name)
-        .bind(&user.last_name)
-        .bind(user.status.as_str())
         .bind(password_hash)
         .bind(ms(user.created_at))
-        .bind(ms(user.updated_at))
-        .bind(user.last_login_at.map(ms))
-        .bind(user.email_verified)
         .execute(tx.conn())
         .await?;
         Self::write_user_children(tx.conn(), user, user.created_at).await?;
@@ -229,24 +251,17 @@ impl UserStore for Backend {
             PasswordChange::Set(h) => (true, Some(h)),
         };
         let mut tx = AuditedTx::begin(self).await?;
-        let res = sqlx::query(
-            "UPDATE users SET email = $3, email_lower = $4, first_name = $5, last_name = $6, status = $7,
-                password_hash = CASE WHEN $8 THEN $9 ELSE password_hash END,
-                updated_at = $10, last_login_at = $11, email_verified = $12
-             WHERE id = $1 AND app_id = $2",
+        let res = bind_user(
+            sqlx::query(
+                "UPDATE users SET email = $3, email_lower = $4, first_name = $5, last_name = $6, status = $7,
+                    updated_at = $8, last_login_at = $9, email_verified = $10,
+                    password_hash = CASE WHEN $11 THEN $12 ELSE password_hash END
+                 WHERE id = $1 AND app_id = $2",
+            ),
+            user,
         )
-        .bind(user.id.to_string())
-        .bind(user.app_id.to_string())
-        .bind(user.email.as_str())
-        .bind(user.email.normalized())
-        .bind(&user.first_name)
-        .bind(&user.last_name)
-        .bind(user.status.as_str())
         .bind(set_pw)
         .bind(pw)
-        .bind(ms(user.updated_at))
-        .bind(user.last_login_at.map(ms))
-        .bind(user.email_verified)
         .execute(tx.conn())
         .await?;
         if res.rows_affected() == 0 {
@@ -280,16 +295,12 @@ impl UserStore for Backend {
     }
 
     async fn get_user(&self, app: AppId, id: UserId) -> Result<Option<User>, StoreError> {
-        let Some(row) = sqlx::query(select_users!("WHERE id = $1 AND app_id = $2"))
+        let row = sqlx::query(select_users!("WHERE id = $1 AND app_id = $2"))
             .bind(id.to_string())
             .bind(app.to_string())
             .fetch_optional(&self.pool)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let (user, _) = base_user(&row)?;
-        Ok(self.complete_users(vec![user]).await?.pop())
+            .await?;
+        Ok(self.complete_one(row).await?.map(|(u, _)| u))
     }
 
     async fn find_user_by_email(
@@ -297,17 +308,12 @@ impl UserStore for Backend {
         app: AppId,
         email_lower: &str,
     ) -> Result<Option<(User, Option<String>)>, StoreError> {
-        let Some(row) = sqlx::query(select_users!("WHERE app_id = $1 AND email_lower = $2"))
+        let row = sqlx::query(select_users!("WHERE app_id = $1 AND email_lower = $2"))
             .bind(app.to_string())
             .bind(email_lower)
             .fetch_optional(&self.pool)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let (user, hash) = base_user(&row)?;
-        let user = self.complete_users(vec![user]).await?.pop();
-        Ok(user.map(|u| (u, hash)))
+            .await?;
+        self.complete_one(row).await
     }
 
     async fn find_user_by_identity(
@@ -316,19 +322,15 @@ impl UserStore for Backend {
         issuer: &str,
         subject: &str,
     ) -> Result<Option<User>, StoreError> {
-        let Some(row) = sqlx::query(select_users!(
+        let row = sqlx::query(select_users!(
             "WHERE id = (SELECT user_id FROM identities WHERE app_id = $1 AND issuer = $2 AND subject = $3)"
         ))
         .bind(app.to_string())
         .bind(issuer)
         .bind(subject)
         .fetch_optional(&self.pool)
-        .await?
-        else {
-            return Ok(None);
-        };
-        let (user, _) = base_user(&row)?;
-        Ok(self.complete_users(vec![user]).await?.pop())
+        .await?;
+        Ok(self.complete_one(row).await?.map(|(u, _)| u))
     }
 
     async fn list_users(&self, app: AppId, query: &UserQuery) -> Result<Vec<User>, StoreError> {

@@ -283,14 +283,14 @@ pub struct SessionView {
 impl From<&SessionRecord> for SessionView {
     fn from(s: &SessionRecord) -> Self {
         Self {
-            id: s.id,
+            id: s.base.id,
             user_id: s.user_id,
-            method: s.method.clone(),
-            created_at: s.created_at,
-            last_seen_at: s.last_seen_at,
-            expires_at: s.expires_at,
-            ip: s.ip.clone(),
-            user_agent: s.user_agent.clone(),
+            method: s.base.method.clone(),
+            created_at: s.base.created_at,
+            last_seen_at: s.base.last_seen_at,
+            expires_at: s.base.expires_at,
+            ip: s.base.ip.clone(),
+            user_agent: s.base.user_agent.clone(),
         }
     }
 }
