@@ -15,7 +15,8 @@ pub const ALGORITHMS: [&str; 9] = [
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
 ];
 
-/// Bearer-token settings of one application.
+/// Bearer-token settings of one application, validated
+/// ([`ApiAccessInput::validate`] makes them; stored and read back as they are).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -32,6 +33,46 @@ pub struct ApiAccess {
     pub public_key_pem: Option<String>,
     /// The accepted signature algorithms.
     pub algorithms: Vec<String>,
+}
+
+/// Bearer-token settings as sent (`PUT /api/v1/apps/{id}/api-access`, the
+/// console form): the same fields, not yet checked.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiAccessInput {
+    /// Whether bearer tokens are accepted.
+    pub enabled: bool,
+    /// The audience (`aud`) a token must carry; empty: the SSO Client ID.
+    pub audience: Option<String>,
+    /// The issuer (`iss`) a token must carry; empty: the SSO Issuer URL.
+    pub issuer: Option<String>,
+    /// Where the verification keys are; empty: the IdP's `jwks_uri`.
+    pub jwks_url: Option<String>,
+    /// A PEM public key (SPKI) to verify with instead of a JWK Set.
+    pub public_key_pem: Option<String>,
+    /// The accepted signature algorithms (default: all of [`ALGORITHMS`]).
+    pub algorithms: Vec<String>,
+}
+
+impl Default for ApiAccessInput {
+    fn default() -> Self {
+        ApiAccess::default().into()
+    }
+}
+
+impl From<ApiAccess> for ApiAccessInput {
+    /// The input that validates to `a` again.
+    fn from(a: ApiAccess) -> Self {
+        Self {
+            enabled: a.enabled,
+            audience: a.audience,
+            issuer: a.issuer,
+            jwks_url: a.jwks_url,
+            public_key_pem: a.public_key_pem,
+            algorithms: a.algorithms,
+        }
+    }
 }
 
 impl Default for ApiAccess {
@@ -51,10 +92,10 @@ fn blank_to_none(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
-impl ApiAccess {
+impl ApiAccessInput {
     /// Validate the settings as sent. `sso_issuer` and `sso_client_id` are
     /// the application's SSO settings, the defaults of `issuer` and `audience`.
-    pub fn validate(self, sso_issuer: &str, sso_client_id: &str) -> Result<Self, Invalid> {
+    pub fn validate(self, sso_issuer: &str, sso_client_id: &str) -> Result<ApiAccess, Invalid> {
         let mut c = Collector::new();
         let audience = blank_to_none(self.audience);
         let issuer = blank_to_none(self.issuer);
@@ -130,7 +171,7 @@ impl ApiAccess {
             }
         }
         c.finish()?;
-        Ok(Self {
+        Ok(ApiAccess {
             enabled: self.enabled,
             audience,
             issuer,
@@ -139,7 +180,9 @@ impl ApiAccess {
             algorithms,
         })
     }
+}
 
+impl ApiAccess {
     /// The issuer tokens must carry.
     pub fn effective_issuer<'a>(&'a self, sso_issuer: &'a str) -> &'a str {
         self.issuer.as_deref().unwrap_or(sso_issuer)
@@ -164,9 +207,9 @@ mod tests {
 
     #[test]
     fn defaults_come_from_the_sso_settings() {
-        let a = ApiAccess {
+        let a = ApiAccessInput {
             enabled: true,
-            ..ApiAccess::default()
+            ..ApiAccessInput::default()
         }
         .validate("https://idp.example", "shop")
         .unwrap_or_else(|e| panic!("{e}"));
@@ -180,10 +223,10 @@ mod tests {
 
     #[test]
     fn none_and_hmac_are_refused() {
-        let a = ApiAccess {
+        let a = ApiAccessInput {
             enabled: true,
             algorithms: vec!["none".into(), "HS256".into(), "XX1".into(), "rs256".into()],
-            ..ApiAccess::default()
+            ..ApiAccessInput::default()
         };
         assert_eq!(
             fields(a.validate("https://idp.example", "shop")),
@@ -193,22 +236,22 @@ mod tests {
 
     #[test]
     fn enabled_without_an_issuer_or_audience_is_refused() {
-        let a = ApiAccess {
+        let a = ApiAccessInput {
             enabled: true,
-            ..ApiAccess::default()
+            ..ApiAccessInput::default()
         };
         assert_eq!(fields(a.validate("", "")), vec!["issuer", "audience"]);
-        let off = ApiAccess::default().validate("", "");
+        let off = ApiAccessInput::default().validate("", "");
         assert!(off.is_ok());
     }
 
     #[test]
     fn key_sources_are_checked() {
-        let a = ApiAccess {
+        let a = ApiAccessInput {
             enabled: true,
             jwks_url: Some("http://keys.example/jwks".into()),
             public_key_pem: Some("not a key".into()),
-            ..ApiAccess::default()
+            ..ApiAccessInput::default()
         };
         assert_eq!(
             fields(a.validate("https://idp.example", "shop")),

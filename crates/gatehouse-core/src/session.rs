@@ -58,6 +58,42 @@ impl Default for SessionPolicy {
     }
 }
 
+/// How someone signed in: with a local password or through the OpenID
+/// Provider. Stored with the session (`password`, `oidc`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInMethod {
+    /// A local password (application users and administrators).
+    Password,
+    /// The OpenID Provider (SSO OIDC).
+    Oidc,
+}
+
+impl SignInMethod {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::Oidc => "oidc",
+        }
+    }
+
+    /// The method of a stored name, if it is one.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "password" => Some(Self::Password),
+            "oidc" => Some(Self::Oidc),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for SignInMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

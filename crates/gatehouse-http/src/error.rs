@@ -384,7 +384,7 @@ impl HttpError {
                 format!(
                     "You are signed in as {email}. This part of the application ({}) needs the role {}. Ask an administrator to grant it.",
                     r.prefix,
-                    r.roles.join(" or ")
+                    gatehouse_core::access::Role::join(&r.roles, " or ")
                 ),
             ),
         }

@@ -30,7 +30,7 @@ pub struct Identified {
     /// The user.
     pub user: Arc<User>,
     /// Their roles in the application.
-    pub roles: Vec<String>,
+    pub roles: Vec<gatehouse_core::access::Role>,
     /// How they were identified.
     pub via: Via,
 }

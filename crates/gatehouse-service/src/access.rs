@@ -3,7 +3,9 @@
 //! Changes reach every node's routing snapshot through the change feed, so
 //! they apply on the next request without anyone signing out.
 
-use gatehouse_core::access::{AccessPolicy, Authorization, Grant, NewGrant};
+use gatehouse_core::access::{
+    AccessPolicy, AccessPolicyInput, Authorization, Grant, NewGrant, Role,
+};
 use gatehouse_core::ids::GrantId;
 use gatehouse_core::user::User;
 use gatehouse_core::{Actor, AppId, AuditEvent};
@@ -83,7 +85,7 @@ impl Access<'_> {
                 if let Some(rule) = &denied.rule {
                     event = event
                         .detail("rule", rule.prefix.clone())
-                        .detail("needs", rule.roles.clone());
+                        .detail("needs", Role::join(&rule.roles, " "));
                 }
                 if repeated_before > 0 {
                     event = event.detail("repeated_before", repeated_before);
@@ -181,7 +183,7 @@ impl Access<'_> {
     pub async fn policy(&self, app: AppId) -> Result<AccessPolicy, ServiceError> {
         self.shared.app(app).await?;
         match self.shared.store.get_app_setting(app, ACCESS_KEY).await? {
-            Some(v) => serde_json::from_value::<AccessPolicy>(v)
+            Some(v) => serde_json::from_value::<AccessPolicyInput>(v)
                 .map_err(|e| ServiceError::Internal(e.to_string()))
                 .and_then(|p| p.validate().map_err(ServiceError::Invalid)),
             None => Ok(AccessPolicy::default()),
@@ -193,7 +195,7 @@ impl Access<'_> {
     pub async fn put_policy(
         &self,
         app: AppId,
-        policy: AccessPolicy,
+        policy: AccessPolicyInput,
         ctx: &Context,
     ) -> Result<AccessPolicy, ServiceError> {
         let application = self.shared.app(app).await?;
@@ -204,7 +206,10 @@ impl Access<'_> {
         let audit = ctx
             .event(Some(app), now, "access.updated")
             .target(application.slug.as_str())
-            .detail("default_role", policy.default_role.clone())
+            .detail(
+                "default_role",
+                policy.default_role.as_ref().map(Role::as_str),
+            )
             .detail("routes", policy.routes.len());
         self.shared
             .store

@@ -177,6 +177,7 @@ impl Admin<'_> {
             self.shared.store.append_audit(&refuse("disabled")).await?;
             return Err(ServiceError::Unauthorized);
         }
-        self.create_session(&admin, "oidc", client).await
+        self.create_session(&admin, gatehouse_core::session::SignInMethod::Oidc, client)
+            .await
     }
 }

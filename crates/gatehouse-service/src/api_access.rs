@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use gatehouse_core::AppId;
-use gatehouse_core::api_access::ApiAccess;
+use gatehouse_core::api_access::{ApiAccess, ApiAccessInput};
 use gatehouse_core::user::{User, UserStatus};
 use gatehouse_core::{Actor, UserId};
 use gatehouse_oidc::bearer::{self, BearerRules};
@@ -136,7 +136,7 @@ impl Bearer<'_> {
     pub async fn put_settings(
         &self,
         app: AppId,
-        input: ApiAccess,
+        input: ApiAccessInput,
         ctx: &Context,
     ) -> Result<ApiAccess, ServiceError> {
         let application = self.shared.app(app).await?;

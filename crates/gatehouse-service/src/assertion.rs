@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use gatehouse_core::access::Role;
 use gatehouse_core::user::User;
 use gatehouse_core::{Actor, UserId};
 use gatehouse_crypto::MasterKeys;
@@ -181,7 +182,7 @@ fn fresh_key() -> Result<(EcKey, String), ServiceError> {
 /// A signed assertion, cached.
 struct Signed {
     user: Arc<User>,
-    roles: Vec<String>,
+    roles: Vec<Role>,
     aud: String,
     kid: String,
     exp: i64,
@@ -370,7 +371,7 @@ impl Assertions<'_> {
         app_slug: &str,
         aud: &str,
         user: &Arc<User>,
-        roles: &[String],
+        roles: &[Role],
     ) -> Result<Arc<str>, ServiceError> {
         let routes = self.router.current();
         let Some(ring) = routes.signer() else {
@@ -407,7 +408,7 @@ impl Assertions<'_> {
             "family_name": user.last_name,
             "name": name,
             "groups": user.groups,
-            "roles": roles,
+            "roles": roles.iter().map(Role::as_str).collect::<Vec<_>>(),
             "tags": tags,
             "app": app_slug,
             "iat": now,

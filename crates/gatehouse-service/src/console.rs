@@ -226,14 +226,19 @@ impl Admin<'_> {
             tracing::info!(outcome = "failed", "console sign-in refused");
             return Err(ServiceError::InvalidCredentials);
         }
-        self.create_session(&admin, "password", client).await
+        self.create_session(
+            &admin,
+            gatehouse_core::session::SignInMethod::Password,
+            client,
+        )
+        .await
     }
 
     /// Issue a console session for `admin`.
     pub async fn create_session(
         &self,
         admin: &AdminRecord,
-        method: &str,
+        method: gatehouse_core::session::SignInMethod,
         client: &ClientInfo,
     ) -> Result<(AdminView, IssuedSession), ServiceError> {
         let now = self.shared.now();
@@ -258,12 +263,12 @@ impl Admin<'_> {
             .context(client.correlation_id.clone())
             .event(None, now, "admin.signin")
             .target(admin.email.as_str())
-            .detail("method", method);
+            .detail("method", method.as_str());
         self.shared
             .store
             .create_admin_session(&record, &audit)
             .await?;
-        tracing::info!(admin = %admin.email, method, "console sign-in");
+        tracing::info!(admin = %admin.email, method = method.as_str(), "console sign-in");
         Ok((
             view,
             IssuedSession {

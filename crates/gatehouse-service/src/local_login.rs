@@ -246,7 +246,7 @@ impl SignIn<'_> {
             .create(
                 app,
                 &user,
-                "password",
+                gatehouse_core::session::SignInMethod::Password,
                 client,
                 IdpSessionData::default(),
                 &ctx,

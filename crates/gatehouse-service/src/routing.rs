@@ -199,7 +199,7 @@ impl Routes {
             // Policies saved before prefixes were canonicalised are read
             // through the same validation (`//admin` becomes `/admin`); one
             // that no longer validates denies by default.
-            match serde_json::from_value::<AccessPolicy>(v)
+            match serde_json::from_value::<gatehouse_core::access::AccessPolicyInput>(v)
                 .map_err(|e| e.to_string())
                 .and_then(|p| p.validate().map_err(|e| e.to_string()))
             {

@@ -2,6 +2,7 @@
 //! every request (from memory), and ending them (sign-out, revocation,
 //! expiry). Last-use times are kept in memory and written in batches.
 
+use gatehouse_core::session::SignInMethod;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,7 +36,7 @@ impl ClientInfo {
     pub(crate) fn session(
         &self,
         token_hash: TokenHash,
-        method: &str,
+        method: SignInMethod,
         now: OffsetDateTime,
         lifetime: Duration,
     ) -> gatehouse_store::SessionBase {
@@ -84,7 +85,7 @@ pub struct ActiveSession {
     /// The signed-in user.
     pub user: Arc<User>,
     /// How the user signed in.
-    pub method: String,
+    pub method: SignInMethod,
     /// When the session started.
     pub created_at: OffsetDateTime,
 }
@@ -110,7 +111,7 @@ impl Sessions<'_> {
         &self,
         app: &Application,
         user: &User,
-        method: &str,
+        method: SignInMethod,
         client: &ClientInfo,
         idp: IdpSessionData,
         ctx: &Context,
@@ -132,7 +133,7 @@ impl Sessions<'_> {
         let audit = ctx
             .event(Some(app.id), now, "signin.succeeded")
             .target(user.email.as_str())
-            .detail("method", method)
+            .detail("method", method.as_str())
             .detail("user_id", user.id.to_string())
             .detail("session_id", record.base.id.to_string());
         self.shared.store.create_session(&record, &audit).await?;
@@ -205,7 +206,7 @@ impl Sessions<'_> {
         Ok(Some(ActiveSession {
             id: live.record.base.id,
             user,
-            method: live.record.base.method.clone(),
+            method: live.record.base.method,
             created_at: live.record.base.created_at,
         }))
     }

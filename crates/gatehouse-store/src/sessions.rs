@@ -2,6 +2,7 @@
 //! only its SHA-256 (`token_hash`) and a separate public id for the API.
 
 use async_trait::async_trait;
+use gatehouse_core::session::SignInMethod;
 use gatehouse_core::{AppId, AuditEvent, SessionId, TokenHash, UserId};
 use time::OffsetDateTime;
 
@@ -14,8 +15,8 @@ pub struct SessionBase {
     pub id: SessionId,
     /// SHA-256 (hex) of the cookie secret.
     pub token_hash: TokenHash,
-    /// How the user signed in: `password` or `oidc`.
-    pub method: String,
+    /// How the user signed in.
+    pub method: SignInMethod,
     /// When created.
     pub created_at: OffsetDateTime,
     /// When last used (as last flushed from memory).
@@ -35,7 +36,7 @@ impl SessionBase {
     /// ending after `lifetime` at the latest.
     pub fn new(
         token_hash: TokenHash,
-        method: &str,
+        method: SignInMethod,
         now: OffsetDateTime,
         lifetime: std::time::Duration,
         ip: Option<String>,
@@ -44,7 +45,7 @@ impl SessionBase {
         Self {
             id: SessionId::new(),
             token_hash,
-            method: method.to_owned(),
+            method,
             created_at: now,
             last_seen_at: now,
             expires_at: now + lifetime,

@@ -80,7 +80,7 @@ fn session(app: AppId, user: UserId, hash: TokenHash, ttl: Duration) -> SessionR
     SessionRecord {
         base: SessionBase::new(
             hash,
-            "password",
+            gatehouse_core::session::SignInMethod::Password,
             t,
             ttl,
             Some("127.0.0.1".into()),
@@ -831,7 +831,7 @@ async fn admins(store: &dyn Store) {
     let s = AdminSessionRecord {
         base: SessionBase::new(
             h(0x31),
-            "password",
+            gatehouse_core::session::SignInMethod::Password,
             t,
             Duration::from_secs(3600),
             None,
@@ -952,7 +952,7 @@ async fn grants_and_settings(store: &dyn Store) {
         let g = Grant {
             id: GrantId::new(),
             app_id: a.id,
-            role: format!("role{i}"),
+            role: gatehouse_core::access::Role::parse(&format!("role{i}"), "role").unwrap(),
             subject: s.clone(),
             created_at: now() + Duration::from_millis(i as u64),
         };

@@ -43,7 +43,7 @@ pub struct Grant {
     /// The application.
     pub app_id: AppId,
     /// The role.
-    pub role: String,
+    pub role: Role,
     /// Who.
     pub subject: Subject,
     /// When created.
@@ -52,21 +52,72 @@ pub struct Grant {
 }
 
 /// A role name: the built-ins `admin`, `member`, `viewer`, or a custom name
-/// of 1-64 lowercase letters, digits, `-`, `_`, `.`, `:`.
-pub fn parse_role(raw: &str, field: &str) -> Result<String, Invalid> {
-    let r = raw.trim();
-    let ok = !r.is_empty()
-        && r.len() <= 64
-        && r.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.' | b':')
-        });
-    if ok {
-        Ok(r.to_owned())
-    } else {
-        Err(Invalid::field(
-            field,
-            "a role is 1-64 lowercase letters, digits, '-', '_', '.' or ':' (built-ins: admin, member, viewer)",
-        ))
+/// of 1-64 lowercase letters, digits, `-`, `_`, `.`, `:`. Only
+/// [`Role::parse`] makes one (stored roles are parsed again when read).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Role(String);
+
+impl Role {
+    /// Parse a role name (trimmed); `field` names it in the error.
+    pub fn parse(raw: &str, field: &str) -> Result<Self, Invalid> {
+        let r = raw.trim();
+        let ok = !r.is_empty()
+            && r.len() <= 64
+            && r.bytes().all(|b| {
+                b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || matches!(b, b'-' | b'_' | b'.' | b':')
+            });
+        if ok {
+            Ok(Self(r.to_owned()))
+        } else {
+            Err(Invalid::field(
+                field,
+                "a role is 1-64 lowercase letters, digits, '-', '_', '.' or ':' (built-ins: admin, member, viewer)",
+            ))
+        }
+    }
+
+    /// The built-in role `member`.
+    pub fn member() -> Self {
+        Self("member".to_owned())
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `roles` joined by `sep`, for headers and messages.
+    pub fn join(roles: &[Self], sep: &str) -> String {
+        let names: Vec<&str> = roles.iter().map(Self::as_str).collect();
+        names.join(sep)
+    }
+}
+
+impl TryFrom<String> for Role {
+    type Error = Invalid;
+    fn try_from(raw: String) -> Result<Self, Invalid> {
+        Self::parse(&raw, "role")
+    }
+}
+
+impl From<Role> for String {
+    fn from(r: Role) -> Self {
+        r.0
+    }
+}
+
+impl PartialEq<&str> for Role {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -88,7 +139,7 @@ pub struct GrantInput {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewGrant {
     /// The role.
-    pub role: String,
+    pub role: Role,
     /// Who.
     pub subject: Subject,
 }
@@ -98,7 +149,7 @@ impl NewGrant {
     /// [`Subject`]'s constructors); every field at fault is named.
     pub fn new(role: &str, subject: Result<Subject, Invalid>) -> Result<Self, Invalid> {
         let mut c = Collector::new();
-        let role = c.check(parse_role(role, "role"));
+        let role = c.check(Role::parse(role, "role"));
         let subject = c.check(subject);
         c.finish()?;
         match (role, subject) {
@@ -167,22 +218,24 @@ fn parse_subject(v: &serde_json::Value) -> Result<Subject, Invalid> {
 
 /// A per-route rule: requests whose path starts with `prefix` need one of `roles`.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RouteRule {
-    /// A path prefix such as `/admin` (matches `/admin` and `/admin/...`; `/` matches everything).
+    /// A canonical path prefix such as `/admin` (matches `/admin` and
+    /// `/admin/...`; `/` matches everything).
     pub prefix: String,
-    /// Roles that may reach it (any one suffices).
-    pub roles: Vec<String>,
+    /// Roles that may reach it (any one suffices; never empty).
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub roles: Vec<Role>,
 }
 
-/// An application's access policy.
+/// An application's access policy, validated ([`AccessPolicyInput::validate`]
+/// makes one; the stored copy is read back through the same types).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct AccessPolicy {
     /// The role of users no grant matches; `None`: they are refused (the default).
-    pub default_role: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub default_role: Option<Role>,
     /// Rules evaluated in order; the first whose prefix matches decides.
     /// Prefixes are stored canonical (see [`crate::target`]) and match by
     /// whole segment.
@@ -193,8 +246,43 @@ pub struct AccessPolicy {
     /// The upstream reads paths as Windows/IIS does: rules match
     /// case-insensitively and ignore trailing dots and spaces.
     pub windows_paths: bool,
+    /// Extra request headers removed before proxying (as keys: lowercase,
+    /// `_` as `-`), besides the ones Gatehouse always removes.
+    pub strip_headers: Vec<String>,
+}
+
+/// A route rule as sent.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteRuleInput {
+    /// A path prefix such as `/admin`.
+    pub prefix: String,
+    /// Roles that may reach it (any one suffices).
+    pub roles: Vec<String>,
+}
+
+/// An access policy as sent (`PUT /api/v1/apps/{id}/access`, the console
+/// form); [`AccessPolicyInput::validate`] turns it into an [`AccessPolicy`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AccessPolicyInput {
+    /// The role of users no grant matches; empty or absent: they are refused.
+    #[serde(default)]
+    pub default_role: Option<String>,
+    /// Rules, in order: the first whose prefix matches decides.
+    #[serde(default)]
+    pub routes: Vec<RouteRuleInput>,
+    /// Pass encoded slashes (`%2F`) to the upstream instead of refusing them.
+    #[serde(default)]
+    pub pass_encoded_slashes: bool,
+    /// The upstream reads paths as Windows/IIS does.
+    #[serde(default)]
+    pub windows_paths: bool,
     /// Extra request headers removed before proxying (names, any case;
-    /// `_` and `-` are the same), besides the ones Gatehouse always removes.
+    /// `_` and `-` are the same).
+    #[serde(default)]
     pub strip_headers: Vec<String>,
 }
 
@@ -211,15 +299,18 @@ pub fn header_key(name: &str) -> String {
         .collect()
 }
 
-impl AccessPolicy {
-    /// Validate a policy as sent.
-    pub fn validate(self) -> Result<Self, Invalid> {
+impl AccessPolicyInput {
+    /// Validate a policy as sent; every field at fault is named.
+    pub fn validate(self) -> Result<AccessPolicy, Invalid> {
         let mut c = Collector::new();
         let default_role = match self.default_role.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(r) => c.check(parse_role(r, "default_role")),
+            Some(r) => c.check(Role::parse(r, "default_role")),
         };
-        let opts = self.path_options();
+        let opts = crate::target::PathOptions {
+            pass_encoded_slashes: self.pass_encoded_slashes,
+            windows: self.windows_paths,
+        };
         let mut routes = Vec::new();
         for (i, r) in self.routes.into_iter().enumerate() {
             let raw = r.prefix.trim();
@@ -248,12 +339,12 @@ impl AccessPolicy {
             if r.roles.is_empty() {
                 c.push(format!("routes[{i}].roles"), "name at least one role");
             }
-            let roles: Vec<String> = r
+            let roles: Vec<Role> = r
                 .roles
                 .iter()
                 .enumerate()
                 .filter_map(|(j, role)| {
-                    c.check(parse_role(role, &format!("routes[{i}].roles[{j}]")))
+                    c.check(Role::parse(role, &format!("routes[{i}].roles[{j}]")))
                 })
                 .collect();
             routes.push(RouteRule { prefix, roles });
@@ -284,7 +375,7 @@ impl AccessPolicy {
             }
         }
         c.finish()?;
-        Ok(Self {
+        Ok(AccessPolicy {
             default_role,
             routes,
             pass_encoded_slashes: self.pass_encoded_slashes,
@@ -292,7 +383,29 @@ impl AccessPolicy {
             strip_headers,
         })
     }
+}
 
+impl From<AccessPolicy> for AccessPolicyInput {
+    /// The input that validates to `p` again (to change some of its fields).
+    fn from(p: AccessPolicy) -> Self {
+        Self {
+            default_role: p.default_role.map(String::from),
+            routes: p
+                .routes
+                .into_iter()
+                .map(|r| RouteRuleInput {
+                    prefix: r.prefix,
+                    roles: r.roles.into_iter().map(String::from).collect(),
+                })
+                .collect(),
+            pass_encoded_slashes: p.pass_encoded_slashes,
+            windows_paths: p.windows_paths,
+            strip_headers: p.strip_headers,
+        }
+    }
+}
+
+impl AccessPolicy {
     /// How request paths are read for this application.
     pub fn path_options(&self) -> crate::target::PathOptions {
         crate::target::PathOptions {

@@ -8,7 +8,7 @@ mod grant;
 mod resolve;
 
 pub use grant::{
-    AccessPolicy, Grant, GrantInput, MAX_STRIP_HEADERS, NewGrant, RouteRule, Subject, header_key,
-    parse_role,
+    AccessPolicy, AccessPolicyInput, Grant, GrantInput, MAX_STRIP_HEADERS, NewGrant, Role,
+    RouteRule, RouteRuleInput, Subject, header_key,
 };
 pub use resolve::{Authorization, Decision, Denied, authorize, resolve, route_allows};

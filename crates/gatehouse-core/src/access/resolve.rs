@@ -2,14 +2,14 @@
 
 use serde::Serialize;
 
-use super::grant::{AccessPolicy, Grant, RouteRule, Subject};
+use super::grant::{AccessPolicy, Grant, Role, RouteRule, Subject};
 use crate::user::User;
 
 /// A user's roles in an application.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct Decision {
     /// Roles, sorted, no duplicates. Empty: no access.
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
 }
 
 impl Decision {
@@ -25,7 +25,7 @@ pub enum Authorization {
     /// It may; with the user's roles (for the identity headers).
     Allowed {
         /// The user's roles, sorted.
-        roles: Vec<String>,
+        roles: Vec<Role>,
     },
     /// It may not, and why.
     Denied(Denied),
@@ -39,7 +39,7 @@ pub struct Denied {
     /// The route rule that refused; `None`: no role in the application at all.
     pub rule: Option<RouteRule>,
     /// The user's roles (empty when `rule` is `None`).
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
     /// Why, one sentence each, for the 403 page, the log line and the audit event.
     pub reasons: Vec<String>,
 }
@@ -119,9 +119,9 @@ pub fn authorize(
                 format!(
                     "The rule for {} needs the role {}.",
                     rule.prefix,
-                    rule.roles.join(" or ")
+                    Role::join(&rule.roles, " or ")
                 ),
-                format!("Your roles here: {}.", decision.roles.join(", ")),
+                format!("Your roles here: {}.", Role::join(&decision.roles, ", ")),
             ];
             Authorization::Denied(Denied {
                 rule: Some(rule.clone()),
@@ -140,7 +140,7 @@ pub fn authorize(
 pub fn route_allows<'p>(
     policy: &'p AccessPolicy,
     path: &str,
-    roles: &[String],
+    roles: &[Role],
 ) -> Result<(), &'p RouteRule> {
     let rule = policy
         .routes
@@ -158,6 +158,10 @@ mod tests {
     use crate::ids::{AppId, GrantId, UserId};
     use crate::user::{Email, Tag, TagSource, UserStatus};
     use time::OffsetDateTime;
+
+    fn r(name: &str) -> Role {
+        Role::parse(name, "role").unwrap_or_else(|e| panic!("{e}"))
+    }
 
     fn user(email: &str, groups: &[&str], tags: &[(&str, &str)]) -> User {
         User {
@@ -189,7 +193,7 @@ mod tests {
         Grant {
             id: GrantId::new(),
             app_id: AppId::new(),
-            role: role.into(),
+            role: r(role),
             subject,
             created_at: OffsetDateTime::UNIX_EPOCH,
         }
@@ -237,7 +241,7 @@ mod tests {
         );
         assert!(!nobody.allowed(), "deny by default");
         let with_default = AccessPolicy {
-            default_role: Some("viewer".into()),
+            default_role: Some(r("viewer")),
             ..AccessPolicy::default()
         };
         assert_eq!(
@@ -263,16 +267,16 @@ mod tests {
             routes: vec![
                 RouteRule {
                     prefix: "/admin/public".into(),
-                    roles: vec!["viewer".into(), "member".into()],
+                    roles: vec![r("viewer"), r("member")],
                 },
                 RouteRule {
                     prefix: "/admin".into(),
-                    roles: vec!["admin".into()],
+                    roles: vec![r("admin")],
                 },
             ],
             ..AccessPolicy::default()
         };
-        let member = vec!["member".to_owned()];
+        let member = vec![r("member")];
         assert!(route_allows(&policy, "/admin/users", &member).is_err());
         assert!(route_allows(&policy, "/admin", &member).is_err());
         assert!(route_allows(&policy, "/admin/public/x", &member).is_ok());
@@ -281,7 +285,7 @@ mod tests {
             "a prefix is a path segment"
         );
         assert!(route_allows(&policy, "/shop", &member).is_ok());
-        assert!(route_allows(&policy, "/admin/users", &["admin".to_owned()]).is_ok());
+        assert!(route_allows(&policy, "/admin/users", &[r("admin")]).is_ok());
     }
 
     #[test]
@@ -293,7 +297,7 @@ mod tests {
         let policy = AccessPolicy {
             routes: vec![RouteRule {
                 prefix: "/admin".into(),
-                roles: vec!["admin".into()],
+                roles: vec![r("admin")],
             }],
             ..AccessPolicy::default()
         };
@@ -301,7 +305,7 @@ mod tests {
         assert_eq!(
             authorize(&eng, &grants, &policy, "/shop"),
             Authorization::Allowed {
-                roles: vec!["member".into()]
+                roles: vec![r("member")]
             }
         );
         let Authorization::Denied(d) = authorize(&eng, &grants, &policy, "/admin/x") else {
@@ -331,13 +335,13 @@ mod tests {
 
     #[test]
     fn policies_and_grants_are_validated() {
-        let p = AccessPolicy {
+        let p = super::super::AccessPolicyInput {
             default_role: Some("Bad Role".into()),
-            routes: vec![RouteRule {
+            routes: vec![super::super::RouteRuleInput {
                 prefix: "admin".into(),
                 roles: vec![],
             }],
-            ..AccessPolicy::default()
+            ..Default::default()
         };
         let fields: Vec<String> = p
             .validate()

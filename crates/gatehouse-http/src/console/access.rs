@@ -8,8 +8,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use gatehouse_core::AppId;
-use gatehouse_core::access::{AccessPolicy, NewGrant, RouteRule, Subject};
-use gatehouse_core::api_access::{ALGORITHMS, ApiAccess};
+use gatehouse_core::access::{
+    AccessPolicy, AccessPolicyInput, NewGrant, Role, RouteRuleInput, Subject,
+};
+use gatehouse_core::api_access::{ALGORITHMS, ApiAccessInput};
 use gatehouse_core::ids::GrantId;
 use gatehouse_service::ServiceError;
 use serde::Deserialize;
@@ -57,7 +59,7 @@ struct ApiForm {
 }
 
 impl ApiForm {
-    fn new(a: &ApiAccess, oidc_issuer: &str, client_id: &str, assertion_issuer: &str) -> Self {
+    fn new(a: &ApiAccessInput, oidc_issuer: &str, client_id: &str, assertion_issuer: &str) -> Self {
         Self {
             enabled: a.enabled,
             audience: a.audience.clone().unwrap_or_default(),
@@ -92,7 +94,7 @@ pub struct Notice {
 fn routes_text(p: &AccessPolicy) -> String {
     p.routes
         .iter()
-        .map(|r| format!("{} = {}", r.prefix, r.roles.join(", ")))
+        .map(|r| format!("{} = {}", r.prefix, Role::join(&r.roles, ", ")))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -101,7 +103,7 @@ async fn view(s: &AppState, admin: &ConsoleAdmin, id: AppId) -> Result<AccessPag
     let app = s.gh().apps().get(id).await?;
     let grants = s.gh().access().grants(id).await?;
     let policy = s.gh().access().policy(id).await?;
-    let api = s.gh().bearer().settings(id).await?;
+    let api: ApiAccessInput = s.gh().bearer().settings(id).await?.into();
     let oidc = s.gh().apps().sso(id).await?.settings;
     let oidc_issuer = oidc.issuer_url.as_ref().map_or("", |i| i.as_str());
     let api = ApiForm::new(
@@ -118,12 +120,16 @@ async fn view(s: &AppState, admin: &ConsoleAdmin, id: AppId) -> Result<AccessPag
             .iter()
             .map(|g| GrantRow {
                 id: g.id.to_string(),
-                role: g.role.clone(),
+                role: g.role.to_string(),
                 subject: g.subject.describe(),
                 created: when(&g.created_at),
             })
             .collect(),
-        default_role: policy.default_role.clone().unwrap_or_default(),
+        default_role: policy
+            .default_role
+            .as_ref()
+            .map(Role::to_string)
+            .unwrap_or_default(),
         routes: routes_text(&policy),
         form_role: String::new(),
         form_kind: "email".into(),
@@ -225,7 +231,7 @@ pub async fn save(
         .enumerate()
     {
         match line.split_once('=') {
-            Some((prefix, roles)) => routes.push(RouteRule {
+            Some((prefix, roles)) => routes.push(RouteRuleInput {
                 prefix: prefix.trim().to_owned(),
                 roles: roles
                     .split(',')
@@ -250,10 +256,10 @@ pub async fn save(
             .access()
             .put_policy(
                 id,
-                AccessPolicy {
+                AccessPolicyInput {
                     default_role,
                     routes,
-                    ..current
+                    ..current.into()
                 },
                 &admin.ctx(),
             )
@@ -283,7 +289,7 @@ pub async fn save_api(
     Form(f): AdminForm<Pairs>,
 ) -> Result<Response, HttpError> {
     let text = |name: &str| Some(field(&f, name).trim().to_owned()).filter(|v| !v.is_empty());
-    let input = ApiAccess {
+    let input = ApiAccessInput {
         enabled: field(&f, "enabled") == "1",
         audience: text("audience"),
         issuer: text("issuer"),

@@ -281,7 +281,11 @@ pub async fn setup_submit(
     let (_, issued) = state
         .gh()
         .admin()
-        .create_session(&admin, "password", &client.info)
+        .create_session(
+            &admin,
+            gatehouse_core::session::SignInMethod::Password,
+            &client.info,
+        )
         .await?;
     Ok(with_admin_cookie(
         &state,

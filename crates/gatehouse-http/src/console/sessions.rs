@@ -33,7 +33,7 @@ impl SessionRow {
             id: s.base.id.to_string(),
             user_id: s.user_id.to_string(),
             user: user.to_owned(),
-            method: s.base.method.clone(),
+            method: s.base.method.to_string(),
             created: when(&s.base.created_at),
             last_seen: when(&s.base.last_seen_at),
             ip: s.base.ip.clone().unwrap_or_default(),

@@ -6,6 +6,7 @@
 use axum::http::Method;
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
+use gatehouse_core::access::Role;
 use gatehouse_core::user::User;
 
 /// Header name prefixes no client may send to an upstream (compared after
@@ -186,7 +187,7 @@ pub fn encode_groups(groups: &[String]) -> String {
 }
 
 /// Add the identity headers of PRODUCT.md for `user`.
-pub fn add_identity(headers: &mut HeaderMap, user: &User, roles: &[String]) {
+pub fn add_identity(headers: &mut HeaderMap, user: &User, roles: &[Role]) {
     set(headers, "x-auth-request-user", &user.id.to_string());
     set(headers, "x-auth-request-email", user.email.as_str());
     let groups = encode_groups(&user.groups);
@@ -196,7 +197,7 @@ pub fn add_identity(headers: &mut HeaderMap, user: &User, roles: &[String]) {
     } else {
         set(headers, "x-auth-request-groups", &groups);
     }
-    set(headers, "x-auth-request-roles", &roles.join(","));
+    set(headers, "x-auth-request-roles", &Role::join(roles, ","));
     set(headers, "x-auth-request-first-name", &user.first_name);
     set(headers, "x-auth-request-last-name", &user.last_name);
 }

@@ -49,7 +49,10 @@ impl SignIn<'_> {
             Some(c) => self.sessions().sign_out(app.id, c, ctx).await?,
             None => None,
         };
-        let Some(record) = ended.as_ref().filter(|r| r.base.method == "oidc") else {
+        let Some(record) = ended
+            .as_ref()
+            .filter(|r| r.base.method == gatehouse_core::session::SignInMethod::Oidc)
+        else {
             return Ok(LogoutOutcome {
                 target: LogoutTarget::LoggedOut { idp_note: false },
                 ended: ended.is_some(),

@@ -158,9 +158,16 @@ pub struct TryResult {
     /// The checks the ID token passed.
     pub checks: Vec<Check>,
     /// The roles the user would have (from the grants and the default role).
-    pub roles: Vec<String>,
+    pub roles: Vec<gatehouse_core::access::Role>,
     /// Aggregated and distributed claim sources, and whether each was used.
     pub claim_sources: Vec<gatehouse_oidc::claim_sources::SourceReport>,
+}
+
+impl TryResult {
+    /// The roles as one line (`admin, member`).
+    pub fn roles_text(&self) -> String {
+        gatehouse_core::access::Role::join(&self.roles, ", ")
+    }
 }
 
 /// Why a sign-in through the IdP failed. Each has a stable reason (audit

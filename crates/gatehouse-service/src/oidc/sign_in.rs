@@ -549,7 +549,7 @@ impl SignIn<'_> {
             };
             let issued = self
                 .sessions()
-                .create(app, &user, "oidc", client, idp, &ctx)
+                .create(app, &user, gatehouse_core::session::SignInMethod::Oidc, client, idp, &ctx)
                 .await?;
             tracing::info!(app = %app.slug, outcome = "succeeded", method = "oidc", "signed in");
             Ok(SignInDone::SignedIn {

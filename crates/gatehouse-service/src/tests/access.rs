@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use gatehouse_core::access::{
-    AccessPolicy, Authorization, GrantInput, NewGrant, RouteRule, Subject,
+    AccessPolicyInput, Authorization, GrantInput, NewGrant, RouteRuleInput, Subject,
 };
 use gatehouse_core::user::User;
 use serde_json::json;
@@ -46,7 +46,7 @@ async fn decide(h: &Harness, user: &User, path: &str) -> Authorization {
 
 fn roles(a: &Authorization) -> Vec<String> {
     match a {
-        Authorization::Allowed { roles } => roles.clone(),
+        Authorization::Allowed { roles } => roles.iter().map(ToString::to_string).collect(),
         Authorization::Denied(_) => Vec::new(),
     }
 }
@@ -110,9 +110,9 @@ async fn the_default_role_applies_only_when_no_grant_matches() {
     h.gh.access()
         .put_policy(
             app.id,
-            AccessPolicy {
+            AccessPolicyInput {
                 default_role: Some("viewer".into()),
-                ..AccessPolicy::default()
+                ..AccessPolicyInput::default()
             },
             &ctx(),
         )
@@ -133,18 +133,18 @@ async fn route_rules_refuse_with_the_rule_and_the_roles_it_needs() {
     h.gh.access()
         .put_policy(
             app.id,
-            AccessPolicy {
+            AccessPolicyInput {
                 routes: vec![
-                    RouteRule {
+                    RouteRuleInput {
                         prefix: "/admin/help".into(),
                         roles: vec!["member".into()],
                     },
-                    RouteRule {
+                    RouteRuleInput {
                         prefix: "/admin".into(),
                         roles: vec!["admin".into()],
                     },
                 ],
-                ..AccessPolicy::default()
+                ..AccessPolicyInput::default()
             },
             &ctx(),
         )

@@ -64,7 +64,10 @@ async fn the_right_password_opens_a_session() {
             .lookup(app.id, issued.token.expose_secret())
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(s.map(|s| s.method), Some("password".to_owned()));
+    assert_eq!(
+        s.map(|s| s.method),
+        Some(gatehouse_core::session::SignInMethod::Password)
+    );
 }
 
 #[tokio::test]

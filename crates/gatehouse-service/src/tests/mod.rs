@@ -157,7 +157,7 @@ impl Harness {
             .create(
                 app,
                 user,
-                "password",
+                gatehouse_core::session::SignInMethod::Password,
                 &crate::sessions::ClientInfo::default(),
                 crate::sessions::IdpSessionData::default(),
                 &ctx(),

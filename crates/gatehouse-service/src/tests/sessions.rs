@@ -26,7 +26,7 @@ async fn signed_in(
             .create(
                 &app,
                 &user,
-                "password",
+                gatehouse_core::session::SignInMethod::Password,
                 &ClientInfo {
                     ip: Some("192.0.2.7".into()),
                     user_agent: Some("test".into()),

@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use gatehouse_core::access::{Grant, Subject};
+use gatehouse_core::access::{Grant, Role, Subject};
 use gatehouse_core::ids::GrantId;
 use gatehouse_core::{AppId, AuditEvent};
 use sqlx::Row;
@@ -27,7 +27,8 @@ fn grant_from_row(row: &DbRow) -> Result<Grant, StoreError> {
     Ok(Grant {
         id: parse_id(row.try_get::<&str, _>("id")?)?,
         app_id: parse_id(row.try_get::<&str, _>("app_id")?)?,
-        role: row.try_get("role")?,
+        role: Role::parse(row.try_get("role")?, "role")
+            .map_err(|_| StoreError::Corrupt("grant role".to_owned()))?,
         subject,
         created_at: from_ms(row.try_get("created_at")?)?,
     })
@@ -60,7 +61,7 @@ impl GrantStore for Backend {
         sqlx::query("INSERT INTO grants (id, app_id, role, kind, value, tag_value, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(g.id.to_string())
             .bind(g.app_id.to_string())
-            .bind(&g.role)
+            .bind(g.role.as_str())
             .bind(kind)
             .bind(value)
             .bind(tag_value)

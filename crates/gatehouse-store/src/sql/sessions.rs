@@ -1,5 +1,6 @@
 use super::tx::Query;
 use async_trait::async_trait;
+use gatehouse_core::session::SignInMethod;
 use gatehouse_core::{AppId, AuditEvent, SessionId, TokenHash, UserId};
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -23,7 +24,8 @@ pub(super) fn base_from_row(row: &DbRow) -> Result<SessionBase, StoreError> {
     Ok(SessionBase {
         id: parse_id(row.try_get::<&str, _>("id")?)?,
         token_hash: parse_token_hash(row.try_get("token_hash")?)?,
-        method: row.try_get("method")?,
+        method: SignInMethod::parse(row.try_get("method")?)
+            .ok_or_else(|| StoreError::Corrupt("session sign-in method".to_owned()))?,
         created_at: from_ms(row.try_get("created_at")?)?,
         last_seen_at: from_ms(row.try_get("last_seen_at")?)?,
         expires_at: from_ms(row.try_get("expires_at")?)?,
@@ -38,7 +40,7 @@ pub(super) fn base_from_row(row: &DbRow) -> Result<SessionBase, StoreError> {
 pub(super) fn bind_base<'q>(q: Query<'q>, b: &'q SessionBase) -> Query<'q> {
     q.bind(b.id.to_string())
         .bind(b.token_hash.as_str())
-        .bind(&b.method)
+        .bind(b.method.as_str())
         .bind(ms(b.created_at))
         .bind(ms(b.last_seen_at))
         .bind(ms(b.expires_at))

@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use gatehouse_core::api_access::ApiAccess;
+use gatehouse_core::api_access::{ApiAccess, ApiAccessInput};
 
 use super::ok;
 use super::views::Problem;
@@ -26,7 +26,7 @@ pub async fn get(
 }
 
 /// Replace the bearer-token settings; they apply on the next request on every node.
-#[utoipa::path(put, path = "/api/v1/apps/{id}/api-access", tag = "access", request_body = ApiAccess,
+#[utoipa::path(put, path = "/api/v1/apps/{id}/api-access", tag = "access", request_body = ApiAccessInput,
     params(("id" = String, Path, description = "Application id")),
     responses((status = 200, body = ApiAccess), (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("admin_token" = [])))]
@@ -34,7 +34,7 @@ pub async fn put(
     State(s): State<AppState>,
     Admin(ctx): Admin,
     AppPath(app): AppPath,
-    ApiJson(input): ApiJson<ApiAccess>,
+    ApiJson(input): ApiJson<ApiAccessInput>,
 ) -> Result<Response, HttpError> {
     Ok(ok(s.gh().bearer().put_settings(app, input, &ctx).await?))
 }

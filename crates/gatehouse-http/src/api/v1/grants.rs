@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::AppId;
-use gatehouse_core::access::{AccessPolicy, Grant, GrantInput, Subject};
+use gatehouse_core::access::{AccessPolicy, AccessPolicyInput, Grant, GrantInput, Subject};
 use gatehouse_core::ids::GrantId;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -41,7 +41,7 @@ impl From<&Grant> for GrantView {
         };
         Self {
             id: g.id,
-            role: g.role.clone(),
+            role: g.role.to_string(),
             subject,
             created_at: g.created_at,
         }
@@ -123,7 +123,7 @@ pub async fn get_access(
 }
 
 /// Replace the access policy.
-#[utoipa::path(put, path = "/api/v1/apps/{id}/access", tag = "access", request_body = AccessPolicy,
+#[utoipa::path(put, path = "/api/v1/apps/{id}/access", tag = "access", request_body = AccessPolicyInput,
     params(("id" = String, Path, description = "Application id")),
     responses((status = 200, body = AccessPolicy), (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("admin_token" = [])))]
@@ -131,7 +131,7 @@ pub async fn put_access(
     State(s): State<AppState>,
     Admin(ctx): Admin,
     AppPath(app): AppPath,
-    ApiJson(p): ApiJson<AccessPolicy>,
+    ApiJson(p): ApiJson<AccessPolicyInput>,
 ) -> Result<Response, HttpError> {
     Ok(ok(s.gh().access().put_policy(app, p, &ctx).await?))
 }

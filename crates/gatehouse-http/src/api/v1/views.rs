@@ -285,7 +285,7 @@ impl From<&SessionRecord> for SessionView {
         Self {
             id: s.base.id,
             user_id: s.user_id,
-            method: s.base.method.clone(),
+            method: s.base.method.to_string(),
             created_at: s.base.created_at,
             last_seen_at: s.base.last_seen_at,
             expires_at: s.base.expires_at,
