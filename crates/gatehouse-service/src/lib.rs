@@ -138,9 +138,12 @@ impl Default for Settings {
 /// the settings. Handles borrow it; nothing in it changes after start-up.
 pub struct Shared {
     pub(crate) store: Arc<dyn Store>,
-    pub(crate) keys: MasterKeys,
+    pub(crate) keys: Arc<MasterKeys>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) settings: Settings,
+    /// Whether `store` belongs to a unit of work ([`Work`]): then nothing
+    /// it reads may reach the shared routing snapshot before the commit.
+    pub(crate) in_unit: bool,
 }
 
 impl Shared {
@@ -199,9 +202,10 @@ impl Gatehouse {
     ) -> Result<Self, ServiceError> {
         let shared = Shared {
             store,
-            keys,
+            keys: Arc::new(keys),
             clock,
             settings,
+            in_unit: false,
         };
         // Read the log position first, so no change made while loading is missed.
         let seq = shared.store.latest_change().await?;
@@ -327,6 +331,25 @@ impl Gatehouse {
         }
     }
 
+    /// Begin a unit of work: several use cases in one transaction (see
+    /// [`Work`]).
+    pub async fn work(&self) -> Result<Work<'_>, ServiceError> {
+        let unit = self.inner.shared.store.begin_unit().await?;
+        let s = &self.inner.shared;
+        let shared = Shared {
+            store: unit.store(),
+            keys: s.keys.clone(),
+            clock: s.clock.clone(),
+            settings: s.settings.clone(),
+            in_unit: true,
+        };
+        Ok(Work {
+            gh: self,
+            shared,
+            unit,
+        })
+    }
+
     /// The store (readiness checks, metrics).
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.shared.store
@@ -378,5 +401,72 @@ impl Gatehouse {
             tokio::spawn(sessions::run_flusher(self.clone(), shutdown.clone())),
             tokio::spawn(sessions::run_purger(self.clone(), shutdown)),
         ]
+    }
+}
+
+/// Several use cases in one transaction: the handles of a unit of work
+/// validate, audit and write exactly as the plain ones do, but into one
+/// transaction, whose writes nobody sees before [`Work::commit`]. Dropped
+/// without a commit it changes nothing; one failed write fails it whole.
+/// The routing snapshot and this node's caches follow at the commit (other
+/// nodes through the change feed, as for any change). Applications as code
+/// apply a file this way.
+pub struct Work<'g> {
+    gh: &'g Gatehouse,
+    shared: Shared,
+    unit: Box<dyn gatehouse_store::StoreUnit>,
+}
+
+impl Work<'_> {
+    /// Applications, in this unit.
+    pub fn apps(&self) -> apps::Apps<'_> {
+        let i = &*self.gh.inner;
+        apps::Apps {
+            shared: &self.shared,
+            router: &i.router,
+            caches: &i.caches,
+            rp: &i.rp,
+        }
+    }
+
+    /// Grants and access policies, in this unit.
+    pub fn access(&self) -> access::Access<'_> {
+        let i = &*self.gh.inner;
+        access::Access {
+            shared: &self.shared,
+            router: &i.router,
+            refusals: &i.refusals,
+        }
+    }
+
+    /// Users, in this unit.
+    pub fn directory(&self) -> users::Directory<'_> {
+        users::Directory {
+            shared: &self.shared,
+            caches: &self.gh.inner.caches,
+        }
+    }
+
+    /// Bearer-token settings, in this unit.
+    pub fn bearer(&self) -> api_access::Bearer<'_> {
+        let i = &*self.gh.inner;
+        api_access::Bearer {
+            shared: &self.shared,
+            caches: &i.caches,
+            router: &i.router,
+            feed: &i.feed,
+            rp: &i.rp,
+            tokens: &i.bearer,
+        }
+    }
+
+    /// Commit every change of the unit, then bring this node's routing
+    /// snapshot and caches up to date with them.
+    pub async fn commit(self) -> Result<(), ServiceError> {
+        let gh = self.gh;
+        drop(self.shared);
+        self.unit.commit().await?;
+        gh.poll_changes().await?;
+        gh.reload_routes().await
     }
 }

@@ -359,7 +359,12 @@ impl Router {
     }
 
     /// Read the snapshot from the store again and install it (see above).
+    /// Inside a unit of work nothing is read: the unit reloads once it has
+    /// committed, so an uncommitted change never reaches the snapshot.
     pub(crate) async fn reload(&self, shared: &crate::Shared) -> Result<(), ServiceError> {
+        if shared.in_unit {
+            return Ok(());
+        }
         let ticket = self
             .ticket
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst)

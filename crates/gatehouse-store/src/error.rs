@@ -24,6 +24,9 @@ pub enum StoreError {
     /// The database URL or options are wrong.
     #[error("{0}")]
     Config(String),
+    /// A unit of work was abandoned (one of its changes failed, or it ended).
+    #[error("{0}")]
+    Aborted(String),
 }
 
 impl From<sqlx::Error> for StoreError {

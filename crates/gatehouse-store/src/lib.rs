@@ -9,8 +9,10 @@
 //! through one `AuditedTx` (`src/sql/tx.rs`), whose commit writes the event
 //! and a typed row in the change log ([`changes`], [`Changed`]) in the same
 //! transaction as the change itself: a change is never stored without its
-//! audit event, and every node's caches hear about it. `tests/schema.rs`
-//! checks that the two backends' migrations define the same schema.
+//! audit event, and every node's caches hear about it. A unit of work
+//! ([`Store::begin_unit`], [`StoreUnit`]) lets several such mutations share
+//! one transaction. `tests/schema.rs` checks that the two backends'
+//! migrations define the same schema.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -37,6 +39,8 @@ macro_rules! queries {
         mod tokens;
         #[path = "../sql/tx.rs"]
         mod tx;
+        #[path = "../sql/unit.rs"]
+        mod unit;
         #[path = "../sql/users.rs"]
         mod users;
         pub(crate) use tx::{AuditedTx, parse_token_hash, write_audit};
@@ -103,6 +107,24 @@ pub trait Store:
     fn change_signal(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
         None
     }
+
+    /// Begin a unit of work: one transaction that several mutations share
+    /// (see [`StoreUnit`]).
+    async fn begin_unit(&self) -> Result<Box<dyn StoreUnit>, StoreError>;
+}
+
+/// A unit of work: every read and write made through [`StoreUnit::store`]
+/// runs in one transaction, each mutation still with its audit event and
+/// change rows; nothing is visible to others before [`StoreUnit::commit`].
+/// Dropped without a commit it rolls back, and its commit refuses (rolling
+/// back) if any mutation in it failed. Applications as code apply a whole
+/// file this way.
+#[async_trait]
+pub trait StoreUnit: Send + Sync {
+    /// The store whose reads and writes go through this unit.
+    fn store(&self) -> std::sync::Arc<dyn Store>;
+    /// Commit everything the unit wrote.
+    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
 
 /// Connection pool settings (from the configuration).

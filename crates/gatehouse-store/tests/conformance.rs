@@ -1068,6 +1068,104 @@ async fn done(store: Arc<dyn Store>, guard: Fresh) {
     }
 }
 
+async fn units_of_work(store: &dyn Store) {
+    let before = store.latest_change().await.unwrap();
+    // Committed: everything at once, with each change's audit event and
+    // change rows; the unit reads its own writes, nobody else sees them first.
+    let unit = store.begin_unit().await.unwrap();
+    let u = unit.store();
+    let a = app("unit-a", &["a.unit.test"]);
+    let b = app("unit-b", &["b.unit.test"]);
+    u.create_app(&a, &audit(Some(a.id), "app.created"))
+        .await
+        .unwrap();
+    assert!(
+        u.get_app(a.id).await.unwrap().is_some(),
+        "reads its own writes"
+    );
+    assert!(
+        store.get_app(a.id).await.unwrap().is_none(),
+        "invisible outside"
+    );
+    u.create_app(&b, &audit(Some(b.id), "app.created"))
+        .await
+        .unwrap();
+    u.put_app_setting(
+        a.id,
+        "access",
+        &serde_json::json!({"default_role": "member"}),
+        now(),
+        &audit(Some(a.id), "access.updated"),
+    )
+    .await
+    .unwrap();
+    drop(u);
+    unit.commit().await.unwrap();
+    assert!(store.get_app(a.id).await.unwrap().is_some());
+    assert!(store.get_app(b.id).await.unwrap().is_some());
+    assert!(
+        store
+            .get_app_setting(a.id, "access")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let events = store
+        .list_audit(&AuditQuery {
+            action_prefix: Some("app.created".into()),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 2);
+    let changed: Vec<Changed> = store
+        .changes_since(before, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.what)
+        .collect();
+    assert!(changed.contains(&Changed::App(a.id)) && changed.contains(&Changed::App(b.id)));
+
+    // Dropped without a commit: nothing.
+    let unit = store.begin_unit().await.unwrap();
+    let c = app("unit-c", &["c.unit.test"]);
+    unit.store()
+        .create_app(&c, &audit(Some(c.id), "app.created"))
+        .await
+        .unwrap();
+    drop(unit);
+    assert!(store.get_app(c.id).await.unwrap().is_none());
+
+    // One failed change fails the unit: it takes no more, and its commit
+    // writes nothing of what came before.
+    let unit = store.begin_unit().await.unwrap();
+    let u = unit.store();
+    let d = app("unit-d", &["d.unit.test"]);
+    u.create_app(&d, &audit(Some(d.id), "app.created"))
+        .await
+        .unwrap();
+    let taken = app("unit-a", &["other.unit.test"]);
+    assert!(matches!(
+        u.create_app(&taken, &audit(Some(taken.id), "app.created"))
+            .await,
+        Err(StoreError::Conflict { field: "slug" })
+    ));
+    assert!(matches!(u.get_app(d.id).await, Err(StoreError::Aborted(_))));
+    drop(u);
+    assert!(matches!(unit.commit().await, Err(StoreError::Aborted(_))));
+    assert!(store.get_app(d.id).await.unwrap().is_none());
+    assert!(store.get_app_by_slug(&d.slug).await.unwrap().is_none());
+
+    // A unit holds no other unit.
+    let unit = store.begin_unit().await.unwrap();
+    assert!(matches!(
+        unit.store().begin_unit().await,
+        Err(StoreError::Aborted(_))
+    ));
+}
+
 /// One test per case per backend, each on a database of its own.
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
@@ -1101,4 +1199,5 @@ conformance!(
     oidc_support,
     admins,
     grants_and_settings,
+    units_of_work,
 );

@@ -135,3 +135,93 @@ async fn deleting_an_application_ends_its_sessions() {
         "the cached session went with the application"
     );
 }
+
+fn new_app(slug: &str) -> NewApp {
+    NewApp {
+        name: format!("App {slug}"),
+        slug: Some(slug.to_owned()),
+        hosts: vec![format!("{slug}.localhost")],
+        upstream_url: Some("http://127.0.0.1:9/".to_owned()),
+        ..NewApp::default()
+    }
+}
+
+#[tokio::test]
+async fn a_unit_of_work_applies_several_use_cases_at_once_or_not_at_all() {
+    use gatehouse_core::access::{AccessPolicyInput, NewGrant, Subject};
+    let h = Harness::new().await;
+    h.app("alpha").await;
+
+    // An application, a grant and an access policy, committed together.
+    let work = h.gh.work().await.unwrap_or_else(|e| panic!("{e}"));
+    let beta = work
+        .apps()
+        .create(new_app("beta"), &ctx())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let grant = NewGrant::new("member", Subject::group("eng")).unwrap_or_else(|e| panic!("{e}"));
+    work.access()
+        .create_grant(beta.id, grant, &ctx())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let policy = AccessPolicyInput {
+        default_role: Some("viewer".into()),
+        ..AccessPolicyInput::default()
+    };
+    work.access()
+        .put_policy(beta.id, policy, &ctx())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        h.gh.routes().get(beta.id).is_none(),
+        "not routed before the commit"
+    );
+    assert!(
+        matches!(
+            h.gh.apps().get(beta.id).await,
+            Err(ServiceError::NotFound(_))
+        ),
+        "not visible before the commit"
+    );
+    work.commit().await.unwrap_or_else(|e| panic!("{e}"));
+    let rt = h.rt(beta.id);
+    assert_eq!(rt.grants.len(), 1);
+    assert_eq!(
+        rt.access.default_role.as_ref().map(|r| r.as_str()),
+        Some("viewer")
+    );
+    for action in ["app.created", "grant.created", "access.updated"] {
+        assert_eq!(h.audit(beta.id, action).await.len(), 1, "{action}");
+    }
+
+    // One failed write (a taken slug) fails the unit: nothing of it lands.
+    let work = h.gh.work().await.unwrap_or_else(|e| panic!("{e}"));
+    let gamma = work
+        .apps()
+        .create(new_app("gamma"), &ctx())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut again = new_app("alpha");
+    again.hosts = vec!["alpha2.localhost".into()];
+    assert!(matches!(
+        work.apps().create(again, &ctx()).await,
+        Err(ServiceError::Conflict { field: "slug", .. })
+    ));
+    assert!(work.commit().await.is_err(), "the commit refuses");
+    assert!(matches!(
+        h.gh.apps().get(gamma.id).await,
+        Err(ServiceError::NotFound(_))
+    ));
+    assert!(h.gh.routes().get(gamma.id).is_none());
+    assert!(h.audit(gamma.id, "app.created").await.is_empty());
+
+    // Dropped without a commit: nothing either.
+    let work = h.gh.work().await.unwrap_or_else(|e| panic!("{e}"));
+    let delta = work
+        .apps()
+        .create(new_app("delta"), &ctx())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    drop(work);
+    assert!(h.gh.apps().get(delta.id).await.is_err());
+}

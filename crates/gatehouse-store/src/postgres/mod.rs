@@ -44,12 +44,18 @@ pub const CHANNEL: &str = "gatehouse_changes";
 pub struct PostgresStore {
     pool: PgPool,
     signal: Arc<Notify>,
-    listener: tokio::task::JoinHandle<()>,
+    _listener: Arc<Listener>,
+    /// The unit of work this store belongs to, if any.
+    unit: Option<Arc<unit::Unit>>,
 }
 
-impl Drop for PostgresStore {
+/// The notification listener task, stopped with the last store using it.
+#[derive(Debug)]
+struct Listener(tokio::task::JoinHandle<()>);
+
+impl Drop for Listener {
     fn drop(&mut self) {
-        self.listener.abort();
+        self.0.abort();
     }
 }
 
@@ -73,8 +79,19 @@ impl PostgresStore {
         Ok(Self {
             pool,
             signal,
-            listener,
+            _listener: Arc::new(Listener(listener)),
+            unit: None,
         })
+    }
+
+    /// This store as a part of `unit`.
+    fn in_unit(&self, unit: Arc<unit::Unit>) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            signal: self.signal.clone(),
+            _listener: self._listener.clone(),
+            unit: Some(unit),
+        }
     }
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
@@ -139,6 +156,10 @@ impl Store for PostgresStore {
             .run(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn begin_unit(&self) -> Result<Box<dyn crate::StoreUnit>, StoreError> {
+        self.begin_unit_of_work().await
     }
 
     fn backend(&self) -> &'static str {

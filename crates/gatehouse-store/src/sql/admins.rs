@@ -41,7 +41,7 @@ fn session_from_row(row: &DbRow) -> Result<AdminSessionRecord, StoreError> {
 impl AdminStore for Backend {
     async fn count_admins(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT count(*) FROM admins")
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.exec().await?)
             .await?)
     }
 
@@ -75,7 +75,7 @@ impl AdminStore for Backend {
     async fn get_admin(&self, id: AdminId) -> Result<Option<AdminRecord>, StoreError> {
         sqlx::query(select_admins!("WHERE id = $1"))
             .bind(id.to_string())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.exec().await?)
             .await?
             .as_ref()
             .map(admin_from_row)
@@ -88,7 +88,7 @@ impl AdminStore for Backend {
     ) -> Result<Option<AdminRecord>, StoreError> {
         sqlx::query(select_admins!("WHERE email_lower = $1"))
             .bind(email_lower)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.exec().await?)
             .await?
             .as_ref()
             .map(admin_from_row)
@@ -105,7 +105,7 @@ impl AdminStore for Backend {
         ))
         .bind(issuer)
         .bind(subject)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.exec().await?)
         .await?
         .as_ref()
         .map(admin_from_row)
@@ -132,7 +132,7 @@ impl AdminStore for Backend {
 
     async fn list_admins(&self) -> Result<Vec<AdminRecord>, StoreError> {
         let rows = sqlx::query(select_admins!("ORDER BY email_lower"))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.exec().await?)
             .await?;
         rows.iter().map(admin_from_row).collect()
     }
@@ -173,7 +173,7 @@ impl AdminStore for Backend {
              FROM admin_sessions WHERE token_hash = $1",
         )
         .bind(token_hash.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.exec().await?)
         .await?
         .as_ref()
         .map(session_from_row)
@@ -190,7 +190,7 @@ impl AdminStore for Backend {
         )
         .bind(token_hash.as_str())
         .bind(ms(at))
-        .execute(&self.pool)
+        .execute(&mut *self.exec().await?)
         .await?;
         Ok(())
     }
@@ -221,7 +221,7 @@ impl AdminStore for Backend {
     ) -> Result<Option<(serde_json::Value, Option<String>)>, StoreError> {
         let Some(row) = sqlx::query("SELECT value, sealed FROM instance_settings WHERE key = $1")
             .bind(key)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.exec().await?)
             .await?
         else {
             return Ok(None);

@@ -54,12 +54,12 @@ impl Backend {
                     "SELECT app_id, host FROM app_hosts WHERE app_id = $1 ORDER BY position",
                 )
                 .bind(id.to_string())
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.exec().await?)
                 .await?
             }
             None => {
                 sqlx::query("SELECT app_id, host FROM app_hosts ORDER BY app_id, position")
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *self.exec().await?)
                     .await?
             }
         };
@@ -171,7 +171,7 @@ impl AppStore for Backend {
     async fn get_app(&self, id: AppId) -> Result<Option<Application>, StoreError> {
         let Some(row) = sqlx::query(select_apps!("WHERE id = $1"))
             .bind(id.to_string())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.exec().await?)
             .await?
         else {
             return Ok(None);
@@ -183,7 +183,7 @@ impl AppStore for Backend {
     async fn get_app_by_slug(&self, slug: &Slug) -> Result<Option<Application>, StoreError> {
         let Some(row) = sqlx::query(select_apps!("WHERE slug = $1"))
             .bind(slug.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.exec().await?)
             .await?
         else {
             return Ok(None);
@@ -195,7 +195,7 @@ impl AppStore for Backend {
 
     async fn list_apps(&self) -> Result<Vec<Application>, StoreError> {
         let rows = sqlx::query(select_apps!("ORDER BY lower(name), id"))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.exec().await?)
             .await?;
         let mut hosts = self.hosts_by_app(None).await?;
         rows.iter()
@@ -211,7 +211,7 @@ impl AppStore for Backend {
             "SELECT settings, client_secret_sealed, client_key_sealed, updated_at FROM sso_oidc WHERE app_id = $1",
         )
         .bind(app.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.exec().await?)
         .await?
         else {
             return Ok(None);

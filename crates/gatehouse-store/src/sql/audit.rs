@@ -9,8 +9,7 @@ use crate::audit::{AuditQuery, AuditStore};
 #[async_trait]
 impl AuditStore for Backend {
     async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        write_audit(&mut conn, event).await
+        write_audit(&mut *self.exec().await?, event).await
     }
 
     async fn list_audit(&self, q: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
@@ -37,7 +36,7 @@ impl AuditStore for Backend {
         .bind(q.until.map(ms))
         .bind(q.before_id)
         .bind(i64::from(q.limit.clamp(1, 500)))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.exec().await?)
         .await?;
         rows.iter()
             .map(|row| {

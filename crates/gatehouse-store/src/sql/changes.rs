@@ -11,7 +11,7 @@ impl ChangeStore for Backend {
     async fn latest_change(&self) -> Result<i64, StoreError> {
         Ok(
             sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM changes")
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *self.exec().await?)
                 .await?,
         )
     }
@@ -21,7 +21,7 @@ impl ChangeStore for Backend {
             sqlx::query("SELECT seq, kind, key FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2")
                 .bind(seq)
                 .bind(i64::from(limit))
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.exec().await?)
                 .await?;
         rows.iter()
             .map(|row| {
@@ -39,7 +39,7 @@ impl ChangeStore for Backend {
             "DELETE FROM changes WHERE at < $1 AND seq < (SELECT max(seq) FROM changes)",
         )
         .bind(ms(before))
-        .execute(&self.pool)
+        .execute(&mut *self.exec().await?)
         .await?;
         Ok(res.rows_affected())
     }

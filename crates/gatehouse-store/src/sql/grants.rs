@@ -39,14 +39,14 @@ impl GrantStore for Backend {
     async fn list_grants(&self, app: AppId) -> Result<Vec<Grant>, StoreError> {
         let rows = sqlx::query("SELECT id, app_id, role, kind, value, tag_value, created_at FROM grants WHERE app_id = $1 ORDER BY created_at, id")
             .bind(app.to_string())
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.exec().await?)
             .await?;
         rows.iter().map(grant_from_row).collect()
     }
 
     async fn list_all_grants(&self) -> Result<Vec<Grant>, StoreError> {
         let rows = sqlx::query("SELECT id, app_id, role, kind, value, tag_value, created_at FROM grants ORDER BY created_at, id")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.exec().await?)
             .await?;
         rows.iter().map(grant_from_row).collect()
     }
@@ -96,7 +96,7 @@ impl GrantStore for Backend {
             sqlx::query_scalar("SELECT value FROM app_settings WHERE app_id = $1 AND key = $2")
                 .bind(app.to_string())
                 .bind(key)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *self.exec().await?)
                 .await?;
         v.map(|s| {
             serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("setting {key}: {e}")))
@@ -110,7 +110,7 @@ impl GrantStore for Backend {
     ) -> Result<Vec<(AppId, serde_json::Value)>, StoreError> {
         let rows = sqlx::query("SELECT app_id, value FROM app_settings WHERE key = $1")
             .bind(key)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.exec().await?)
             .await?;
         rows.iter()
             .map(|r| {

@@ -17,7 +17,7 @@ impl ReplayStore for Backend {
             .bind(kind)
             .bind(hash)
             .bind(ms(expires_at))
-            .execute(&self.pool)
+            .execute(&mut *self.exec().await?)
             .await?;
         Ok(res.rows_affected() == 1)
     }
@@ -25,7 +25,7 @@ impl ReplayStore for Backend {
     async fn purge_used(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         let res = sqlx::query("DELETE FROM used_tokens WHERE expires_at < $1")
             .bind(ms(now))
-            .execute(&self.pool)
+            .execute(&mut *self.exec().await?)
             .await?;
         Ok(res.rows_affected())
     }

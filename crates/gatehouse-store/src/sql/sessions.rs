@@ -132,7 +132,7 @@ impl SessionStore for Backend {
     ) -> Result<Option<SessionRecord>, StoreError> {
         sqlx::query(select_sessions!("WHERE token_hash = $1"))
             .bind(token_hash.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.exec().await?)
             .await?
             .as_ref()
             .map(session_from_row)
@@ -147,7 +147,7 @@ impl SessionStore for Backend {
         sqlx::query(select_sessions!("WHERE id = $1 AND app_id = $2"))
             .bind(id.to_string())
             .bind(app.to_string())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.exec().await?)
             .await?
             .as_ref()
             .map(session_from_row)
@@ -186,7 +186,7 @@ impl SessionStore for Backend {
         .bind(app.to_string())
         .bind(user.map(|u| u.to_string()))
         .bind(ms(now))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.exec().await?)
         .await?;
         rows.iter().map(session_from_row).collect()
     }
@@ -297,7 +297,7 @@ impl SessionStore for Backend {
         .bind(id_token_sealed)
         .bind(refresh_token_sealed)
         .bind(token_expires_at.map(ms))
-        .execute(&self.pool)
+        .execute(&mut *self.exec().await?)
         .await?;
         Ok(())
     }
@@ -305,7 +305,7 @@ impl SessionStore for Backend {
     async fn purge_sessions(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         let res = sqlx::query("DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1")
             .bind(ms(before))
-            .execute(&self.pool)
+            .execute(&mut *self.exec().await?)
             .await?;
         Ok(res.rows_affected())
     }
@@ -315,7 +315,7 @@ impl SessionStore for Backend {
             "SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > $1",
         )
         .bind(ms(now))
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.exec().await?)
         .await?)
     }
 }

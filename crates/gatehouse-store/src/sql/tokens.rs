@@ -38,7 +38,7 @@ impl TokenStore for Backend {
              WHERE token_hash = $1 AND revoked_at IS NULL",
         )
         .bind(token_hash.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.exec().await?)
         .await?
         else {
             return Ok(None);
@@ -57,7 +57,7 @@ impl TokenStore for Backend {
         sqlx::query("UPDATE admin_tokens SET last_used_at = $2 WHERE id = $1")
             .bind(id.to_string())
             .bind(ms(at))
-            .execute(&self.pool)
+            .execute(&mut *self.exec().await?)
             .await?;
         Ok(())
     }

@@ -6,6 +6,7 @@
 
 use gatehouse_core::{AuditEvent, TokenHash};
 
+use super::unit::{Held, Unit};
 use super::{Backend, Conn, Db, ms, write_change};
 use crate::{Changed, StoreError};
 
@@ -14,24 +15,59 @@ use crate::{Changed, StoreError};
 pub(crate) type Query<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>;
 
 /// A write transaction whose commit takes its audit event (see the module).
-/// Dropped without a commit, it rolls back.
+/// Dropped without a commit, it rolls back. On a store that belongs to a
+/// unit of work ([`super::unit`]) it is a part of the unit's transaction:
+/// its commit writes the audit event and change rows there, and dropping
+/// it without a commit fails the whole unit.
 pub(crate) struct AuditedTx {
-    tx: sqlx::Transaction<'static, Db>,
+    tx: Tx,
     changed: Vec<Changed>,
 }
 
+enum Tx {
+    Own(sqlx::Transaction<'static, Db>),
+    Unit(UnitPart),
+}
+
+/// A mutation's share of a unit of work; dropped before its commit, it
+/// fails the unit.
+struct UnitPart {
+    held: Held,
+    unit: std::sync::Arc<Unit>,
+    done: bool,
+}
+
+impl Drop for UnitPart {
+    fn drop(&mut self) {
+        if !self.done {
+            self.unit.fail();
+        }
+    }
+}
+
 impl AuditedTx {
-    /// Begin a write transaction.
+    /// Begin a write transaction (or a part of the store's unit of work).
     pub(crate) async fn begin(store: &Backend) -> Result<Self, StoreError> {
+        let tx = match store.unit() {
+            None => Tx::Own(store.begin_write().await?),
+            Some(unit) => Tx::Unit(UnitPart {
+                held: Held::take(unit).await?,
+                unit: unit.clone(),
+                done: false,
+            }),
+        };
         Ok(Self {
-            tx: store.begin_write().await?,
+            tx,
             changed: Vec::new(),
         })
     }
 
     /// The connection the statements run on.
     pub(crate) fn conn(&mut self) -> &mut Conn {
-        &mut self.tx
+        match &mut self.tx {
+            Tx::Own(t) => t,
+            Tx::Unit(part) => part.held.conn(),
+        }
     }
 
     /// Note what this transaction changed (one change-log row each).
@@ -103,13 +139,18 @@ impl AuditedTx {
         Ok(hashes)
     }
 
-    /// Write the change-log rows and the audit events, then commit.
+    /// Write the change-log rows and the audit events, then commit (in a
+    /// unit of work: leave them in the unit's transaction).
     pub(crate) async fn commit(mut self, audit: &AuditEvent) -> Result<(), StoreError> {
-        for what in &self.changed {
-            write_change(&mut self.tx, what, audit.at).await?;
+        let changed = std::mem::take(&mut self.changed);
+        for what in &changed {
+            write_change(self.conn(), what, audit.at).await?;
         }
-        write_audit(&mut self.tx, audit).await?;
-        self.tx.commit().await?;
+        write_audit(self.conn(), audit).await?;
+        match self.tx {
+            Tx::Own(t) => t.commit().await?,
+            Tx::Unit(mut part) => part.done = true,
+        }
         Ok(())
     }
 }

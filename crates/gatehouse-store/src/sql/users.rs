@@ -152,7 +152,7 @@ impl Backend {
         make: impl Fn(&DbRow) -> Result<T, StoreError>,
     ) -> Result<HashMap<String, Vec<T>>, StoreError> {
         let mut out: HashMap<String, Vec<T>> = HashMap::new();
-        for row in sqlx::query(sql).bind(ids).fetch_all(&self.pool).await? {
+        for row in sqlx::query(sql).bind(ids).fetch_all(&mut *self.exec().await?).await? {
             out.entry(row.try_get("user_id")?)
                 .or_default()
                 .push(make(&row)?);
@@ -298,7 +298,7 @@ impl UserStore for Backend {
         let row = sqlx::query(select_users!("WHERE id = $1 AND app_id = $2"))
             .bind(id.to_string())
             .bind(app.to_string())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.exec().await?)
             .await?;
         Ok(self.complete_one(row).await?.map(|(u, _)| u))
     }
@@ -311,7 +311,7 @@ impl UserStore for Backend {
         let row = sqlx::query(select_users!("WHERE app_id = $1 AND email_lower = $2"))
             .bind(app.to_string())
             .bind(email_lower)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.exec().await?)
             .await?;
         self.complete_one(row).await
     }
@@ -328,7 +328,7 @@ impl UserStore for Backend {
         .bind(app.to_string())
         .bind(issuer)
         .bind(subject)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.exec().await?)
         .await?;
         Ok(self.complete_one(row).await?.map(|(u, _)| u))
     }
@@ -355,7 +355,7 @@ impl UserStore for Backend {
         .bind(pattern)
         .bind(i64::from(query.limit.clamp(1, 500)))
         .bind(i64::from(query.offset))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.exec().await?)
         .await?;
         let users = rows
             .iter()
@@ -368,7 +368,7 @@ impl UserStore for Backend {
         sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
             .bind(id.to_string())
             .bind(ms(at))
-            .execute(&self.pool)
+            .execute(&mut *self.exec().await?)
             .await?;
         Ok(())
     }

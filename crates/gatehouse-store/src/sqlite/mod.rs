@@ -24,6 +24,7 @@ macro_rules! ids_in {
 queries!();
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -37,6 +38,8 @@ use crate::{Store, StoreError};
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The unit of work this store belongs to, if any.
+    unit: Option<Arc<unit::Unit>>,
 }
 
 impl SqliteStore {
@@ -55,7 +58,15 @@ impl SqliteStore {
             .acquire_timeout(pool.acquire_timeout.max(Duration::from_secs(10)))
             .connect_with(opts)
             .await?;
-        Ok(Self { pool })
+        Ok(Self { pool, unit: None })
+    }
+
+    /// This store as a part of `unit`.
+    fn in_unit(&self, unit: Arc<unit::Unit>) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            unit: Some(unit),
+        }
     }
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
@@ -75,6 +86,10 @@ impl Store for SqliteStore {
             .run(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn begin_unit(&self) -> Result<Box<dyn crate::StoreUnit>, StoreError> {
+        self.begin_unit_of_work().await
     }
 
     fn backend(&self) -> &'static str {
