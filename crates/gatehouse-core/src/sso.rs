@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::claims::ClaimPath;
-use crate::user::parse_tag_key;
+use crate::user::TagKey;
 use crate::validation::{Collector, Invalid};
 
 /// Authorization request parameters that belong to the protocol and can never
@@ -151,7 +151,7 @@ pub struct OtherMapping {
     /// The IdP claim.
     pub claim: ClaimPath,
     /// The tag key it is stored under.
-    pub tag: String,
+    pub tag: TagKey,
 }
 
 /// Which claims fill which user fields.
@@ -624,11 +624,9 @@ fn parse_mappings(input: ClaimMappingsInput) -> Result<ClaimMappings, Invalid> {
     for (i, row) in input.other.into_iter().enumerate() {
         let field = format!("claim_mappings.other[{i}]");
         let claim = c.check(ClaimPath::parse(&row.claim, &format!("{field}.claim")));
-        let tag = row.tag.trim().to_owned();
-        if let Err(m) = parse_tag_key(&tag) {
-            c.push(format!("{field}.tag"), m);
+        let Some(tag) = c.check(TagKey::parse(row.tag.trim(), &format!("{field}.tag"))) else {
             continue;
-        }
+        };
         if other.iter().any(|o: &OtherMapping| o.tag == tag) {
             c.push(
                 format!("{field}.tag"),

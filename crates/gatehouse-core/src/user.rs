@@ -125,8 +125,8 @@ impl TagSource {
 /// access rules.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Tag {
-    /// The key: 1-64 of letters, digits, `_ . : -`.
-    pub key: String,
+    /// The key.
+    pub key: TagKey,
     /// The value: up to 1024 characters.
     pub value: String,
     /// Where it came from.
@@ -137,7 +137,7 @@ pub struct Tag {
 impl Tag {
     /// Parse a tag, naming `field` on error.
     pub fn parse(key: &str, value: &str, source: TagSource, field: &str) -> Result<Self, Invalid> {
-        parse_tag_key(key).map_err(|e| Invalid::field(format!("{field}.key"), e))?;
+        let key = TagKey::parse(key, &format!("{field}.key"))?;
         if value.chars().count() > 1024 || value.chars().any(char::is_control) {
             return Err(Invalid::field(
                 format!("{field}.value"),
@@ -145,24 +145,65 @@ impl Tag {
             ));
         }
         Ok(Self {
-            key: key.to_owned(),
+            key,
             value: value.to_owned(),
             source,
         })
     }
 }
 
-/// Check a tag key: 1-64 of ASCII letters, digits, `_ . : -`.
-pub fn parse_tag_key(key: &str) -> Result<(), String> {
-    let ok = !key.is_empty()
-        && key.len() <= 64
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err("a tag key is 1-64 letters, digits, '_', '.', ':' or '-'".to_owned())
+/// A tag key: 1-64 of ASCII letters, digits, `_ . : -`. Only
+/// [`TagKey::parse`] makes one (stored keys are parsed again when read).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TagKey(String);
+
+impl TagKey {
+    /// Parse a tag key; `field` names it in the error.
+    pub fn parse(key: &str, field: &str) -> Result<Self, Invalid> {
+        let ok = !key.is_empty()
+            && key.len() <= 64
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
+        if ok {
+            Ok(Self(key.to_owned()))
+        } else {
+            Err(Invalid::field(
+                field,
+                "a tag key is 1-64 letters, digits, '_', '.', ':' or '-'",
+            ))
+        }
+    }
+
+    /// The key.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for TagKey {
+    type Error = Invalid;
+    fn try_from(raw: String) -> Result<Self, Invalid> {
+        Self::parse(&raw, "key")
+    }
+}
+
+impl From<TagKey> for String {
+    fn from(k: TagKey) -> Self {
+        k.0
+    }
+}
+
+impl PartialEq<&str> for TagKey {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl std::fmt::Display for TagKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -205,8 +246,9 @@ pub fn check_password_policy(password: &str) -> Result<(), Invalid> {
 /// never by e-mail alone.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Identity {
-    /// The IdP's issuer URL.
-    pub issuer: String,
+    /// The IdP's issuer URL (the token's own `iss`: for Entra ID
+    /// multi-tenant, the tenant's).
+    pub issuer: crate::sso::IssuerUrl,
     /// The IdP's subject identifier.
     pub subject: String,
 }

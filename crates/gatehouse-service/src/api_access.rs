@@ -305,9 +305,11 @@ impl Bearer<'_> {
                             },
                             correlation_id: None,
                         };
+                        let issuer = gatehouse_core::sso::IssuerUrl::parse(&iss, "iss")
+                            .map_err(|e| BearerError::Invalid(e.to_string()))?;
                         let user = self
                             .directory()
-                            .sign_in_user(app, &iss, &sub, &m, verified, &ctx)
+                            .sign_in_user(app, &issuer, &sub, &m, verified, &ctx)
                             .await
                             .map_err(|e| match e {
                                 SignInError::Service(s) => BearerError::Service(s),

@@ -392,7 +392,7 @@ impl Assertions<'_> {
         let exp = now + ASSERTION_TTL;
         let mut tags: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
         for t in &user.tags {
-            tags.entry(&t.key).or_default().push(&t.value);
+            tags.entry(t.key.as_str()).or_default().push(&t.value);
         }
         let name = if user.last_name.is_empty() {
             user.first_name.clone()

@@ -52,14 +52,14 @@ fn user(app: AppId, email: &str) -> User {
         first_name: "Ana".into(),
         last_name: "Silva".into(),
         tags: vec![Tag {
-            key: "dept".into(),
+            key: gatehouse_core::user::TagKey::parse("dept", "key").unwrap(),
             value: "R&D".into(),
             source: TagSource::Idp,
         }],
         groups: vec!["eng".into(), "ops".into()],
         status: UserStatus::Active,
         identities: vec![Identity {
-            issuer: "https://idp".into(),
+            issuer: gatehouse_core::sso::IssuerUrl::parse("https://idp", "issuer").unwrap(),
             subject: format!("sub-{email}"),
         }],
         email_verified: Some(true),
@@ -332,7 +332,7 @@ async fn users_and_sessions(store: &dyn Store) {
     let mut changed = u.clone();
     changed.first_name = "Ana Maria".into();
     changed.tags = vec![Tag {
-        key: "level".into(),
+        key: gatehouse_core::user::TagKey::parse("level", "key").unwrap(),
         value: "3".into(),
         source: TagSource::Admin,
     }];
@@ -943,7 +943,7 @@ async fn grants_and_settings(store: &dyn Store) {
         Subject::Email("ana@example.com".into()),
         Subject::Group("eng".into()),
         Subject::Tag {
-            key: "dept".into(),
+            key: gatehouse_core::user::TagKey::parse("dept", "key").unwrap(),
             value: "R&D".into(),
         },
     ];

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::ids::{AppId, GrantId};
-use crate::user::{Email, parse_group, parse_tag_key};
+use crate::user::{Email, TagKey, parse_group};
 use crate::validation::{Collector, Invalid};
 
 /// Who a grant is for.
@@ -18,7 +18,7 @@ pub enum Subject {
     /// Users with a tag `key` = `value`.
     Tag {
         /// Tag key.
-        key: String,
+        key: TagKey,
         /// Tag value.
         value: String,
     },
@@ -181,8 +181,7 @@ impl Subject {
 
     /// Users with this tag.
     pub fn tag(key: &str, value: &str) -> Result<Self, Invalid> {
-        let key = key.trim();
-        parse_tag_key(key).map_err(|m| Invalid::field("subject.tag.key", m))?;
+        let key = TagKey::parse(key.trim(), "subject.tag.key")?;
         if value.chars().count() > 1024 || value.chars().any(char::is_control) {
             return Err(Invalid::field(
                 "subject.tag.value",
@@ -190,7 +189,7 @@ impl Subject {
             ));
         }
         Ok(Self::Tag {
-            key: key.to_owned(),
+            key,
             value: value.to_owned(),
         })
     }

@@ -159,6 +159,10 @@ mod tests {
     use crate::user::{Email, Tag, TagSource, UserStatus};
     use time::OffsetDateTime;
 
+    fn tag_key(k: &str) -> crate::user::TagKey {
+        crate::user::TagKey::parse(k, "key").unwrap_or_else(|e| panic!("{e}"))
+    }
+
     fn r(name: &str) -> Role {
         Role::parse(name, "role").unwrap_or_else(|e| panic!("{e}"))
     }
@@ -173,7 +177,7 @@ mod tests {
             tags: tags
                 .iter()
                 .map(|(k, v)| Tag {
-                    key: (*k).into(),
+                    key: crate::user::TagKey::parse(k, "key").unwrap_or_else(|e| panic!("{e}")),
                     value: (*v).into(),
                     source: TagSource::Idp,
                 })
@@ -207,14 +211,14 @@ mod tests {
             grant(
                 "viewer",
                 Subject::Tag {
-                    key: "dept".into(),
+                    key: tag_key("dept"),
                     value: "R&D".into(),
                 },
             ),
             grant(
                 "member",
                 Subject::Tag {
-                    key: "dept".into(),
+                    key: tag_key("dept"),
                     value: "R&D".into(),
                 },
             ),
@@ -359,7 +363,7 @@ mod tests {
         assert_eq!(
             g.validate().ok().map(|g| g.subject),
             Some(Subject::Tag {
-                key: "dept".into(),
+                key: tag_key("dept"),
                 value: "R&D".into()
             })
         );

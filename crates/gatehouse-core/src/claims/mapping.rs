@@ -267,27 +267,33 @@ mod tests {
             other: vec![
                 OtherMapping {
                     claim: path("department"),
-                    tag: "dept".into(),
+                    tag: crate::user::TagKey::parse("dept", "tag")
+                        .unwrap_or_else(|e| panic!("{e}")),
                 },
                 OtherMapping {
                     claim: path("level"),
-                    tag: "level".into(),
+                    tag: crate::user::TagKey::parse("level", "tag")
+                        .unwrap_or_else(|e| panic!("{e}")),
                 },
                 OtherMapping {
                     claim: path("projects"),
-                    tag: "project".into(),
+                    tag: crate::user::TagKey::parse("project", "tag")
+                        .unwrap_or_else(|e| panic!("{e}")),
                 },
                 OtherMapping {
                     claim: path("address.locality"),
-                    tag: "city".into(),
+                    tag: crate::user::TagKey::parse("city", "tag")
+                        .unwrap_or_else(|e| panic!("{e}")),
                 },
                 OtherMapping {
                     claim: path("is_admin"),
-                    tag: "admin".into(),
+                    tag: crate::user::TagKey::parse("admin", "tag")
+                        .unwrap_or_else(|e| panic!("{e}")),
                 },
                 OtherMapping {
                     claim: path("gone"),
-                    tag: "gone".into(),
+                    tag: crate::user::TagKey::parse("gone", "tag")
+                        .unwrap_or_else(|e| panic!("{e}")),
                 },
             ],
             ..ClaimMappings::default()

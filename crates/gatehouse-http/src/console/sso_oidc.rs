@@ -56,7 +56,7 @@ impl SsoValues {
             .claim_mappings
             .other
             .iter()
-            .map(|o| (o.claim.to_string(), o.tag.clone()))
+            .map(|o| (o.claim.to_string(), o.tag.to_string()))
             .collect();
         let other_open = !other.is_empty();
         other.extend(std::iter::repeat_n(

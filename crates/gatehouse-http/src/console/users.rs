@@ -182,13 +182,13 @@ pub async fn page(
         tags: u
             .tags
             .iter()
-            .map(|t| (t.key.clone(), t.value.clone(), t.source.as_str()))
+            .map(|t| (t.key.to_string(), t.value.clone(), t.source.as_str()))
             .collect(),
         groups: u.groups.clone(),
         identities: u
             .identities
             .iter()
-            .map(|i| (i.issuer.clone(), i.subject.clone()))
+            .map(|i| (i.issuer.to_string(), i.subject.clone()))
             .collect(),
     };
     Ok(render(

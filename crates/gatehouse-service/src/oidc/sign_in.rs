@@ -490,6 +490,12 @@ impl SignIn<'_> {
                 .and_then(Value::as_str)
                 .unwrap_or(issuer.as_str())
                 .to_owned();
+            let identity_issuer = IssuerUrl::parse(&token_iss, "iss").map_err(|e| {
+                SignInError::InvalidToken(gatehouse_oidc::OidcError::BadResponse {
+                    what: "ID token",
+                    detail: e.to_string(),
+                })
+            })?;
             if flow.purpose == Purpose::AdminSignIn {
                 return Ok(SignInDone::Admin {
                     issuer: token_iss,
@@ -509,7 +515,7 @@ impl SignIn<'_> {
                 .directory()
                 .sign_in_user(
                     app.id,
-                    &token_iss,
+                    &identity_issuer,
                     &sub,
                     &mapped,
                     Some(super::users::sign_in_verified(&rt.oidc, &mapped)),

@@ -6,6 +6,7 @@
 
 use gatehouse_core::AppId;
 use gatehouse_core::claims::MappedIdentity;
+use gatehouse_core::sso::IssuerUrl;
 use gatehouse_core::sso::OidcSettings;
 use gatehouse_core::user::{Identity, TagSource, User};
 use gatehouse_store::{PasswordChange, StoreError};
@@ -105,11 +106,11 @@ impl crate::users::Directory<'_> {
     }
 
     /// Find, link or create the user of an IdP sign-in and bring it up to date.
-    #[tracing::instrument(level = "info", skip_all, fields(app = %app, issuer = issuer), err(level = "debug"))]
+    #[tracing::instrument(level = "info", skip_all, fields(app = %app, issuer = %issuer), err(level = "debug"))]
     pub(crate) async fn sign_in_user(
         &self,
         app: AppId,
-        issuer: &str,
+        issuer: &IssuerUrl,
         sub: &str,
         m: &MappedIdentity,
         verified: Option<bool>,
@@ -124,7 +125,7 @@ impl crate::users::Directory<'_> {
             other => SignInError::Service(other.into()),
         };
         if let Some(mut user) = store
-            .find_user_by_identity(app, issuer, sub)
+            .find_user_by_identity(app, issuer.as_str(), sub)
             .await
             .map_err(crate::ServiceError::from)?
         {
@@ -138,7 +139,7 @@ impl crate::users::Directory<'_> {
             return Ok(user);
         }
         let identity = Identity {
-            issuer: issuer.to_owned(),
+            issuer: issuer.clone(),
             subject: sub.to_owned(),
         };
         let existing = store
@@ -162,7 +163,7 @@ impl crate::users::Directory<'_> {
             user.identities.push(identity);
             let audit = ctx
                 .event(Some(app), now, "user.identity_linked")
-                .detail("issuer", issuer);
+                .detail("issuer", issuer.as_str());
             self.save_from_idp(&mut user, audit).await.map_err(taken)?;
             return Ok(user);
         }
@@ -177,7 +178,7 @@ impl crate::users::Directory<'_> {
         };
         let audit = crate::users::created_event(ctx, &user)
             .detail("source", "idp")
-            .detail("issuer", issuer);
+            .detail("issuer", issuer.as_str());
         match store.create_user(&user, None, &audit).await {
             Ok(()) => Ok(user),
             // A parallel first sign-in of the same identity may have won the
@@ -188,7 +189,7 @@ impl crate::users::Directory<'_> {
                     field: "identity" | "email",
                 },
             ) => store
-                .find_user_by_identity(app, issuer, sub)
+                .find_user_by_identity(app, issuer.as_str(), sub)
                 .await
                 .map_err(crate::ServiceError::from)?
                 .ok_or_else(|| taken(e)),

@@ -184,7 +184,7 @@ impl Harness {
     pub async fn idp_user(&self, app: AppId, sub: &str, m: &MappedIdentity) -> User {
         self.gh
             .directory()
-            .sign_in_user(app, ISS, sub, m, m.email_verified, &ctx())
+            .sign_in_user(app, &iss(), sub, m, m.email_verified, &ctx())
             .await
             .unwrap_or_else(|e| panic!("{e}"))
     }
@@ -206,6 +206,11 @@ impl Harness {
 /// The issuer of the IdP sign-ins in these tests.
 pub(crate) const ISS: &str = "https://idp.example";
 
+/// [`ISS`] parsed.
+pub(crate) fn iss() -> gatehouse_core::sso::IssuerUrl {
+    gatehouse_core::sso::IssuerUrl::parse(ISS, "issuer").unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// What an IdP's claims map to.
 pub(crate) fn mapped(email: &str) -> MappedIdentity {
     MappedIdentity {
@@ -221,7 +226,7 @@ pub(crate) fn mapped(email: &str) -> MappedIdentity {
 
 pub(crate) fn idp_tag(key: &str, value: &str) -> Tag {
     Tag {
-        key: key.into(),
+        key: gatehouse_core::user::TagKey::parse(key, "key").unwrap_or_else(|e| panic!("{e}")),
         value: value.into(),
         source: TagSource::Idp,
     }

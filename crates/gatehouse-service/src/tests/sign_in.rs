@@ -7,7 +7,7 @@ use gatehouse_core::sso::ClaimMappings;
 use gatehouse_core::user::{TagSource, UserStatus};
 use serde_json::json;
 
-use super::{Harness, ISS, ctx, idp_tag, mapped};
+use super::{Harness, ISS, ctx, idp_tag, iss, mapped};
 use crate::oidc::SignInError;
 
 #[tokio::test]
@@ -75,7 +75,7 @@ async fn a_later_sign_in_updates_fields_and_keeps_admin_tags() {
     let tags: Vec<(String, String, TagSource)> = updated
         .tags
         .iter()
-        .map(|t| (t.key.clone(), t.value.clone(), t.source))
+        .map(|t| (t.key.to_string(), t.value.clone(), t.source))
         .collect();
     assert!(
         tags.contains(&("dept".into(), "Sales".into(), TagSource::Idp)),
@@ -135,7 +135,7 @@ async fn an_unverified_address_never_takes_over_an_account() {
         m.email_verified = verified;
         let r =
             h.gh.directory()
-                .sign_in_user(app.id, ISS, "attacker", &m, verified, &ctx())
+                .sign_in_user(app.id, &iss(), "attacker", &m, verified, &ctx())
                 .await;
         assert!(
             matches!(r, Err(SignInError::EmailNotVerified { .. })),
@@ -169,7 +169,7 @@ async fn an_address_taken_by_another_user_refuses_the_update() {
         h.gh.directory()
             .sign_in_user(
                 app.id,
-                ISS,
+                &iss(),
                 "a",
                 &mapped("b@example.com"),
                 Some(true),
@@ -186,9 +186,10 @@ async fn two_first_sign_ins_of_one_identity_make_one_user() {
     let m = mapped("race@example.com");
     let c = ctx();
     let directory = h.gh.directory();
+    let iss = iss();
     let (a, b) = tokio::join!(
-        directory.sign_in_user(app.id, ISS, "same", &m, Some(true), &c),
-        directory.sign_in_user(app.id, ISS, "same", &m, Some(true), &c),
+        directory.sign_in_user(app.id, &iss, "same", &m, Some(true), &c),
+        directory.sign_in_user(app.id, &iss, "same", &m, Some(true), &c),
     );
     let (a, b) = (
         a.unwrap_or_else(|e| panic!("{e}")),

@@ -1,5 +1,6 @@
 use async_trait::async_trait;
 use gatehouse_core::access::{Grant, Role, Subject};
+use gatehouse_core::user::TagKey;
 use gatehouse_core::ids::GrantId;
 use gatehouse_core::{AppId, AuditEvent};
 use sqlx::Row;
@@ -17,7 +18,8 @@ fn grant_from_row(row: &DbRow) -> Result<Grant, StoreError> {
         "email" => Subject::Email(value),
         "group" => Subject::Group(value),
         "tag" => Subject::Tag {
-            key: value,
+            key: TagKey::parse(&value, "key")
+                .map_err(|_| StoreError::Corrupt("grant tag key".to_owned()))?,
             value: row
                 .try_get::<Option<String>, _>("tag_value")?
                 .unwrap_or_default(),
@@ -55,7 +57,7 @@ impl GrantStore for Backend {
         let (kind, value, tag_value) = match &g.subject {
             Subject::Email(e) => ("email", e.clone(), None),
             Subject::Group(n) => ("group", n.clone(), None),
-            Subject::Tag { key, value } => ("tag", key.clone(), Some(value.clone())),
+            Subject::Tag { key, value } => ("tag", key.to_string(), Some(value.clone())),
         };
         let mut tx = AuditedTx::begin(self).await?;
         sqlx::query("INSERT INTO grants (id, app_id, role, kind, value, tag_value, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")

@@ -2,7 +2,8 @@ use super::tx::Query;
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use gatehouse_core::user::{Email, Identity, Tag, TagSource, User, UserStatus};
+use gatehouse_core::sso::IssuerUrl;
+use gatehouse_core::user::{Email, Identity, Tag, TagKey, TagSource, User, UserStatus};
 use gatehouse_core::{AppId, AuditEvent, TokenHash, UserId};
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -88,7 +89,8 @@ impl Backend {
                     let source = TagSource::parse(row.try_get::<&str, _>("source")?)
                         .ok_or_else(|| StoreError::Corrupt("tag source".to_owned()))?;
                     Ok(Tag {
-                        key: row.try_get("key")?,
+                        key: TagKey::parse(row.try_get("key")?, "key")
+                            .map_err(|_| StoreError::Corrupt("tag key".to_owned()))?,
                         value: row.try_get("value")?,
                         source,
                     })
@@ -116,7 +118,8 @@ impl Backend {
                 &ids,
                 |row| {
                     Ok(Identity {
-                        issuer: row.try_get("issuer")?,
+                        issuer: IssuerUrl::parse(row.try_get("issuer")?, "issuer")
+                            .map_err(|_| StoreError::Corrupt("identity issuer".to_owned()))?,
                         subject: row.try_get("subject")?,
                     })
                 },
@@ -176,7 +179,7 @@ impl Backend {
         for t in &user.tags {
             sqlx::query("INSERT INTO user_tags (user_id, key, value, source) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
                 .bind(&id)
-                .bind(&t.key)
+                .bind(t.key.as_str())
                 .bind(&t.value)
                 .bind(t.source.as_str())
                 .execute(&mut *conn)
@@ -196,7 +199,7 @@ impl Backend {
                 "INSERT INTO identities (app_id, issuer, subject, user_id, created_at) VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(user.app_id.to_string())
-            .bind(&i.issuer)
+            .bind(i.issuer.as_str())
             .bind(&i.subject)
             .bind(&id)
             .bind(ms(at))

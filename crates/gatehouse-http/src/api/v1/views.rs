@@ -135,7 +135,7 @@ impl From<SsoView> for SsoOidcView {
                     .into_iter()
                     .map(|o| OtherMappingView {
                         claim: o.claim.to_string(),
-                        tag: o.tag,
+                        tag: o.tag.into(),
                     })
                     .collect(),
             },
@@ -227,7 +227,7 @@ impl From<&User> for UserView {
                 .tags
                 .iter()
                 .map(|t| TagView {
-                    key: t.key.clone(),
+                    key: t.key.to_string(),
                     value: t.value.clone(),
                     source: t.source,
                 })
@@ -238,7 +238,7 @@ impl From<&User> for UserView {
                 .identities
                 .iter()
                 .map(|i| IdentityView {
-                    issuer: i.issuer.clone(),
+                    issuer: i.issuer.to_string(),
                     subject: i.subject.clone(),
                 })
                 .collect(),
