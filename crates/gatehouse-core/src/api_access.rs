@@ -25,8 +25,9 @@ pub struct ApiAccess {
     pub enabled: bool,
     /// The audience (`aud`) a token must carry; empty: the SSO Client ID.
     pub audience: Option<String>,
-    /// The issuer (`iss`) a token must carry; empty: the SSO Issuer URL.
-    pub issuer: Option<String>,
+    /// The issuer (`iss`) a token must carry; `None`: the SSO Issuer URL.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub issuer: Option<IssuerUrl>,
     /// Where the verification keys are; empty: the IdP's `jwks_uri`.
     pub jwks_url: Option<String>,
     /// A PEM public key (SPKI) to verify with instead of a JWK Set.
@@ -67,7 +68,7 @@ impl From<ApiAccess> for ApiAccessInput {
         Self {
             enabled: a.enabled,
             audience: a.audience,
-            issuer: a.issuer,
+            issuer: a.issuer.map(|i| i.as_str().to_owned()),
             jwks_url: a.jwks_url,
             public_key_pem: a.public_key_pem,
             algorithms: a.algorithms,
@@ -98,7 +99,7 @@ impl ApiAccessInput {
     pub fn validate(self, sso_issuer: &str, sso_client_id: &str) -> Result<ApiAccess, Invalid> {
         let mut c = Collector::new();
         let audience = blank_to_none(self.audience);
-        let issuer = blank_to_none(self.issuer);
+        let issuer_given = blank_to_none(self.issuer);
         let jwks_url = blank_to_none(self.jwks_url);
         let public_key_pem = blank_to_none(self.public_key_pem);
         if let Some(a) = &audience
@@ -109,9 +110,9 @@ impl ApiAccessInput {
                 "must be at most 512 characters, without control characters",
             );
         }
-        if let Some(i) = &issuer {
-            c.check(IssuerUrl::parse(i, "issuer"));
-        }
+        let issuer = issuer_given
+            .as_deref()
+            .and_then(|i| c.check(IssuerUrl::parse(i, "issuer")));
         if let Some(u) = &jwks_url {
             c.check(IssuerUrl::parse(u, "jwks_url"));
         }
@@ -157,7 +158,7 @@ impl ApiAccessInput {
             if algorithms.is_empty() && c.is_empty() {
                 c.push("algorithms", "allow at least one algorithm");
             }
-            if issuer.is_none() && sso_issuer.trim().is_empty() {
+            if issuer_given.is_none() && sso_issuer.trim().is_empty() {
                 c.push(
                     "issuer",
                     "set the token issuer, or configure SSO OIDC whose Issuer URL is the default",
@@ -185,7 +186,7 @@ impl ApiAccessInput {
 impl ApiAccess {
     /// The issuer tokens must carry.
     pub fn effective_issuer<'a>(&'a self, sso_issuer: &'a str) -> &'a str {
-        self.issuer.as_deref().unwrap_or(sso_issuer)
+        self.issuer.as_ref().map_or(sso_issuer, IssuerUrl::as_str)
     }
 
     /// The audience tokens must carry.

@@ -8,6 +8,7 @@
 //! ([`SealContext`], e.g. `sso_client_secret:<app id>`), so a sealed value
 //! copied into another row or another application does not open.
 
+use gatehouse_core::Sealed;
 use std::fmt;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
@@ -153,7 +154,7 @@ impl MasterKeys {
     }
 
     /// Seal `plaintext` for `context`.
-    pub fn seal(&self, plaintext: &[u8], context: SealContext) -> Result<String, SealError> {
+    pub fn seal(&self, plaintext: &[u8], context: SealContext) -> Result<Sealed, SealError> {
         let aad = context.aad();
         let mut buf = plaintext.to_vec();
         let nonce = self
@@ -164,10 +165,9 @@ impl MasterKeys {
         let mut out = Vec::with_capacity(NONCE_LEN + buf.len());
         out.extend_from_slice(nonce.as_ref());
         out.extend_from_slice(&buf);
-        Ok(format!(
-            "v1.{}.{}",
-            self.active.kid,
-            URL_SAFE_NO_PAD.encode(out)
+        Ok(Sealed::from_parts(
+            &self.active.kid,
+            &URL_SAFE_NO_PAD.encode(out),
         ))
     }
 
@@ -176,17 +176,14 @@ impl MasterKeys {
         &self,
         secret: &SecretString,
         context: SealContext,
-    ) -> Result<String, SealError> {
+    ) -> Result<Sealed, SealError> {
         self.seal(secret.expose_secret().as_bytes(), context)
     }
 
     /// Open a value sealed for `context`.
-    pub fn open(&self, sealed: &str, context: SealContext) -> Result<Vec<u8>, SealError> {
+    pub fn open(&self, sealed: &Sealed, context: SealContext) -> Result<Vec<u8>, SealError> {
         let aad = context.aad();
-        let mut parts = sealed.splitn(3, '.');
-        let (Some("v1"), Some(kid), Some(data)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(SealError::Malformed);
-        };
+        let (kid, data) = sealed.parts();
         let key = std::iter::once(&self.active)
             .chain(&self.older)
             .find(|k| k.kid == kid)
@@ -210,7 +207,7 @@ impl MasterKeys {
     /// Open a sealed UTF-8 secret.
     pub fn open_secret(
         &self,
-        sealed: &str,
+        sealed: &Sealed,
         context: SealContext,
     ) -> Result<SecretString, SealError> {
         let bytes = self.open(sealed, context)?;
@@ -220,8 +217,8 @@ impl MasterKeys {
     }
 
     /// Whether `sealed` was sealed by an older key (to re-seal after rotation).
-    pub fn needs_reseal(&self, sealed: &str) -> bool {
-        sealed.split('.').nth(1) != Some(self.active.kid.as_str())
+    pub fn needs_reseal(&self, sealed: &Sealed) -> bool {
+        sealed.parts().0 != self.active.kid.as_str()
     }
 }
 
@@ -245,8 +242,12 @@ mod tests {
     fn seals_and_opens_in_context() {
         let keys = MasterKeys::new(key(), vec![]);
         let sealed = keys.seal(b"hunter2-secret", A).unwrap();
-        assert!(sealed.starts_with(&format!("v1.{}.", keys.active_kid())));
-        assert!(!sealed.contains("hunter2"));
+        assert!(
+            sealed
+                .as_str()
+                .starts_with(&format!("v1.{}.", keys.active_kid()))
+        );
+        assert!(!sealed.as_str().contains("hunter2"));
         assert_eq!(keys.open(&sealed, A).unwrap(), b"hunter2-secret");
         assert!(matches!(keys.open(&sealed, B), Err(SealError::Open(_))));
     }
@@ -279,12 +280,13 @@ mod tests {
     fn tampering_is_detected() {
         let keys = MasterKeys::new(key(), vec![]);
         let sealed = keys.seal(b"secret", A).unwrap();
-        let mut bytes = sealed.into_bytes();
+        let mut bytes = String::from(sealed).into_bytes();
         let last = bytes.len() - 3;
         bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
-        let tampered = String::from_utf8(bytes).unwrap();
+        let tampered = Sealed::parse(&String::from_utf8(bytes).unwrap()).unwrap();
         assert!(keys.open(&tampered, A).is_err());
-        assert_eq!(keys.open("v2.x.y", A), Err(SealError::Malformed));
+        let short = Sealed::parse("v1.x.y").unwrap();
+        assert_eq!(keys.open(&short, A), Err(SealError::UnknownKey("x".into())));
     }
 
     #[test]

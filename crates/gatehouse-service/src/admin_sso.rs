@@ -62,7 +62,7 @@ impl Admin<'_> {
             )
             .into());
         }
-        let (sealed, note): (Option<Option<String>>, &str) = match secret {
+        let (sealed, note): (Option<Option<gatehouse_core::Sealed>>, &str) = match secret {
             SecretChange::Keep => (None, "unchanged"),
             SecretChange::Remove => (Some(None), "removed"),
             SecretChange::Set(s) => (
@@ -91,7 +91,7 @@ impl Admin<'_> {
             .put_setting(
                 ADMIN_SSO_KEY,
                 &value,
-                sealed.as_ref().map(|o| o.as_deref()),
+                sealed.as_ref().map(Option::as_ref),
                 now,
                 &audit,
             )

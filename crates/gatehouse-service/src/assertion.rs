@@ -116,7 +116,7 @@ impl KeyRing {
     /// Open a stored ring. `now` drops retired keys past their publication.
     fn open(
         value: serde_json::Value,
-        sealed: &str,
+        sealed: &gatehouse_core::Sealed,
         keys: &MasterKeys,
         now: OffsetDateTime,
     ) -> Result<Self, ServiceError> {

@@ -31,7 +31,7 @@ pub(crate) struct LiveSession {
     /// Whether a refresh is running for this session.
     pub refreshing: std::sync::atomic::AtomicBool,
     /// The current refresh token, sealed (rotated by each refresh).
-    pub refresh_token_sealed: Mutex<Option<String>>,
+    pub refresh_token_sealed: Mutex<Option<gatehouse_core::Sealed>>,
 }
 
 /// What the cache knows about a cookie hash.

@@ -268,11 +268,15 @@ impl SignIn<'_> {
             .keys
             .seal(body.to_string().as_bytes(), SealContext::LoginDevice(app))
             .ok()
+            .map(String::from)
     }
 
     /// Whether `token` is a live device cookie for `email_lower` in `app`.
     fn device_vouches(&self, app: AppId, token: &str, email_lower: &str) -> bool {
-        let Ok(bytes) = self.shared.keys.open(token, SealContext::LoginDevice(app)) else {
+        let Some(token) = gatehouse_core::Sealed::parse(token) else {
+            return false;
+        };
+        let Ok(bytes) = self.shared.keys.open(&token, SealContext::LoginDevice(app)) else {
             return false;
         };
         let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else {

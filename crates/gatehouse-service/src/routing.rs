@@ -228,7 +228,7 @@ impl Routes {
             let stored = store.get_oidc(app.id).await?;
             let client_key = stored
                 .as_ref()
-                .and_then(|s| s.client_key_sealed.as_deref())
+                .and_then(|s| s.client_key_sealed.as_ref())
                 .and_then(|sealed| match keys.open(sealed, SealContext::ClientKey(app.id)) {
                     Ok(der) => EcKey::from_pkcs8(&der).ok().map(Arc::new),
                     Err(e) => {

@@ -70,9 +70,9 @@ pub struct IdpSessionData {
     /// The IdP's `sid`.
     pub sid: Option<String>,
     /// The ID token, sealed.
-    pub id_token_sealed: Option<String>,
+    pub id_token_sealed: Option<gatehouse_core::Sealed>,
     /// The refresh token, sealed.
-    pub refresh_token_sealed: Option<String>,
+    pub refresh_token_sealed: Option<gatehouse_core::Sealed>,
     /// When the tokens expire.
     pub token_expires_at: Option<OffsetDateTime>,
 }

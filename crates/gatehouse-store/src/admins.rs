@@ -1,6 +1,7 @@
 //! Administrators of the console and their sessions.
 
 use async_trait::async_trait;
+use gatehouse_core::Sealed;
 use gatehouse_core::ids::AdminId;
 use gatehouse_core::{AuditEvent, TokenHash};
 use time::OffsetDateTime;
@@ -94,13 +95,13 @@ pub trait AdminStore {
     async fn get_setting(
         &self,
         key: &str,
-    ) -> Result<Option<(serde_json::Value, Option<String>)>, StoreError>;
+    ) -> Result<Option<(serde_json::Value, Option<Sealed>)>, StoreError>;
     /// Save an instance setting; `sealed: None` keeps the stored secret, `Some(None)` removes it.
     async fn put_setting(
         &self,
         key: &str,
         value: &serde_json::Value,
-        sealed: Option<Option<&str>>,
+        sealed: Option<Option<&Sealed>>,
         at: OffsetDateTime,
         audit: &AuditEvent,
     ) -> Result<(), StoreError>;

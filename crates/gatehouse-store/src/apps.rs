@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use gatehouse_core::sso::OidcSettings;
-use gatehouse_core::{AppId, Application, AuditEvent, Slug, TokenHash};
+use gatehouse_core::{AppId, Application, AuditEvent, Sealed, Slug, TokenHash};
 use time::OffsetDateTime;
 
 use crate::StoreError;
@@ -13,9 +13,9 @@ pub struct StoredOidc {
     /// The settings.
     pub settings: OidcSettings,
     /// The client secret, sealed under the master key (never plaintext).
-    pub client_secret_sealed: Option<String>,
+    pub client_secret_sealed: Option<Sealed>,
     /// The application's private key for `private_key_jwt` (PKCS#8, sealed).
-    pub client_key_sealed: Option<String>,
+    pub client_key_sealed: Option<Sealed>,
     /// When last saved.
     pub updated_at: OffsetDateTime,
 }
@@ -28,7 +28,7 @@ pub enum SealedSecretChange {
     /// Remove it.
     Remove,
     /// Store this sealed value.
-    Set(String),
+    Set(Sealed),
 }
 
 /// Applications.
@@ -55,9 +55,9 @@ pub trait AppStore {
     async fn set_client_key(
         &self,
         app: AppId,
-        sealed: &str,
+        sealed: &Sealed,
         audit: &AuditEvent,
-    ) -> Result<String, StoreError>;
+    ) -> Result<Sealed, StoreError>;
     /// Save SSO OIDC settings.
     async fn put_oidc(
         &self,

@@ -5,6 +5,8 @@ use std::str::FromStr;
 
 use time::OffsetDateTime;
 
+use gatehouse_core::Sealed;
+
 use crate::StoreError;
 
 /// Unix milliseconds.
@@ -20,6 +22,12 @@ pub(crate) fn from_ms(v: i64) -> Result<OffsetDateTime, StoreError> {
 
 pub(crate) fn from_ms_opt(v: Option<i64>) -> Result<Option<OffsetDateTime>, StoreError> {
     v.map(from_ms).transpose()
+}
+
+/// A sealed value read back (`Corrupt` unless it has a sealed value's shape).
+pub(crate) fn sealed(raw: Option<String>, what: &str) -> Result<Option<Sealed>, StoreError> {
+    raw.map(|r| Sealed::parse(&r).ok_or_else(|| StoreError::Corrupt(format!("sealed {what}"))))
+        .transpose()
 }
 
 pub(crate) fn parse_id<T: FromStr>(raw: &str) -> Result<T, StoreError> {

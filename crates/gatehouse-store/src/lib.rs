@@ -35,6 +35,8 @@ macro_rules! queries {
         mod replay;
         #[path = "../sql/sessions.rs"]
         mod sessions;
+        #[path = "../sql/store.rs"]
+        mod store;
         #[path = "../sql/tokens.rs"]
         mod tokens;
         #[path = "../sql/tx.rs"]

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use gatehouse_core::session::SignInMethod;
-use gatehouse_core::{AppId, AuditEvent, SessionId, TokenHash, UserId};
+use gatehouse_core::{AppId, AuditEvent, Sealed, SessionId, TokenHash, UserId};
 use time::OffsetDateTime;
 
 use crate::StoreError;
@@ -70,9 +70,9 @@ pub struct SessionRecord {
     /// The IdP's session id `sid` (OIDC sessions; for back-channel logout).
     pub idp_sid: Option<String>,
     /// The ID token, sealed (for `id_token_hint` at logout).
-    pub id_token_sealed: Option<String>,
+    pub id_token_sealed: Option<Sealed>,
     /// The refresh token, sealed.
-    pub refresh_token_sealed: Option<String>,
+    pub refresh_token_sealed: Option<Sealed>,
     /// When the IdP's tokens expire.
     pub token_expires_at: Option<OffsetDateTime>,
 }
@@ -146,8 +146,8 @@ pub trait SessionStore {
     async fn update_session_tokens(
         &self,
         token_hash: &TokenHash,
-        id_token_sealed: Option<&str>,
-        refresh_token_sealed: Option<&str>,
+        id_token_sealed: Option<&Sealed>,
+        refresh_token_sealed: Option<&Sealed>,
         token_expires_at: Option<OffsetDateTime>,
     ) -> Result<(), StoreError>;
     /// Delete sessions that ended before `before` (expired or revoked). Returns how many.

@@ -7,12 +7,18 @@ use std::time::Duration;
 use gatehouse_core::app::{AuthPrefix, HostPattern, Scheme, UpstreamUrl};
 use gatehouse_core::sso::OidcSettings;
 use gatehouse_core::user::{Email, Identity, Tag, TagSource, User, UserStatus};
-use gatehouse_core::{Actor, AppId, Application, AuditEvent, SessionId, Slug, TokenHash, UserId};
+use gatehouse_core::{
+    Actor, AppId, Application, AuditEvent, Sealed, SessionId, Slug, TokenHash, UserId,
+};
 use gatehouse_store::{
     AdminTokenRecord, AuditQuery, Changed, PasswordChange, SealedSecretChange, SessionBase,
     SessionRecord, Store, StoreError, UserQuery,
 };
 use time::OffsetDateTime;
+
+fn sealed(raw: &str) -> Sealed {
+    Sealed::parse(raw).unwrap()
+}
 
 fn now() -> OffsetDateTime {
     // Millisecond precision, as stored.
@@ -160,7 +166,7 @@ async fn apps(store: &dyn Store) {
         .put_oidc(
             a.id,
             &s,
-            SealedSecretChange::Set("v1.k.sealed".into()),
+            SealedSecretChange::Set(sealed("v1.k.sealed")),
             t,
             &audit(Some(a.id), "sso.updated"),
         )
@@ -168,7 +174,10 @@ async fn apps(store: &dyn Store) {
         .unwrap();
     let got = store.get_oidc(a.id).await.unwrap().unwrap();
     assert_eq!(
-        (got.settings, got.client_secret_sealed.as_deref()),
+        (
+            got.settings,
+            got.client_secret_sealed.as_ref().map(Sealed::as_str)
+        ),
         (s.clone(), Some("v1.k.sealed"))
     );
     s.enabled = true;
@@ -184,7 +193,10 @@ async fn apps(store: &dyn Store) {
         .unwrap();
     let got = store.get_oidc(a.id).await.unwrap().unwrap();
     assert_eq!(
-        (got.settings.enabled, got.client_secret_sealed.as_deref()),
+        (
+            got.settings.enabled,
+            got.client_secret_sealed.as_ref().map(Sealed::as_str)
+        ),
         (true, Some("v1.k.sealed"))
     );
     store
@@ -621,17 +633,25 @@ async fn oidc_support(store: &dyn Store) {
         .unwrap();
     assert_eq!(
         store
-            .set_client_key(a.id, "v1.k.first", &audit(None, "sso.client_key_created"))
+            .set_client_key(
+                a.id,
+                &sealed("v1.k.first"),
+                &audit(None, "sso.client_key_created")
+            )
             .await
             .unwrap(),
-        "v1.k.first"
+        sealed("v1.k.first")
     );
     assert_eq!(
         store
-            .set_client_key(a.id, "v1.k.second", &audit(None, "sso.client_key_created"))
+            .set_client_key(
+                a.id,
+                &sealed("v1.k.second"),
+                &audit(None, "sso.client_key_created")
+            )
             .await
             .unwrap(),
-        "v1.k.first"
+        sealed("v1.k.first")
     );
     assert_eq!(
         store
@@ -640,7 +660,8 @@ async fn oidc_support(store: &dyn Store) {
             .unwrap()
             .unwrap()
             .client_key_sealed
-            .as_deref(),
+            .as_ref()
+            .map(Sealed::as_str),
         Some("v1.k.first")
     );
 
@@ -735,12 +756,15 @@ async fn oidc_support(store: &dyn Store) {
     );
 
     store
-        .update_session_tokens(&h(0x11), Some("v1.k.idt"), None, Some(t))
+        .update_session_tokens(&h(0x11), Some(&sealed("v1.k.idt")), None, Some(t))
         .await
         .unwrap();
     let got = store.get_session_by_hash(&h(0x11)).await.unwrap().unwrap();
     assert_eq!(
-        (got.id_token_sealed.as_deref(), got.token_expires_at),
+        (
+            got.id_token_sealed.as_ref().map(Sealed::as_str),
+            got.token_expires_at
+        ),
         (Some("v1.k.idt"), Some(t))
     );
 
@@ -890,7 +914,7 @@ async fn admins(store: &dyn Store) {
         .put_setting(
             "admin_sso",
             &v,
-            Some(Some("v1.k.s")),
+            Some(Some(&sealed("v1.k.s"))),
             t,
             &audit(None, "admin.sso_updated"),
         )
@@ -898,7 +922,7 @@ async fn admins(store: &dyn Store) {
         .unwrap();
     assert_eq!(
         store.get_setting("admin_sso").await.unwrap(),
-        Some((v.clone(), Some("v1.k.s".to_owned())))
+        Some((v.clone(), Some(sealed("v1.k.s"))))
     );
     store
         .put_setting("admin_sso", &v, None, t, &audit(None, "admin.sso_updated"))
@@ -911,7 +935,8 @@ async fn admins(store: &dyn Store) {
             .unwrap()
             .unwrap()
             .1
-            .as_deref(),
+            .as_ref()
+            .map(Sealed::as_str),
         Some("v1.k.s")
     );
     store

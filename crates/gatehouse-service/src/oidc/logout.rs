@@ -82,7 +82,7 @@ impl SignIn<'_> {
         };
         let hint = record
             .id_token_sealed
-            .as_deref()
+            .as_ref()
             .and_then(|s| self.shared.keys.open(s, SealContext::IdToken(app.id)).ok())
             .and_then(|b| String::from_utf8(b).ok());
         let post_logout = format!("{}://{host}{}/logged-out", app.scheme, app.auth_prefix);

@@ -96,15 +96,16 @@ impl SignIn<'_> {
             .shared
             .keys
             .seal(body.to_string().as_bytes(), SealContext::TrySignIn(app))?;
-        Ok(sealed)
+        Ok(sealed.into())
     }
 
     /// Who started a "Try sign-in" link, if the token is valid for `app` and not expired.
     pub fn open_try_token(&self, app: AppId, token: &str) -> Option<String> {
+        let token = gatehouse_core::Sealed::parse(token)?;
         let bytes = self
             .shared
             .keys
-            .open(token, SealContext::TrySignIn(app))
+            .open(&token, SealContext::TrySignIn(app))
             .ok()?;
         let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
         let exp = v.get("exp")?.as_i64()?;

@@ -73,7 +73,7 @@ impl Sessions<'_> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
-        let sealed = current.as_deref().ok_or_else(|| {
+        let sealed = current.as_ref().ok_or_else(|| {
             SignInError::TokenRefused(gatehouse_oidc::OidcError::TokenRefused {
                 error: "no_refresh_token".into(),
                 description: Some("the IdP gave no refresh token at sign-in".into()),
@@ -160,8 +160,8 @@ impl Sessions<'_> {
             .store
             .update_session_tokens(
                 &live.record.base.token_hash,
-                id_token_sealed.as_deref(),
-                refresh_sealed.as_deref(),
+                id_token_sealed.as_ref(),
+                refresh_sealed.as_ref(),
                 Some(expires),
             )
             .await

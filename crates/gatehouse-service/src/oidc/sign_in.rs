@@ -176,7 +176,7 @@ impl SignIn<'_> {
             Ok(LoginStart {
                 redirect: url.to_string(),
                 cookie_name: flow_cookie_name(secrets.state.expose_secret()),
-                cookie_value: sealed,
+                cookie_value: sealed.into(),
                 max_age: FLOW_TTL,
             })
         }
@@ -259,7 +259,9 @@ impl SignIn<'_> {
                 .as_deref()
                 .filter(|s| !s.is_empty())
                 .ok_or(SignInError::StateMismatch)?;
-            let sealed = flow_cookie(&flow_cookie_name(state)).ok_or(SignInError::StateMismatch)?;
+            let sealed = flow_cookie(&flow_cookie_name(state))
+                .and_then(|c| gatehouse_core::Sealed::parse(&c))
+                .ok_or(SignInError::StateMismatch)?;
             let json = self
                 .shared
                 .keys

@@ -9,6 +9,8 @@
 #![allow(clippy::duplicate_mod)]
 
 pub(crate) type Backend = PostgresStore;
+/// The backend's name in logs.
+pub(crate) const NAME: &str = "postgres";
 pub(crate) type DbRow = sqlx::postgres::PgRow;
 pub(crate) type Db = sqlx::Postgres;
 pub(crate) type Conn = PgConnection;
@@ -26,15 +28,14 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
-use crate::{Store, StoreError};
+use crate::StoreError;
 
-pub(crate) use crate::common::{from_ms, from_ms_opt, ms, parse_id};
+pub(crate) use crate::common::{from_ms, from_ms_opt, ms, parse_id, sealed};
 
 /// The channel change-log rows are announced on.
 pub const CHANNEL: &str = "gatehouse_changes";
@@ -97,6 +98,17 @@ impl PostgresStore {
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
         Ok(self.pool.begin().await?)
     }
+
+    async fn run_migrations(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("./migrations/postgres")
+            .run(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    fn signal(&self) -> Option<Arc<Notify>> {
+        Some(self.signal.clone())
+    }
 }
 
 /// Listen for change announcements until the store is dropped; wake the
@@ -141,33 +153,6 @@ async fn listen(pool: PgPool, signal: Arc<Notify>) {
                 }
             }
         }
-    }
-}
-
-#[async_trait]
-impl Store for PostgresStore {
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("./migrations/postgres")
-            .run(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn begin_unit(&self) -> Result<Box<dyn crate::StoreUnit>, StoreError> {
-        self.begin_unit_of_work().await
-    }
-
-    fn backend(&self) -> &'static str {
-        "postgres"
-    }
-
-    fn change_signal(&self) -> Option<Arc<Notify>> {
-        Some(self.signal.clone())
     }
 }
 

@@ -4,7 +4,8 @@ use gatehouse_core::{AuditEvent, TokenHash};
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use super::{AuditedTx, Backend, DbRow, from_ms, from_ms_opt, ms, parse_id};
+use super::{AuditedTx, Backend, DbRow, from_ms, from_ms_opt, ms, parse_id, sealed};
+use gatehouse_core::Sealed;
 use crate::StoreError;
 use crate::admins::{AdminRecord, AdminSessionRecord, AdminStore};
 use crate::changes::Changed;
@@ -218,7 +219,7 @@ impl AdminStore for Backend {
     async fn get_setting(
         &self,
         key: &str,
-    ) -> Result<Option<(serde_json::Value, Option<String>)>, StoreError> {
+    ) -> Result<Option<(serde_json::Value, Option<Sealed>)>, StoreError> {
         let Some(row) = sqlx::query("SELECT value, sealed FROM instance_settings WHERE key = $1")
             .bind(key)
             .fetch_optional(&mut *self.exec().await?)
@@ -228,21 +229,21 @@ impl AdminStore for Backend {
         };
         let value = serde_json::from_str(row.try_get::<&str, _>("value")?)
             .map_err(|e| StoreError::Corrupt(format!("setting {key}: {e}")))?;
-        Ok(Some((value, row.try_get("sealed")?)))
+        Ok(Some((value, sealed(row.try_get("sealed")?, key)?)))
     }
 
     async fn put_setting(
         &self,
         key: &str,
         value: &serde_json::Value,
-        sealed: Option<Option<&str>>,
+        sealed: Option<Option<&Sealed>>,
         at: OffsetDateTime,
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
         let mut tx = AuditedTx::begin(self).await?;
         let (set_sealed, sealed_value) = match sealed {
             None => (false, None),
-            Some(v) => (true, v),
+            Some(v) => (true, v.map(Sealed::as_str)),
         };
         sqlx::query(
             "INSERT INTO instance_settings (key, value, sealed, updated_at) VALUES ($1, $2, $4, $5)

@@ -8,7 +8,8 @@ use gatehouse_core::{AppId, Application, AuditEvent, Slug, TokenHash};
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use super::{AuditedTx, Backend, Conn, DbRow, from_ms, ms, parse_id};
+use super::{AuditedTx, Backend, Conn, DbRow, from_ms, ms, parse_id, sealed};
+use gatehouse_core::Sealed;
 use crate::StoreError;
 use crate::apps::{AppStore, SealedSecretChange, StoredOidc};
 use crate::changes::Changed;
@@ -220,8 +221,8 @@ impl AppStore for Backend {
             .map_err(|e| StoreError::Corrupt(format!("sso settings: {e}")))?;
         Ok(Some(StoredOidc {
             settings,
-            client_secret_sealed: row.try_get("client_secret_sealed")?,
-            client_key_sealed: row.try_get("client_key_sealed")?,
+            client_secret_sealed: sealed(row.try_get("client_secret_sealed")?, "client secret")?,
+            client_key_sealed: sealed(row.try_get("client_key_sealed")?, "client key")?,
             updated_at: from_ms(row.try_get("updated_at")?)?,
         }))
     }
@@ -229,13 +230,13 @@ impl AppStore for Backend {
     async fn set_client_key(
         &self,
         app: AppId,
-        sealed: &str,
+        key: &Sealed,
         audit: &AuditEvent,
-    ) -> Result<String, StoreError> {
+    ) -> Result<Sealed, StoreError> {
         let mut tx = AuditedTx::begin(self).await?;
         let res = sqlx::query("UPDATE sso_oidc SET client_key_sealed = $2 WHERE app_id = $1 AND client_key_sealed IS NULL")
             .bind(app.to_string())
-            .bind(sealed)
+            .bind(key.as_str())
             .execute(tx.conn())
             .await?;
         let stored: Option<Option<String>> =
@@ -243,7 +244,7 @@ impl AppStore for Backend {
                 .bind(app.to_string())
                 .fetch_optional(tx.conn())
                 .await?;
-        let stored = stored.flatten().ok_or(StoreError::NotFound)?;
+        let stored = sealed(stored.flatten(), "client key")?.ok_or(StoreError::NotFound)?;
         if res.rows_affected() > 0 {
             tx.changed(Changed::App(app));
             tx.commit(audit).await?;
@@ -266,7 +267,7 @@ impl AppStore for Backend {
         let (set_secret, secret_value) = match secret {
             SealedSecretChange::Keep => (false, None),
             SealedSecretChange::Remove => (true, None),
-            SealedSecretChange::Set(s) => (true, Some(s)),
+            SealedSecretChange::Set(s) => (true, Some(String::from(s))),
         };
         sqlx::query(
             "INSERT INTO sso_oidc (app_id, enabled, settings, client_secret_sealed, updated_at)

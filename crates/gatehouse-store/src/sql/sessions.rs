@@ -5,7 +5,10 @@ use gatehouse_core::{AppId, AuditEvent, SessionId, TokenHash, UserId};
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use super::{AuditedTx, Backend, DbRow, from_ms, from_ms_opt, ms, parse_id, parse_token_hash};
+use super::{
+    AuditedTx, Backend, DbRow, from_ms, from_ms_opt, ms, parse_id, parse_token_hash, sealed,
+};
+use gatehouse_core::Sealed;
 use crate::StoreError;
 use crate::sessions::{NewSession, SessionBase, SessionRecord, SessionStore};
 
@@ -88,8 +91,8 @@ fn session_from_row(row: &DbRow) -> Result<SessionRecord, StoreError> {
         user_id: parse_id(row.try_get::<&str, _>("user_id")?)?,
         idp_issuer: row.try_get("idp_issuer")?,
         idp_sid: row.try_get("idp_sid")?,
-        id_token_sealed: row.try_get("id_token_sealed")?,
-        refresh_token_sealed: row.try_get("refresh_token_sealed")?,
+        id_token_sealed: sealed(row.try_get("id_token_sealed")?, "ID token")?,
+        refresh_token_sealed: sealed(row.try_get("refresh_token_sealed")?, "refresh token")?,
         token_expires_at: from_ms_opt(row.try_get("token_expires_at")?)?,
     })
 }
@@ -110,8 +113,8 @@ impl SessionStore for Backend {
         .bind(s.user_id.to_string())
         .bind(&s.idp_issuer)
         .bind(&s.idp_sid)
-        .bind(&s.id_token_sealed)
-        .bind(&s.refresh_token_sealed)
+        .bind(s.id_token_sealed.as_ref().map(Sealed::as_str))
+        .bind(s.refresh_token_sealed.as_ref().map(Sealed::as_str))
         .bind(s.token_expires_at.map(ms))
         .execute(tx.conn())
         .await?;
@@ -284,8 +287,8 @@ impl SessionStore for Backend {
     async fn update_session_tokens(
         &self,
         token_hash: &TokenHash,
-        id_token_sealed: Option<&str>,
-        refresh_token_sealed: Option<&str>,
+        id_token_sealed: Option<&Sealed>,
+        refresh_token_sealed: Option<&Sealed>,
         token_expires_at: Option<OffsetDateTime>,
     ) -> Result<(), StoreError> {
         sqlx::query(
@@ -294,8 +297,8 @@ impl SessionStore for Backend {
              WHERE token_hash = $1",
         )
         .bind(token_hash.as_str())
-        .bind(id_token_sealed)
-        .bind(refresh_token_sealed)
+        .bind(id_token_sealed.map(Sealed::as_str))
+        .bind(refresh_token_sealed.map(Sealed::as_str))
         .bind(token_expires_at.map(ms))
         .execute(&mut *self.exec().await?)
         .await?;

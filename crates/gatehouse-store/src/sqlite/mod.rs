@@ -10,6 +10,8 @@
 #![allow(clippy::duplicate_mod)]
 
 pub(crate) type Backend = SqliteStore;
+/// The backend's name in logs.
+pub(crate) const NAME: &str = "sqlite";
 pub(crate) type DbRow = sqlx::sqlite::SqliteRow;
 pub(crate) type Db = sqlx::Sqlite;
 pub(crate) type Conn = SqliteConnection;
@@ -27,12 +29,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{SqliteConnection, SqlitePool};
 use time::OffsetDateTime;
 
-use crate::{Store, StoreError};
+use crate::StoreError;
 
 /// Gatehouse's storage in a SQLite database file.
 #[derive(Debug, Clone)]
@@ -72,32 +73,21 @@ impl SqliteStore {
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
-}
 
-#[async_trait]
-impl Store for SqliteStore {
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn migrate(&self) -> Result<(), StoreError> {
+    async fn run_migrations(&self) -> Result<(), StoreError> {
         sqlx::migrate!("./migrations/sqlite")
             .run(&self.pool)
             .await?;
         Ok(())
     }
 
-    async fn begin_unit(&self) -> Result<Box<dyn crate::StoreUnit>, StoreError> {
-        self.begin_unit_of_work().await
-    }
-
-    fn backend(&self) -> &'static str {
-        "sqlite"
+    /// SQLite has one node: nobody else writes to announce.
+    fn signal(&self) -> Option<Arc<tokio::sync::Notify>> {
+        None
     }
 }
 
-pub(crate) use crate::common::{from_ms, from_ms_opt, ms, parse_id};
+pub(crate) use crate::common::{from_ms, from_ms_opt, ms, parse_id, sealed};
 
 /// Append a change-log row inside a transaction.
 pub(crate) async fn write_change(
