@@ -137,10 +137,14 @@ impl StoreUnit for UnitOfWork {
 
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
         let tx = self.unit.tx.lock().await.take();
-        let Some(tx) = tx else {
+        let Some(mut tx) = tx else {
             return Err(StoreError::Aborted("the unit of work has ended".into()));
         };
-        if self.unit.failed.load(Ordering::Relaxed) {
+        // A statement that failed outside a mutation (a read) leaves a
+        // PostgreSQL transaction aborted, and COMMIT would then roll back
+        // without an error: ask the transaction first.
+        let usable = sqlx::query("SELECT 1").execute(&mut *tx).await.is_ok();
+        if !usable || self.unit.failed.load(Ordering::Relaxed) {
             tx.rollback().await?;
             return Err(StoreError::Aborted(
                 "a change in the unit of work failed; nothing was written".into(),
