@@ -3,9 +3,11 @@
 //! database does: WAL, busy timeout; SQLite's shared-cache `:memory:` mode
 //! answers concurrent writers with "table is locked" instead), with the
 //! manual clock. Each test gets its own
-//! database. The protocol legs (an IdP's tokens, a browser) are the
-//! end-to-end suite's (`gatehouse-testkit`); these tests start where the
-//! protocol has been checked: mapped claims, a session cookie, a user.
+//! database. These tests start where the protocol has been checked: mapped
+//! claims, a session cookie, a user. The handles driven against the real
+//! test IdP (refresh, back-channel logout, bearer tokens) are in
+//! `gatehouse-testkit/tests/e2e/handles.rs`, next to the end-to-end suite
+//! that owns the IdP and the browser.
 
 mod access;
 mod apps;
