@@ -83,9 +83,10 @@ impl Access<'_> {
                 .detail("via", facts.via)
                 .detail("reasons", denied.reasons.clone());
                 if let Some(rule) = &denied.rule {
-                    event = event
-                        .detail("rule", rule.prefix.clone())
-                        .detail("needs", Role::join(&rule.roles, " "));
+                    event = event.detail("rule", rule.prefix.clone()).detail(
+                        "needs",
+                        rule.roles.iter().map(Role::as_str).collect::<Vec<_>>(),
+                    );
                 }
                 if repeated_before > 0 {
                     event = event.detail("repeated_before", repeated_before);

@@ -98,14 +98,13 @@ fn failed_checks(checks: &[Check]) -> Option<String> {
     (!failed.is_empty()).then(|| failed.join("; "))
 }
 
-/// API access with bearer tokens: the per-application settings and the
-/// token check of the request path. Holds the store, the routing snapshot,
-/// the user cache, the relying party (keys), the outage state and its own
-/// cache of validated tokens.
+/// API access with bearer tokens: the token check of the request path (the
+/// settings are [`ApiAccessSettings`]). Holds the store, the user cache, the
+/// relying party (keys), the outage state and its own cache of validated
+/// tokens.
 pub struct Bearer<'a> {
     pub(crate) shared: &'a crate::Shared,
     pub(crate) caches: &'a crate::cache::Caches,
-    pub(crate) router: &'a crate::routing::Router,
     pub(crate) feed: &'a crate::feed::FeedState,
     pub(crate) rp: &'a gatehouse_oidc::RelyingParty,
     pub(crate) tokens: &'a BearerCache,
@@ -121,9 +120,17 @@ impl<'a> Bearer<'a> {
     }
 }
 
-impl Bearer<'_> {
+/// The bearer-token settings of applications, without the token check:
+/// what administrators (and units of work) change. Holds the store and the
+/// routing snapshot (reloaded after a change).
+pub struct ApiAccessSettings<'a> {
+    pub(crate) shared: &'a crate::Shared,
+    pub(crate) router: &'a crate::routing::Router,
+}
+
+impl ApiAccessSettings<'_> {
     /// The bearer-token settings of an application.
-    pub async fn settings(&self, app: AppId) -> Result<ApiAccess, ServiceError> {
+    pub async fn get(&self, app: AppId) -> Result<ApiAccess, ServiceError> {
         self.shared.app(app).await?;
         match self.shared.store.get_app_setting(app, API_KEY).await? {
             Some(v) => serde_json::from_value(v).map_err(|e| ServiceError::Internal(e.to_string())),
@@ -133,7 +140,7 @@ impl Bearer<'_> {
 
     /// Replace the bearer-token settings of an application.
     #[tracing::instrument(level = "info", skip_all, fields(app = %app), err(level = "debug"))]
-    pub async fn put_settings(
+    pub async fn put(
         &self,
         app: AppId,
         input: ApiAccessInput,
@@ -182,7 +189,9 @@ impl Bearer<'_> {
         self.router.reload(self.shared).await?;
         Ok(settings)
     }
+}
 
+impl Bearer<'_> {
     /// The user a bearer token is for, in application `rt`. The caller
     /// resolves roles (as for a session).
     #[tracing::instrument(level = "debug", skip_all, fields(app = %rt.app.slug), err(level = "debug"))]

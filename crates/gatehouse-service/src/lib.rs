@@ -294,13 +294,21 @@ impl Gatehouse {
         }
     }
 
-    /// API access with bearer tokens: the settings and the token check.
+    /// The bearer-token settings of applications.
+    pub fn api_access(&self) -> api_access::ApiAccessSettings<'_> {
+        let i = &*self.inner;
+        api_access::ApiAccessSettings {
+            shared: &i.shared,
+            router: &i.router,
+        }
+    }
+
+    /// API access with bearer tokens: the token check of the request path.
     pub fn bearer(&self) -> api_access::Bearer<'_> {
         let i = &*self.inner;
         api_access::Bearer {
             shared: &i.shared,
             caches: &i.caches,
-            router: &i.router,
             feed: &i.feed,
             rp: &i.rp,
             tokens: &i.bearer,
@@ -447,26 +455,29 @@ impl Work<'_> {
         }
     }
 
-    /// Bearer-token settings, in this unit.
-    pub fn bearer(&self) -> api_access::Bearer<'_> {
-        let i = &*self.gh.inner;
-        api_access::Bearer {
+    /// Bearer-token settings, in this unit (no token checks: a check
+    /// fills this node's caches, which must never see uncommitted users).
+    pub fn api_access(&self) -> api_access::ApiAccessSettings<'_> {
+        api_access::ApiAccessSettings {
             shared: &self.shared,
-            caches: &i.caches,
-            router: &i.router,
-            feed: &i.feed,
-            rp: &i.rp,
-            tokens: &i.bearer,
+            router: &self.gh.inner.router,
         }
     }
 
     /// Commit every change of the unit, then bring this node's routing
-    /// snapshot and caches up to date with them.
+    /// snapshot and caches up to date with them. Once the commit succeeded
+    /// this answers `Ok`: if catching up fails, the change feed does it at
+    /// its next read (a caller must not retry what is written).
     pub async fn commit(self) -> Result<(), ServiceError> {
         let gh = self.gh;
         drop(self.shared);
         self.unit.commit().await?;
-        gh.poll_changes().await?;
-        gh.reload_routes().await
+        if let Err(e) = gh.poll_changes().await {
+            tracing::warn!(error = %e, "a unit of work was committed; the change feed will apply it");
+        }
+        if let Err(e) = gh.reload_routes().await {
+            tracing::warn!(error = %e, "a unit of work was committed; the routing snapshot follows at the next change");
+        }
+        Ok(())
     }
 }

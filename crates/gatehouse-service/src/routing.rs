@@ -225,7 +225,16 @@ impl Routes {
         let generation = GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         for app in store.list_apps().await? {
             let app_id = app.id;
-            let stored = store.get_oidc(app.id).await?;
+            // Settings that cannot be read back (a damaged sealed secret,
+            // say) disable SSO for this application only, as before.
+            let stored = match store.get_oidc(app.id).await {
+                Ok(s) => s,
+                Err(gatehouse_store::StoreError::Corrupt(why)) => {
+                    tracing::error!(app = %app.slug, why, "stored SSO settings cannot be read; SSO is off for this application");
+                    None
+                }
+                Err(e) => return Err(e.into()),
+            };
             let client_key = stored
                 .as_ref()
                 .and_then(|s| s.client_key_sealed.as_ref())

@@ -1183,6 +1183,47 @@ async fn units_of_work(store: &dyn Store) {
     assert!(store.get_app(d.id).await.unwrap().is_none());
     assert!(store.get_app_by_slug(&d.slug).await.unwrap().is_none());
 
+    // A write that changes nothing does not fail the unit, and the unit's
+    // change rows are taken at its commit, not before.
+    let unit = store.begin_unit().await.unwrap();
+    let u = unit.store();
+    let mark = u.latest_change().await.unwrap();
+    let revoked = u
+        .revoke_session_by_hash(&h(0x77), now(), &audit(None, "signout"))
+        .await
+        .unwrap();
+    assert!(!revoked, "no such session");
+    let e = app("unit-e", &["e.unit.test"]);
+    u.create_app(&e, &audit(Some(e.id), "app.created"))
+        .await
+        .unwrap();
+    assert_eq!(u.latest_change().await.unwrap(), mark, "no change row yet");
+    drop(u);
+    unit.commit().await.unwrap();
+    assert!(store.get_app(e.id).await.unwrap().is_some());
+    assert!(store.latest_change().await.unwrap() > mark);
+
+    // Dropping the unit rolls back at once, even while a copy of its store
+    // is still held (on SQLite the write lock is free again).
+    let unit = store.begin_unit().await.unwrap();
+    let held = unit.store();
+    let f = app("unit-f", &["f.unit.test"]);
+    held.create_app(&f, &audit(Some(f.id), "app.created"))
+        .await
+        .unwrap();
+    drop(unit);
+    let next = tokio::time::timeout(Duration::from_secs(5), store.begin_unit())
+        .await
+        .expect("the dropped unit's write lock is released")
+        .unwrap();
+    drop(next);
+    assert!(store.get_app(f.id).await.unwrap().is_none());
+    assert!(matches!(
+        held.get_app(f.id).await,
+        Err(StoreError::Aborted(_))
+    ));
+    drop(held);
+
     // A unit holds no other unit.
     let unit = store.begin_unit().await.unwrap();
     assert!(matches!(

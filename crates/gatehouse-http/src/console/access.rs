@@ -103,7 +103,7 @@ async fn view(s: &AppState, admin: &ConsoleAdmin, id: AppId) -> Result<AccessPag
     let app = s.gh().apps().get(id).await?;
     let grants = s.gh().access().grants(id).await?;
     let policy = s.gh().access().policy(id).await?;
-    let api: ApiAccessInput = s.gh().bearer().settings(id).await?.into();
+    let api: ApiAccessInput = s.gh().api_access().get(id).await?.into();
     let oidc = s.gh().apps().sso(id).await?.settings;
     let oidc_issuer = oidc.issuer_url.as_ref().map_or("", |i| i.as_str());
     let api = ApiForm::new(
@@ -302,8 +302,8 @@ pub async fn save_api(
     };
     match s
         .gh()
-        .bearer()
-        .put_settings(id, input.clone(), &admin.ctx())
+        .api_access()
+        .put(id, input.clone(), &admin.ctx())
         .await
     {
         Ok(_) => Ok(Redirect::to(&format!("/admin/apps/{id}/access?done=api")).into_response()),

@@ -212,6 +212,8 @@ impl AdminStore for Backend {
         .await?;
         if revoked {
             tx.commit(audit).await?;
+        } else {
+            tx.unchanged();
         }
         Ok(revoked)
     }

@@ -248,6 +248,8 @@ impl AppStore for Backend {
         if res.rows_affected() > 0 {
             tx.changed(Changed::App(app));
             tx.commit(audit).await?;
+        } else {
+            tx.unchanged();
         }
         Ok(stored)
     }

@@ -233,6 +233,8 @@ impl SessionStore for Backend {
         if revoked {
             tx.session_ended(token_hash);
             tx.commit(audit).await?;
+        } else {
+            tx.unchanged();
         }
         Ok(revoked)
     }

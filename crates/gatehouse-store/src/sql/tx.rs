@@ -139,19 +139,36 @@ impl AuditedTx {
         Ok(hashes)
     }
 
-    /// Write the change-log rows and the audit events, then commit (in a
-    /// unit of work: leave them in the unit's transaction).
+    /// Write the audit event and the change-log rows, then commit. In a
+    /// unit of work the audit event goes into the unit's transaction and the
+    /// change rows wait for the unit's commit, so that their sequence
+    /// numbers are taken just before it (other nodes wait only a few seconds
+    /// for a number that was taken but not yet committed).
     pub(crate) async fn commit(mut self, audit: &AuditEvent) -> Result<(), StoreError> {
-        let changed = std::mem::take(&mut self.changed);
-        for what in &changed {
-            write_change(self.conn(), what, audit.at).await?;
-        }
         write_audit(self.conn(), audit).await?;
+        let changed = std::mem::take(&mut self.changed);
         match self.tx {
-            Tx::Own(t) => t.commit().await?,
-            Tx::Unit(mut part) => part.done = true,
+            Tx::Own(mut t) => {
+                for what in &changed {
+                    write_change(&mut t, what, audit.at).await?;
+                }
+                t.commit().await?;
+            }
+            Tx::Unit(mut part) => {
+                part.unit.defer_changes(changed, audit.at);
+                part.done = true;
+            }
         }
         Ok(())
+    }
+
+    /// End a mutation that turned out to change nothing (and so writes no
+    /// audit event): rolled back, or in a unit of work left as it is
+    /// without failing the unit.
+    pub(crate) fn unchanged(self) {
+        if let Tx::Unit(mut part) = self.tx {
+            part.done = true;
+        }
     }
 }
 

@@ -13,8 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use async_trait::async_trait;
 use tokio::sync::{Mutex, OwnedMappedMutexGuard, OwnedMutexGuard};
 
-use super::{Backend, Conn, Db};
-use crate::{Store, StoreError, StoreUnit};
+use super::{Backend, Conn, Db, write_change};
+use crate::{Changed, Store, StoreError, StoreUnit};
+use time::OffsetDateTime;
 
 type Tx = sqlx::Transaction<'static, Db>;
 
@@ -23,6 +24,8 @@ pub(crate) struct Unit {
     tx: Arc<Mutex<Option<Tx>>>,
     /// Set when a mutation in the unit was dropped without its commit.
     failed: AtomicBool,
+    /// Change-log rows of the unit's mutations, written at its commit.
+    changes: std::sync::Mutex<Vec<(Changed, OffsetDateTime)>>,
 }
 
 impl std::fmt::Debug for Unit {
@@ -64,6 +67,14 @@ impl Unit {
     /// Note that a mutation of the unit failed: its commit will refuse.
     pub(crate) fn fail(&self) {
         self.failed.store(true, Ordering::Relaxed);
+    }
+
+    /// Keep a mutation's change rows for the unit's commit.
+    pub(crate) fn defer_changes(&self, changed: Vec<Changed>, at: OffsetDateTime) {
+        self.changes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(changed.into_iter().map(|c| (c, at)));
     }
 }
 
@@ -118,6 +129,7 @@ impl Backend {
         let unit = Arc::new(Unit {
             tx: Arc::new(Mutex::new(Some(tx))),
             failed: AtomicBool::new(false),
+            changes: std::sync::Mutex::new(Vec::new()),
         });
         let store: Arc<dyn Store> = Arc::new(self.in_unit(unit.clone()));
         Ok(Box::new(UnitOfWork { unit, store }))
@@ -150,7 +162,28 @@ impl StoreUnit for UnitOfWork {
                 "a change in the unit of work failed; nothing was written".into(),
             ));
         }
+        let changes = std::mem::take(
+            &mut *self
+                .unit
+                .changes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for (what, at) in &changes {
+            write_change(&mut tx, what, *at).await?;
+        }
         tx.commit().await?;
         Ok(())
+    }
+}
+
+impl Drop for UnitOfWork {
+    /// Dropped without its commit: roll back now, even while a copy of the
+    /// unit's store is still held somewhere.
+    fn drop(&mut self) {
+        self.unit.fail();
+        if let Ok(mut slot) = self.unit.tx.try_lock() {
+            drop(slot.take());
+        }
     }
 }

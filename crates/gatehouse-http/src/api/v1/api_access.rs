@@ -22,7 +22,7 @@ pub async fn get(
     Admin(_): Admin,
     AppPath(app): AppPath,
 ) -> Result<Response, HttpError> {
-    Ok(ok(s.gh().bearer().settings(app).await?))
+    Ok(ok(s.gh().api_access().get(app).await?))
 }
 
 /// Replace the bearer-token settings; they apply on the next request on every node.
@@ -36,5 +36,5 @@ pub async fn put(
     AppPath(app): AppPath,
     ApiJson(input): ApiJson<ApiAccessInput>,
 ) -> Result<Response, HttpError> {
-    Ok(ok(s.gh().bearer().put_settings(app, input, &ctx).await?))
+    Ok(ok(s.gh().api_access().put(app, input, &ctx).await?))
 }
