@@ -354,6 +354,7 @@ impl Gatehouse {
         Ok(Work {
             gh: self,
             shared,
+            caches: cache::Caches::new(1, 1),
             unit,
         })
     }
@@ -422,6 +423,10 @@ impl Gatehouse {
 pub struct Work<'g> {
     gh: &'g Gatehouse,
     shared: Shared,
+    /// What the unit's handles invalidate: a cache of their own, so that
+    /// nothing is dropped from (or marked gone in) this node's caches
+    /// before the commit; the commit applies the unit's change rows to them.
+    caches: cache::Caches,
     unit: Box<dyn gatehouse_store::StoreUnit>,
 }
 
@@ -432,7 +437,7 @@ impl Work<'_> {
         apps::Apps {
             shared: &self.shared,
             router: &i.router,
-            caches: &i.caches,
+            caches: &self.caches,
             rp: &i.rp,
         }
     }
@@ -451,7 +456,7 @@ impl Work<'_> {
     pub fn directory(&self) -> users::Directory<'_> {
         users::Directory {
             shared: &self.shared,
-            caches: &self.gh.inner.caches,
+            caches: &self.caches,
         }
     }
 

@@ -142,3 +142,40 @@ async fn a_change_is_audited_with_what_changed() {
         "a user of another application is not found: {r:?}"
     );
 }
+
+#[tokio::test]
+async fn a_user_deleted_in_a_unit_of_work_is_signed_out_at_the_commit_and_not_before() {
+    let h = Harness::new().await;
+    let app = h.app("alpha").await;
+    let ana = h.user(app.id, "ana@example.com", None).await;
+    let (cookie, _) = h.session_for(&app, &ana).await;
+    assert!(h.live(app.id, &cookie).await);
+
+    // Rolled back: the session was never touched on this node.
+    let work = h.gh.work().await.unwrap_or_else(|e| panic!("{e}"));
+    work.directory()
+        .delete(app.id, ana.id, &ctx())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    drop(work);
+    assert!(
+        h.live(app.id, &cookie).await,
+        "a rolled-back delete ends nothing"
+    );
+
+    // Committed: gone at once.
+    let work = h.gh.work().await.unwrap_or_else(|e| panic!("{e}"));
+    work.directory()
+        .delete(app.id, ana.id, &ctx())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        h.live(app.id, &cookie).await,
+        "nothing changes before the commit"
+    );
+    work.commit().await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !h.live(app.id, &cookie).await,
+        "the commit ends the session here"
+    );
+}
