@@ -1,0 +1,15 @@
+//! The SCIM 2.0 protocol (RFC 7643, RFC 7644) as Gatehouse speaks it, with
+//! no I/O: the schemas of the resources it serves ([`schema`]), filters
+//! ([`filter`]: parsed by the `scim_v2` crate, which follows the RFC's
+//! grammar and bounds nesting; evaluated here, because evaluation depends on
+//! each attribute's type and case rules) and SCIM error documents
+//! ([`error`]).
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod filter;
+pub mod schema;
+
+pub use error::{ScimError, ScimType};
+pub use filter::ScimFilter;
