@@ -204,7 +204,12 @@ fn eval(f: &Filter, schema: &ResourceSchema, resource: &Value) -> bool {
     }
 }
 
-fn eval_val(f: &ValFilter, schema: &ResourceSchema, parent: &Attr, element: &Value) -> bool {
+pub(crate) fn eval_val(
+    f: &ValFilter,
+    schema: &ResourceSchema,
+    parent: &Attr,
+    element: &Value,
+) -> bool {
     match f {
         ValFilter::Attr(e) => eval_exp(e, schema, Some(parent), element),
         ValFilter::Not(inner) => !eval_val(inner, schema, parent, element),

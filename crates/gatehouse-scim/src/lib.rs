@@ -2,14 +2,17 @@
 //! no I/O: the schemas of the resources it serves ([`schema`]), filters
 //! ([`filter`]: parsed by the `scim_v2` crate, which follows the RFC's
 //! grammar and bounds nesting; evaluated here, because evaluation depends on
-//! each attribute's type and case rules) and SCIM error documents
-//! ([`error`]).
+//! each attribute's type and case rules), PATCH requests applied to a
+//! resource's JSON ([`patch`], with the identity providers' known quirks) and
+//! SCIM error documents ([`error`]).
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod error;
 pub mod filter;
+pub mod patch;
 pub mod schema;
 
 pub use error::{ScimError, ScimType};
 pub use filter::ScimFilter;
+pub use patch::PatchRequest;
