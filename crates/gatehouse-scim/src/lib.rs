@@ -4,11 +4,13 @@
 //! grammar and bounds nesting; evaluated here, because evaluation depends on
 //! each attribute's type and case rules), PATCH requests applied to a
 //! resource's JSON ([`patch`], with the identity providers' known quirks),
-//! pages and the `attributes`/`excludedAttributes` projection ([`list`]) and
-//! SCIM error documents ([`error`]).
+//! pages and the `attributes`/`excludedAttributes` projection ([`list`]), the
+//! discovery documents made from the same schemas ([`discovery`]) and SCIM
+//! error documents ([`error`]).
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod discovery;
 pub mod error;
 pub mod filter;
 pub mod list;
