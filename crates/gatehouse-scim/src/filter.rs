@@ -14,8 +14,8 @@
 //!   against one element at a time, so both conditions hold for the same one;
 //! - `dateTime` attributes compare as instants; `pr` is false for null, `""`
 //!   and empty lists;
-//! - an attribute Gatehouse does not store matches nothing (and its absence
-//!   is what `not (… pr)` finds).
+//! - an attribute Gatehouse does not store has no value: `pr` and every
+//!   comparison with it are false, except `ne` and `eq null`, which hold.
 
 use std::cmp::Ordering;
 
