@@ -3,7 +3,7 @@
 
 use gatehouse_core::RequestHost;
 
-use super::{Harness, ctx};
+use super::{Harness, ctx, new_app};
 use crate::ServiceError;
 use crate::apps::{AppPatch, NewApp};
 
@@ -134,16 +134,6 @@ async fn deleting_an_application_ends_its_sessions() {
         !h.live(app.id, &cookie).await,
         "the cached session went with the application"
     );
-}
-
-fn new_app(slug: &str) -> NewApp {
-    NewApp {
-        name: format!("App {slug}"),
-        slug: Some(slug.to_owned()),
-        hosts: vec![format!("{slug}.localhost")],
-        upstream_url: Some("http://127.0.0.1:9/".to_owned()),
-        ..NewApp::default()
-    }
 }
 
 #[tokio::test]

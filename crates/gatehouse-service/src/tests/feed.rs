@@ -3,12 +3,10 @@
 //! users, revoked sessions — without anyone signing out.
 
 use gatehouse_core::access::GrantInput;
-use gatehouse_core::user::UserStatus;
 use serde_json::json;
 
 use super::{Harness, ctx};
 use crate::Settings;
-use crate::users::UserPatch;
 
 async fn two_nodes() -> (Harness, Harness) {
     let a = Harness::new().await;
@@ -58,18 +56,7 @@ async fn a_user_disabled_on_one_node_is_signed_out_on_the_other() {
     b.gh.poll_changes().await.unwrap_or_else(|e| panic!("{e}"));
     // Node b caches the session and the user.
     assert!(b.live(app.id, &cookie).await);
-    a.gh.directory()
-        .update(
-            app.id,
-            user.id,
-            UserPatch {
-                status: Some(UserStatus::Disabled),
-                ..UserPatch::default()
-            },
-            &ctx(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    a.disable(app.id, user.id).await;
     b.gh.poll_changes().await.unwrap_or_else(|e| panic!("{e}"));
     assert!(!b.live(app.id, &cookie).await);
 }

@@ -56,6 +56,17 @@ fn memory_db() -> (String, tempfile::TempDir) {
     )
 }
 
+/// The input of an application on `<slug>.localhost`.
+pub(crate) fn new_app(slug: &str) -> NewApp {
+    NewApp {
+        name: format!("App {slug}"),
+        slug: Some(slug.to_owned()),
+        hosts: vec![format!("{slug}.localhost")],
+        upstream_url: Some("http://127.0.0.1:9/".to_owned()),
+        ..NewApp::default()
+    }
+}
+
 pub(crate) fn ctx() -> Context {
     Context::cli()
 }
@@ -102,20 +113,28 @@ impl Harness {
         self.clock.advance(by);
     }
 
+    /// Disable a user (as an administrator would).
+    pub async fn disable(&self, app: AppId, user: gatehouse_core::UserId) {
+        self.gh
+            .directory()
+            .update(
+                app,
+                user,
+                crate::users::UserPatch {
+                    status: Some(gatehouse_core::user::UserStatus::Disabled),
+                    ..crate::users::UserPatch::default()
+                },
+                &ctx(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
     /// An application on `<slug>.localhost`.
     pub async fn app(&self, slug: &str) -> Application {
         self.gh
             .apps()
-            .create(
-                NewApp {
-                    name: format!("App {slug}"),
-                    slug: Some(slug.to_owned()),
-                    hosts: vec![format!("{slug}.localhost")],
-                    upstream_url: Some("http://127.0.0.1:9/".to_owned()),
-                    ..NewApp::default()
-                },
-                &ctx(),
-            )
+            .create(new_app(slug), &ctx())
             .await
             .unwrap_or_else(|e| panic!("{e}"))
     }

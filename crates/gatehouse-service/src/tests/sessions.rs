@@ -4,12 +4,10 @@
 
 use std::time::Duration;
 
-use gatehouse_core::user::UserStatus;
 use secrecy::ExposeSecret;
 
 use super::{Harness, ctx};
 use crate::sessions::{ClientInfo, IdpSessionData};
-use crate::users::UserPatch;
 
 async fn signed_in(
     h: &Harness,
@@ -166,18 +164,7 @@ async fn disabling_a_user_ends_their_sessions_at_once() {
     let h = Harness::new().await;
     let (app, user, cookie) = signed_in(&h, "alpha").await;
     assert!(h.live(app.id, &cookie).await);
-    h.gh.directory()
-        .update(
-            app.id,
-            user.id,
-            UserPatch {
-                status: Some(UserStatus::Disabled),
-                ..UserPatch::default()
-            },
-            &ctx(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    h.disable(app.id, user.id).await;
     assert!(!h.live(app.id, &cookie).await);
 }
 

@@ -8,12 +8,12 @@ use gatehouse_testkit::sso::{SECRET, Sso};
 use gatehouse_testkit::{AppClient, TestApp, TestIdp};
 use serde_json::{Value, json};
 
-const API: &str = "https://api.shop.example";
-const CLI_SECRET: &str = "cli-client-secret-0123456789abcdef";
+pub(crate) const API: &str = "https://api.shop.example";
+pub(crate) const CLI_SECRET: &str = "cli-client-secret-0123456789abcdef";
 
 /// SSO for `shop`, plus a client-credentials client `ci-bot` whose JWT
 /// access tokens for [`API`] carry an e-mail, a name and groups.
-async fn setup() -> Sso {
+pub(crate) async fn setup() -> Sso {
     let app = TestApp::spawn().await;
     let base = format!("http://shop.localhost:{}", app.port());
     let idp = json!({
@@ -30,7 +30,7 @@ async fn setup() -> Sso {
     Sso::with_app(app, idp, json!({}), json!({})).await
 }
 
-async fn put_api(sso: &Sso, body: Value) -> gatehouse_testkit::client::Resp {
+pub(crate) async fn put_api(sso: &Sso, body: Value) -> gatehouse_testkit::client::Resp {
     sso.app
         .api()
         .put(&format!("/api/v1/apps/{}/api-access", sso.app_id), &body)

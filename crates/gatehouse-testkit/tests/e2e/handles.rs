@@ -15,10 +15,11 @@ use gatehouse_service::oidc::{CallbackParams, Purpose, SignInDone};
 use gatehouse_service::{AppRuntime, ClientInfo};
 use gatehouse_store::AuditQuery;
 use gatehouse_testkit::TestApp;
-use gatehouse_testkit::idp::client_for;
-use gatehouse_testkit::sso::{SECRET, Sso};
+use gatehouse_testkit::sso::Sso;
 use secrecy::ExposeSecret;
 use serde_json::json;
+
+use crate::bearer::{API, CLI_SECRET, put_api, setup};
 
 fn app_id(sso: &Sso) -> AppId {
     sso.app_id.parse().unwrap()
@@ -173,33 +174,10 @@ async fn a_back_channel_logout_ends_the_sessions_it_names_once() {
     assert_eq!(audit(&sso, "session.backchannel_logout").await.len(), 1);
 }
 
-const API: &str = "https://api.shop.example";
-const CLI_SECRET: &str = "cli-client-secret-0123456789abcdef";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bearer_tokens_are_cached_until_they_expire_and_subject_only_tokens_need_a_sign_in() {
-    let app = TestApp::spawn().await;
-    let base = format!("http://shop.localhost:{}", app.port());
-    let idp = json!({
-        "resource": API,
-        "clients": [
-            client_for("shop", SECRET, &base, "client_secret_basic"),
-            {
-                "client_id": "ci-bot", "client_secret": CLI_SECRET,
-                "grant_types": ["client_credentials"], "redirect_uris": [], "response_types": [],
-            },
-        ],
-        "tokenClaims": {"ci-bot": {"email": "ci-bot@example.com", "given_name": "CI"}},
-    });
-    let sso = Sso::with_app(app, idp, json!({}), json!({})).await;
-    let r = sso
-        .app
-        .api()
-        .put(
-            &format!("/api/v1/apps/{}/api-access", sso.app_id),
-            &json!({"enabled": true, "audience": API}),
-        )
-        .await;
+    let sso = setup().await;
+    let r = put_api(&sso, json!({"enabled": true, "audience": API})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let rt = runtime(&sso);
     let bearer = sso.app.gh.bearer();
