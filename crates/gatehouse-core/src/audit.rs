@@ -40,6 +40,13 @@ pub enum Actor {
         /// The user's e-mail.
         email: String,
     },
+    /// An identity provider provisioning through a SCIM token.
+    ScimToken {
+        /// The token record's id.
+        id: String,
+        /// Its name.
+        name: String,
+    },
     /// Someone not (yet) identified, e.g. a failed sign-in.
     Anonymous {
         /// The client's address.
@@ -56,6 +63,7 @@ impl fmt::Display for Actor {
             Self::ConfigToken => f.write_str("admin-token:config"),
             Self::Admin { email, .. } => write!(f, "admin:{email}"),
             Self::User { email, .. } => write!(f, "user:{email}"),
+            Self::ScimToken { name, .. } => write!(f, "scim-token:{name}"),
             Self::Anonymous { ip } => write!(f, "anonymous:{ip}"),
         }
     }

@@ -79,6 +79,14 @@ uuid_id!(
     /// An administrator of the console.
     AdminId
 );
+uuid_id!(
+    /// A group of one application (from provisioning or the groups claim).
+    GroupId
+);
+uuid_id!(
+    /// A SCIM bearer token of one application (the record, not the secret).
+    ScimTokenId
+);
 
 /// A URL-safe short name of an application: lowercase letters, digits and
 /// single hyphens, 1 to 63 characters, starting and ending with a letter or digit.

@@ -88,7 +88,9 @@ impl UserStatus {
 }
 
 /// Where a tag came from. Sign-in replaces the IdP's tags with what the
-/// claims say now; tags set by an administrator stay.
+/// claims say now, provisioning (SCIM) replaces its own; tags set by an
+/// administrator stay. A tag with one key may be held from several sources
+/// at once, and access rules see them all.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
 )]
@@ -100,14 +102,17 @@ pub enum TagSource {
     /// Set through the API or console.
     #[default]
     Admin,
+    /// Mapped from a SCIM attribute by provisioning.
+    Scim,
 }
 
 impl TagSource {
-    /// `"idp"` or `"admin"`.
+    /// `"idp"`, `"admin"` or `"scim"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Idp => "idp",
             Self::Admin => "admin",
+            Self::Scim => "scim",
         }
     }
 
@@ -116,7 +121,88 @@ impl TagSource {
         match raw {
             "idp" => Some(Self::Idp),
             "admin" => Some(Self::Admin),
+            "scim" => Some(Self::Scim),
             _ => None,
+        }
+    }
+}
+
+/// Where a group membership came from: each source replaces only its own
+/// (a sign-in the `claim` memberships, SCIM the `scim` ones, an
+/// administrator the `admin` ones); grants see them all.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum GroupSource {
+    /// The IdP's groups claim at sign-in.
+    Claim,
+    /// Provisioning (a SCIM Group's members).
+    Scim,
+    /// Set through the API or console.
+    #[default]
+    Admin,
+}
+
+impl GroupSource {
+    /// `"claim"`, `"scim"` or `"admin"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Claim => "claim",
+            Self::Scim => "scim",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// Parse the stored form.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "claim" => Some(Self::Claim),
+            "scim" => Some(Self::Scim),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// A user's membership of a group, by the group's current display name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Membership {
+    /// The group's display name (what grants by group match).
+    pub name: String,
+    /// Where the membership came from.
+    pub source: GroupSource,
+}
+
+impl Membership {
+    /// A membership of `name` from `source`.
+    pub fn new(name: impl Into<String>, source: GroupSource) -> Self {
+        Self {
+            name: name.into(),
+            source,
+        }
+    }
+}
+
+/// Why a user may not sign in, if they may not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deactivation {
+    /// An administrator disabled the user.
+    DisabledByAdmin,
+    /// Provisioning set `active: false`.
+    DeactivatedByProvisioning,
+    /// Provisioning deleted the user (a tombstone).
+    DeletedByProvisioning,
+}
+
+impl Deactivation {
+    /// A stable reason for logs and audit events.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::DisabledByAdmin => "disabled_by_admin",
+            Self::DeactivatedByProvisioning => "deactivated_by_provisioning",
+            Self::DeletedByProvisioning => "deleted_by_provisioning",
         }
     }
 }
@@ -268,10 +354,25 @@ pub struct User {
     pub last_name: String,
     /// Tags, sorted by key then value.
     pub tags: Vec<Tag>,
-    /// Groups, sorted.
-    pub groups: Vec<String>,
-    /// Whether the user may sign in.
+    /// Group memberships, sorted by name then source (a group may be held
+    /// from several sources).
+    pub groups: Vec<Membership>,
+    /// Whether an administrator lets the user sign in (provisioning's
+    /// `active` is [`User::scim_active`]; an administrator's disable wins).
     pub status: UserStatus,
+    /// SCIM's `userName`, unique in the application (case-insensitively);
+    /// users made at sign-in or by an administrator get their e-mail.
+    pub user_name: String,
+    /// SCIM's `externalId` (the IdP's id of the user), if provisioned.
+    pub external_id: Option<String>,
+    /// SCIM's `active`: `false` once provisioning deactivated the user.
+    pub scim_active: bool,
+    /// Whether provisioning made or adopted the user.
+    pub provisioned: bool,
+    /// When provisioning deleted the user: a tombstone that SCIM no longer
+    /// sees and that refuses the next sign-in.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub deprovisioned_at: Option<OffsetDateTime>,
     /// Linked IdP identities.
     pub identities: Vec<Identity>,
     /// Whether the e-mail address is verified: `Some(true)` for local and
@@ -294,6 +395,57 @@ pub struct User {
 }
 
 impl User {
+    /// Why the user may not sign in, or `None` if they may (an
+    /// administrator's disable first: it wins over provisioning).
+    pub fn deactivation(&self) -> Option<Deactivation> {
+        if self.status != UserStatus::Active {
+            Some(Deactivation::DisabledByAdmin)
+        } else if self.deprovisioned_at.is_some() {
+            Some(Deactivation::DeletedByProvisioning)
+        } else if !self.scim_active {
+            Some(Deactivation::DeactivatedByProvisioning)
+        } else {
+            None
+        }
+    }
+
+    /// Whether the user may sign in and keep their sessions.
+    pub fn may_sign_in(&self) -> bool {
+        self.deactivation().is_none()
+    }
+
+    /// The names of the user's groups, sorted, each once.
+    pub fn group_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.groups.iter().map(|m| m.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    /// Whether the user is a member of `name` from any source.
+    pub fn in_group(&self, name: &str) -> bool {
+        self.groups.iter().any(|m| m.name == name)
+    }
+
+    /// Replace the memberships from `source` with `names` (sorted, each
+    /// once), keeping the other sources'.
+    pub fn set_groups_from(&mut self, source: GroupSource, names: &[String]) {
+        self.groups.retain(|m| m.source != source);
+        self.groups
+            .extend(names.iter().map(|n| Membership::new(n.clone(), source)));
+        self.groups.sort();
+        self.groups.dedup();
+    }
+
+    /// The names of the memberships from `source`, sorted.
+    pub fn groups_from(&self, source: GroupSource) -> Vec<String> {
+        self.groups
+            .iter()
+            .filter(|m| m.source == source)
+            .map(|m| m.name.clone())
+            .collect()
+    }
+
     /// A new active user of `app` made at `now`: a fresh id, no names, tags,
     /// groups, identities or password, the address not known to be verified.
     /// Callers fill in what they know with struct update syntax.
@@ -301,12 +453,17 @@ impl User {
         Self {
             id: UserId::new(),
             app_id: app,
+            user_name: email.as_str().to_owned(),
             email,
             first_name: String::new(),
             last_name: String::new(),
             tags: Vec::new(),
             groups: Vec::new(),
             status: UserStatus::Active,
+            external_id: None,
+            scim_active: true,
+            provisioned: false,
+            deprovisioned_at: None,
             identities: Vec::new(),
             email_verified: None,
             has_password: false,

@@ -56,6 +56,28 @@ impl ScimFilter {
     pub fn matches(&self, resource: &Value) -> bool {
         eval(&self.filter, &self.schema, resource)
     }
+
+    /// The filter is, or is an `and` with, `<attr> eq "<string>"` on a top-level
+    /// attribute of the core schema (`userName eq "ana"`, as identity providers
+    /// look users up): the attribute as the schema spells it, and the string.
+    /// The store can then find the candidates directly; [`Self::matches`]
+    /// still decides.
+    pub fn equality(&self) -> Option<(&'static str, &str)> {
+        fn find<'f>(f: &'f Filter, schema: &ResourceSchema) -> Option<(&'static str, &'f str)> {
+            match f {
+                Filter::Attr(AttrExp::Comparison(path, CompareOp::Eq, CompValue::Str(v)))
+                    if path.sub_attr.is_none() =>
+                {
+                    let l = schema.locate(path.uri.as_deref(), &path.name)?;
+                    (l.extension.is_none() && l.attr.ty != AttrType::Complex)
+                        .then_some((l.attr.name, v.as_str()))
+                }
+                Filter::And(a, b) => find(a, schema).or_else(|| find(b, schema)),
+                _ => None,
+            }
+        }
+        find(&self.filter, &self.schema)
+    }
 }
 
 fn describe(e: &scim_v2::filter::ParseError) -> String {

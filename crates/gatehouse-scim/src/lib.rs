@@ -5,8 +5,9 @@
 //! each attribute's type and case rules), PATCH requests applied to a
 //! resource's JSON ([`patch`], with the identity providers' known quirks),
 //! pages and the `attributes`/`excludedAttributes` projection ([`list`]), the
-//! discovery documents made from the same schemas ([`discovery`]) and SCIM
-//! error documents ([`error`]).
+//! discovery documents made from the same schemas ([`discovery`]), users and
+//! groups as SCIM resources and back ([`resource`]) and SCIM error documents
+//! ([`error`]).
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -15,6 +16,7 @@ pub mod error;
 pub mod filter;
 pub mod list;
 pub mod patch;
+pub mod resource;
 pub mod schema;
 
 pub use error::{ScimError, ScimType};

@@ -198,6 +198,28 @@ impl Operation {
     }
 }
 
+impl PatchRequest {
+    /// Whether an operation replaces the whole of attribute `name` (a
+    /// `replace` with the path `name`, or without a path and `name` among
+    /// its value's keys): then the result is the new set, not a change.
+    pub fn replaces(&self, name: &str) -> bool {
+        self.operations.iter().any(|o| {
+            o.op == Op::Replace
+                && match &o.path {
+                    Some(PatchPath::Attr(p)) => {
+                        p.name.eq_ignore_ascii_case(name) && p.sub_attr.is_none()
+                    }
+                    Some(PatchPath::Value(_)) => false,
+                    None => o
+                        .value
+                        .as_ref()
+                        .and_then(Value::as_object)
+                        .is_some_and(|m| m.keys().any(|k| k.eq_ignore_ascii_case(name))),
+                }
+        })
+    }
+}
+
 fn read_only(schema: &ResourceSchema, attr: &Attr) -> bool {
     attr.name == "id"
         || attr.name == "meta"

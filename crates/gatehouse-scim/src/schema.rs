@@ -90,6 +90,11 @@ const USER_ATTRS: &[Attr] = &[
         ],
     ),
     attr("displayName", AttrType::String, false),
+    attr("title", AttrType::String, false),
+    attr("userType", AttrType::String, false),
+    attr("preferredLanguage", AttrType::String, false),
+    attr("locale", AttrType::String, false),
+    attr("timezone", AttrType::String, false),
     attr("active", AttrType::Boolean, false),
     complex(
         "emails",

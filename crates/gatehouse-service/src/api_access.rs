@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use gatehouse_core::AppId;
 use gatehouse_core::api_access::{ApiAccess, ApiAccessInput};
-use gatehouse_core::user::{User, UserStatus};
+use gatehouse_core::user::User;
 use gatehouse_core::{Actor, UserId};
 use gatehouse_oidc::bearer::{self, BearerRules};
 use gatehouse_oidc::validate::Jwt;
@@ -318,7 +318,15 @@ impl Bearer<'_> {
                             .map_err(|e| BearerError::Invalid(e.to_string()))?;
                         let user = self
                             .directory()
-                            .sign_in_user(app, &issuer, &sub, &m, verified, &ctx)
+                            .sign_in_user(
+                                app,
+                                &issuer,
+                                &sub,
+                                &m,
+                                verified,
+                                crate::oidc::users::Link::from_claims(&rt.provisioning, &claims),
+                                &ctx,
+                            )
                             .await
                             .map_err(|e| match e {
                                 SignInError::Service(s) => BearerError::Service(s),
@@ -366,12 +374,12 @@ impl Bearer<'_> {
                 exp,
             },
         );
-        check_status(user)
+        check_status(user, rt)
     }
 
     async fn bearer_user(&self, rt: &AppRuntime, id: UserId) -> Result<Arc<User>, BearerError> {
         match self.caches.user(&*self.shared.store, rt.app.id, id).await? {
-            Some(u) => check_status(u),
+            Some(u) => check_status(u, rt),
             None => Err(BearerError::Unidentified(
                 "the token's user no longer exists".into(),
             )),
@@ -379,15 +387,19 @@ impl Bearer<'_> {
     }
 }
 
-fn check_status(user: Arc<User>) -> Result<Arc<User>, BearerError> {
-    if user.status == UserStatus::Active {
-        Ok(user)
-    } else {
-        Err(BearerError::Forbidden {
-            email: user.email.to_string(),
-            why: "the account is disabled".into(),
-        })
-    }
+fn check_status(user: Arc<User>, rt: &AppRuntime) -> Result<Arc<User>, BearerError> {
+    let why = match user.deactivation() {
+        Some(gatehouse_core::user::Deactivation::DisabledByAdmin) => "the account is disabled",
+        Some(_) => "the account is deactivated",
+        None if rt.provisioning.provisioned_only && !user.provisioned => {
+            "the account was not provisioned to this application"
+        }
+        None => return Ok(user),
+    };
+    Err(BearerError::Forbidden {
+        email: user.email.to_string(),
+        why: why.into(),
+    })
 }
 
 fn unavailable(e: OidcError) -> BearerError {

@@ -407,7 +407,7 @@ impl Assertions<'_> {
             "given_name": user.first_name,
             "family_name": user.last_name,
             "name": name,
-            "groups": user.groups,
+            "groups": user.group_names(),
             "roles": roles.iter().map(Role::as_str).collect::<Vec<_>>(),
             "tags": tags,
             "app": app_slug,

@@ -243,6 +243,13 @@ impl Caches {
         self.users.evict(&user);
     }
 
+    /// Forget changed users.
+    pub fn forget_users(&self, users: &[UserId]) {
+        for u in users {
+            self.forget_user(*u);
+        }
+    }
+
     /// A user of `app` from the cache, or the store on a miss.
     pub async fn user(
         &self,

@@ -10,7 +10,8 @@
 //! need: [`Gatehouse::apps`] ([`apps::Apps`]), [`Gatehouse::access`]
 //! ([`access::Access`]), [`Gatehouse::directory`] ([`users::Directory`]),
 //! [`Gatehouse::sessions`] ([`sessions::Sessions`]),
-//! [`Gatehouse::sign_in`] ([`oidc::SignIn`]), [`Gatehouse::bearer`]
+//! [`Gatehouse::sign_in`] ([`oidc::SignIn`]), [`Gatehouse::provisioning`]
+//! ([`provisioning::Provisioning`]), [`Gatehouse::bearer`]
 //! ([`api_access::Bearer`]), [`Gatehouse::admin`] ([`admin::Admin`]) and
 //! [`Gatehouse::assertions`] ([`assertion::Assertions`]).
 //! Mutations go to the store (which writes the audit event and a change-log
@@ -37,6 +38,7 @@ pub mod error;
 pub mod feed;
 pub mod local_login;
 pub mod oidc;
+pub mod provisioning;
 pub mod refusals;
 pub mod routing;
 pub mod sessions;
@@ -179,6 +181,7 @@ struct Inner {
     setup: console::SetupToken,
     assertions: assertion::AssertionCache,
     bearer: api_access::BearerCache,
+    scim_limiter: provisioning::ScimLimiter,
 }
 
 impl std::fmt::Debug for Gatehouse {
@@ -228,6 +231,7 @@ impl Gatehouse {
                 setup: console::SetupToken::default(),
                 assertions: assertion::AssertionCache::new(100_000),
                 bearer: api_access::BearerCache::new(100_000),
+                scim_limiter: provisioning::ScimLimiter::default(),
             }),
         };
         if gh.routes().signer().is_none() {
@@ -326,6 +330,17 @@ impl Gatehouse {
             refusals: &i.refusals,
             setup: &i.setup,
             limiter: &i.limiter,
+        }
+    }
+
+    /// Provisioning (SCIM 2.0): SCIM requests, SCIM tokens, provisioning settings.
+    pub fn provisioning(&self) -> provisioning::Provisioning<'_> {
+        let i = &*self.inner;
+        provisioning::Provisioning {
+            shared: &i.shared,
+            router: &i.router,
+            caches: &i.caches,
+            limiter: &i.scim_limiter,
         }
     }
 

@@ -7,7 +7,7 @@ use gatehouse_crypto::SealContext;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use gatehouse_core::user::{Email, UserStatus};
+use gatehouse_core::user::Email;
 use gatehouse_core::{AppId, Application};
 use gatehouse_crypto::password;
 use governor::clock::{Clock as _, DefaultClock};
@@ -207,7 +207,7 @@ impl SignIn<'_> {
             }
             return Err(ServiceError::InvalidCredentials);
         }
-        if user.status != UserStatus::Active {
+        if !user.may_sign_in() {
             if self
                 .refusals
                 .audit(self.shared, fail("disabled"), &source, "disabled")

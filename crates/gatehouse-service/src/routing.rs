@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use gatehouse_core::access::{AccessPolicy, Decision, Grant};
 use gatehouse_core::api_access::ApiAccess;
+use gatehouse_core::provisioning::ProvisioningSettings;
 use gatehouse_core::sso::OidcSettings;
 use gatehouse_core::{AppId, Application, RequestHost};
 use gatehouse_crypto::MasterKeys;
@@ -34,6 +35,8 @@ pub struct AppRuntime {
     pub access: AccessPolicy,
     /// Its bearer-token rules, when it accepts bearer tokens.
     pub api: Option<ApiRuntime>,
+    /// Its provisioning (SCIM) settings.
+    pub provisioning: ProvisioningSettings,
     /// Changes whenever the snapshot is rebuilt (cached validations carry it).
     pub generation: u64,
 }
@@ -187,6 +190,7 @@ impl Routes {
                 grants: Vec::new(),
                 access: AccessPolicy::default(),
                 api: None,
+                provisioning: ProvisioningSettings::default(),
                 generation: 0,
             }));
         }
@@ -219,6 +223,29 @@ impl Routes {
                 }
                 Err(e) => {
                     tracing::error!(%app, error = %e, "stored bearer-token settings are invalid; refusing bearer tokens")
+                }
+            }
+        }
+        let mut provisioning: HashMap<AppId, ProvisioningSettings> = HashMap::new();
+        for (app, v) in store
+            .list_app_settings(gatehouse_core::provisioning::SETTING_KEY)
+            .await?
+        {
+            match serde_json::from_value(v) {
+                Ok(p) => {
+                    provisioning.insert(app, p);
+                }
+                Err(e) => {
+                    // As for an unreadable access policy: refuse rather
+                    // than let in someone the settings would refuse.
+                    tracing::error!(%app, error = %e, "stored provisioning settings are invalid; only provisioned users may sign in");
+                    provisioning.insert(
+                        app,
+                        ProvisioningSettings {
+                            provisioned_only: true,
+                            ..ProvisioningSettings::default()
+                        },
+                    );
                 }
             }
         }
@@ -275,6 +302,7 @@ impl Routes {
                 grants: grants.remove(&app_id).unwrap_or_default(),
                 access: policies.remove(&app_id).unwrap_or_default(),
                 api,
+                provisioning: provisioning.remove(&app_id).unwrap_or_default(),
                 generation,
             }));
         }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse_core::session::SessionState;
-use gatehouse_core::user::{User, UserStatus};
+use gatehouse_core::user::User;
 use gatehouse_core::{AppId, Application, SessionId, TokenHash, UserId};
 use gatehouse_crypto::token;
 use gatehouse_store::SessionRecord;
@@ -200,7 +200,7 @@ impl Sessions<'_> {
             self.caches.sessions.insert_gone(key, now_ms);
             return Ok(None);
         };
-        if user.status != UserStatus::Active {
+        if !user.may_sign_in() {
             return Ok(None);
         }
         Ok(Some(ActiveSession {

@@ -2,7 +2,8 @@
 //! updates at sign-in come with the OIDC flow).
 
 use gatehouse_core::user::{
-    Email, Tag, TagSource, User, UserStatus, check_password_policy, parse_group, parse_name,
+    Email, GroupSource, Membership, Tag, TagSource, User, UserStatus, check_password_policy,
+    parse_group, parse_name,
 };
 use gatehouse_core::validation::Collector;
 use gatehouse_core::{AppId, UserId};
@@ -71,10 +72,12 @@ pub struct UserPatch {
     #[serde(default, deserialize_with = "double_option_secret")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, write_only, nullable))]
     pub password: Option<Option<SecretString>>,
-    /// The administrator's tags (replaces them; tags from the IdP stay).
+    /// The administrator's tags (replaces them; tags from the IdP and from
+    /// provisioning stay).
     #[serde(default)]
     pub tags: Option<Vec<TagInput>>,
-    /// Groups (replaces them).
+    /// The administrator's groups (replaces them; memberships from the
+    /// IdP's groups claim and from provisioning stay).
     #[serde(default)]
     pub groups: Option<Vec<String>>,
     /// New status; `disabled` also ends the user's sessions.
@@ -191,7 +194,10 @@ impl Directory<'_> {
             first_name,
             last_name,
             tags,
-            groups,
+            groups: groups
+                .into_iter()
+                .map(|g| Membership::new(g, GroupSource::Admin))
+                .collect(),
             status: input.status.unwrap_or_default(),
             // Created by an administrator (or the CLI): the address is theirs to vouch for.
             email_verified: Some(true),
@@ -269,16 +275,17 @@ impl Directory<'_> {
             new.extend(
                 user.tags
                     .iter()
-                    .filter(|t| t.source == TagSource::Idp)
+                    .filter(|t| t.source != TagSource::Admin)
                     .cloned(),
             );
             new.sort();
-            new.dedup_by(|a, b| a.key == b.key && a.value == b.value);
+            new.dedup();
             user.tags = new;
             changed.push("tags");
         }
         if let Some(groups) = &patch.groups {
-            user.groups = parse_groups(groups, &mut c);
+            let groups = parse_groups(groups, &mut c);
+            user.set_groups_from(GroupSource::Admin, &groups);
             changed.push("groups");
         }
         let disabling =

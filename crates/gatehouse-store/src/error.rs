@@ -9,7 +9,8 @@ pub enum StoreError {
     /// The thing asked for does not exist.
     #[error("not found")]
     NotFound,
-    /// A uniqueness rule was broken; the field says which (`slug`, `hosts`, `email`).
+    /// A uniqueness rule was broken; the field says which (`slug`, `hosts`,
+    /// `email`, `user_name`, `display_name`).
     #[error("{field} is already in use")]
     Conflict {
         /// The field whose value is taken.
@@ -52,7 +53,11 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 
 /// Which field a unique-constraint message is about.
 fn conflict_field(message: &str) -> &'static str {
-    if message.contains("slug") {
+    if message.contains("user_name") {
+        "user_name"
+    } else if message.contains("display_name") {
+        "display_name"
+    } else if message.contains("slug") {
         "slug"
     } else if message.contains("host") {
         "hosts"

@@ -31,8 +31,12 @@ macro_rules! queries {
         mod changes;
         #[path = "../sql/grants.rs"]
         mod grants;
+        #[path = "../sql/groups.rs"]
+        mod groups;
         #[path = "../sql/replay.rs"]
         mod replay;
+        #[path = "../sql/scim.rs"]
+        mod scim;
         #[path = "../sql/sessions.rs"]
         mod sessions;
         #[path = "../sql/store.rs"]
@@ -58,6 +62,7 @@ pub mod error;
 pub mod grants;
 pub mod postgres;
 pub mod replay;
+pub mod scim;
 pub mod sessions;
 pub mod sqlite;
 pub mod testing;
@@ -72,6 +77,7 @@ pub use error::StoreError;
 pub use gatehouse_core::AuditEvent;
 pub use grants::GrantStore;
 pub use replay::ReplayStore;
+pub use scim::{MemberChange, ScimStore, ScimTokenRecord};
 pub use sessions::{NewSession, SessionBase, SessionRecord, SessionStore};
 pub use tokens::{AdminTokenRecord, TokenStore};
 pub use users::{PasswordChange, UserQuery, UserStore};
@@ -90,6 +96,7 @@ pub trait Store:
     + ReplayStore
     + AdminStore
     + GrantStore
+    + ScimStore
     + Send
     + Sync
     + 'static

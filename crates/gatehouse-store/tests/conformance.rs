@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use gatehouse_core::app::{AuthPrefix, HostPattern, Scheme, UpstreamUrl};
 use gatehouse_core::sso::OidcSettings;
-use gatehouse_core::user::{Email, Identity, Tag, TagSource, User, UserStatus};
+use gatehouse_core::user::{
+    Email, GroupSource, Identity, Membership, Tag, TagSource, User, UserStatus,
+};
 use gatehouse_core::{
     Actor, AppId, Application, AuditEvent, Sealed, SessionId, Slug, TokenHash, UserId,
 };
@@ -52,9 +54,6 @@ fn app(slug: &str, hosts: &[&str]) -> Application {
 fn user(app: AppId, email: &str) -> User {
     let t = now();
     User {
-        id: UserId::new(),
-        app_id: app,
-        email: Email::parse(email).unwrap(),
         first_name: "Ana".into(),
         last_name: "Silva".into(),
         tags: vec![Tag {
@@ -62,17 +61,16 @@ fn user(app: AppId, email: &str) -> User {
             value: "R&D".into(),
             source: TagSource::Idp,
         }],
-        groups: vec!["eng".into(), "ops".into()],
-        status: UserStatus::Active,
+        groups: vec![
+            Membership::new("eng", GroupSource::Claim),
+            Membership::new("ops", GroupSource::Admin),
+        ],
         identities: vec![Identity {
             issuer: gatehouse_core::sso::IssuerUrl::parse("https://idp", "issuer").unwrap(),
             subject: format!("sub-{email}"),
         }],
         email_verified: Some(true),
-        has_password: false,
-        created_at: t,
-        updated_at: t,
-        last_login_at: None,
+        ..User::new(app, Email::parse(email).unwrap(), t)
     }
 }
 

@@ -60,7 +60,7 @@ fn matches(subject: &Subject, user: &User) -> bool {
         // Only an address someone verified: an IdP that lets users type any
         // address (email_verified: false) must not hand out e-mail grants.
         Subject::Email(e) => user.email_verified == Some(true) && user.email.normalized() == *e,
-        Subject::Group(g) => user.groups.iter().any(|x| x == g),
+        Subject::Group(g) => user.in_group(g),
         Subject::Tag { key, value } => user.tags.iter().any(|t| t.key == *key && t.value == *value),
     }
 }
@@ -155,8 +155,8 @@ pub fn route_allows<'p>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{AppId, GrantId, UserId};
-    use crate::user::{Email, Tag, TagSource, UserStatus};
+    use crate::ids::{AppId, GrantId};
+    use crate::user::{Email, Tag, TagSource};
     use time::OffsetDateTime;
 
     fn tag_key(k: &str) -> crate::user::TagKey {
@@ -168,12 +168,9 @@ mod tests {
     }
 
     fn user(email: &str, groups: &[&str], tags: &[(&str, &str)]) -> User {
+        let email = Email::parse(email).unwrap_or_else(|e| panic!("{e}"));
         User {
-            id: UserId::new(),
-            app_id: AppId::new(),
-            email: Email::parse(email).unwrap_or_else(|e| panic!("{e}")),
             first_name: "A".into(),
-            last_name: String::new(),
             tags: tags
                 .iter()
                 .map(|(k, v)| Tag {
@@ -182,14 +179,12 @@ mod tests {
                     source: TagSource::Idp,
                 })
                 .collect(),
-            groups: groups.iter().map(|g| (*g).to_owned()).collect(),
-            status: UserStatus::Active,
-            identities: vec![],
+            groups: groups
+                .iter()
+                .map(|g| crate::user::Membership::new(*g, crate::user::GroupSource::Claim))
+                .collect(),
             email_verified: Some(true),
-            has_password: false,
-            created_at: OffsetDateTime::UNIX_EPOCH,
-            updated_at: OffsetDateTime::UNIX_EPOCH,
-            last_login_at: None,
+            ..User::new(AppId::new(), email, OffsetDateTime::UNIX_EPOCH)
         }
     }
 

@@ -7,7 +7,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use gatehouse_core::user::{User, UserStatus};
+use gatehouse_core::user::{Deactivation, User, UserStatus};
 use gatehouse_core::{AppId, UserId};
 use gatehouse_service::users::UserPatch;
 use gatehouse_store::UserQuery;
@@ -40,13 +40,13 @@ impl From<&User> for UserRow {
             name: format!("{} {}", u.first_name, u.last_name)
                 .trim()
                 .to_owned(),
-            groups: u.groups.clone(),
+            groups: u.group_names().into_iter().map(str::to_owned).collect(),
             tags: u
                 .tags
                 .iter()
                 .map(|t| format!("{}={}", t.key, t.value))
                 .collect(),
-            active: u.status == UserStatus::Active,
+            active: u.may_sign_in(),
             last_login: u
                 .last_login_at
                 .as_ref()
@@ -123,8 +123,14 @@ struct UserDetail {
     created: String,
     last_login: String,
     tags: Vec<(String, String, &'static str)>,
-    groups: Vec<String>,
+    groups: Vec<(String, &'static str)>,
     identities: Vec<(String, String)>,
+    /// Why the user may not sign in, for people; `None`: they may.
+    deactivated: Option<&'static str>,
+    /// SCIM's userName and externalId, when provisioned.
+    provisioned: Option<(String, String)>,
+    /// Provisioning says active while an administrator disabled the user.
+    admin_disable_kept: bool,
 }
 
 #[derive(Template)]
@@ -184,7 +190,30 @@ pub async fn page(
             .iter()
             .map(|t| (t.key.to_string(), t.value.clone(), t.source.as_str()))
             .collect(),
-        groups: u.groups.clone(),
+        groups: u
+            .groups
+            .iter()
+            .map(|m| (m.name.clone(), m.source.as_str()))
+            .collect(),
+        deactivated: u.deactivation().map(|d| match d {
+            Deactivation::DisabledByAdmin => "disabled by an administrator",
+            Deactivation::DeactivatedByProvisioning => {
+                "deactivated by provisioning (SCIM active: false)"
+            }
+            Deactivation::DeletedByProvisioning => {
+                "deleted by provisioning; the next sign-in is refused"
+            }
+        }),
+        provisioned: u.provisioned.then(|| {
+            (
+                u.user_name.clone(),
+                u.external_id.clone().unwrap_or_else(|| "(none)".to_owned()),
+            )
+        }),
+        admin_disable_kept: u.provisioned
+            && u.scim_active
+            && u.deprovisioned_at.is_none()
+            && u.status != UserStatus::Active,
         identities: u
             .identities
             .iter()

@@ -20,6 +20,7 @@ use gatehouse_crypto::SealContext;
 use std::time::Duration;
 
 use gatehouse_core::claims::{MappedIdentity, MappingError};
+use gatehouse_core::user::Deactivation;
 use gatehouse_core::{AppId, ReturnPath};
 use gatehouse_oidc::{Check, OidcError};
 
@@ -222,9 +223,18 @@ pub enum SignInError {
         /// The e-mail.
         email: String,
     },
-    /// The user is disabled.
-    #[error("the account {email} is disabled")]
+    /// The user may not sign in: disabled by an administrator, or
+    /// deactivated or deleted by provisioning.
+    #[error("the account {email} is {}", if matches!(why, Deactivation::DisabledByAdmin) { "disabled" } else { "deactivated" })]
     Disabled {
+        /// The e-mail.
+        email: String,
+        /// Why.
+        why: Deactivation,
+    },
+    /// Only provisioned users may sign in, and this one was not provisioned.
+    #[error("{email} was not provisioned to this application")]
+    NotProvisioned {
         /// The e-mail.
         email: String,
     },
@@ -255,7 +265,12 @@ impl SignInError {
             Self::Mapping(_) => "invalid_claim",
             Self::EmailNotVerified { .. } => "email_not_verified",
             Self::EmailTaken { .. } => "email_taken",
-            Self::Disabled { .. } => "user_disabled",
+            Self::Disabled {
+                why: Deactivation::DisabledByAdmin,
+                ..
+            } => "user_disabled",
+            Self::Disabled { .. } => "user_deactivated",
+            Self::NotProvisioned { .. } => "not_provisioned",
             Self::NoAccess { .. } => "no_access",
             Self::Service(_) => "internal",
         }

@@ -217,7 +217,8 @@ impl SignIn<'_> {
             }
             SignInError::EmailNotVerified { email }
             | SignInError::EmailTaken { email }
-            | SignInError::Disabled { email }
+            | SignInError::Disabled { email, .. }
+            | SignInError::NotProvisioned { email }
             | SignInError::NoAccess { email } => {
                 audit = audit.target(email.as_str());
             }
@@ -419,22 +420,17 @@ impl SignIn<'_> {
                 let roles = match &mapped {
                     Ok(m) => {
                         let now = self.shared.now();
-                        let would_be = gatehouse_core::user::User {
-                            id: gatehouse_core::UserId::new(),
-                            app_id: app.id,
-                            email: m.email.clone(),
+                        let mut would_be = gatehouse_core::user::User {
                             first_name: m.first_name.clone(),
                             last_name: m.last_name.clone(),
                             tags: m.tags.clone(),
-                            groups: m.groups.clone().unwrap_or_default(),
-                            status: gatehouse_core::user::UserStatus::Active,
-                            identities: Vec::new(),
                             email_verified: Some(super::users::sign_in_verified(&rt.oidc, m)),
-                            has_password: false,
-                            created_at: now,
-                            updated_at: now,
-                            last_login_at: None,
+                            ..gatehouse_core::user::User::new(app.id, m.email.clone(), now)
                         };
+                        would_be.set_groups_from(
+                            gatehouse_core::user::GroupSource::Claim,
+                            m.groups.as_deref().unwrap_or_default(),
+                        );
                         rt.decide(&would_be).roles
                     }
                     Err(_) => Vec::new(),
@@ -521,11 +517,18 @@ impl SignIn<'_> {
                     &sub,
                     &mapped,
                     Some(super::users::sign_in_verified(&rt.oidc, &mapped)),
+                    super::users::Link::from_claims(&rt.provisioning, &merged),
                     &ctx,
                 )
                 .await?;
-            if user.status != gatehouse_core::user::UserStatus::Active {
+            if let Some(why) = user.deactivation() {
                 return Err(SignInError::Disabled {
+                    email: user.email.to_string(),
+                    why,
+                });
+            }
+            if rt.provisioning.provisioned_only && !user.provisioned {
+                return Err(SignInError::NotProvisioned {
                     email: user.email.to_string(),
                 });
             }

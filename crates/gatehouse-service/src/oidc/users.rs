@@ -1,14 +1,19 @@
-//! The user an IdP sign-in is for: found by `(issuer, sub)`; otherwise an
-//! existing user with the same e-mail, linked only when the IdP says the
-//! e-mail is verified; otherwise a new user. Fields, IdP tags and groups are
-//! updated from the claims at every sign-in (a claim that is gone removes its
-//! tag); tags an administrator set stay.
+//! The user an IdP sign-in is for: found by `(issuer, sub)`; otherwise a
+//! provisioned user whose `externalId` equals the configured claim (`sub`,
+//! `oid` for Entra ID); otherwise an existing user with the same e-mail,
+//! linked only when the IdP says the e-mail is verified; otherwise a new
+//! user, unless only provisioned users may sign in. Fields, IdP tags and the
+//! claim's group memberships are updated from the claims at every sign-in
+//! (a claim that is gone removes its tag); tags and memberships from
+//! provisioning or an administrator stay. A user provisioning deleted (a
+//! tombstone) is found but never changed nor re-created: the caller refuses.
 
 use gatehouse_core::AppId;
 use gatehouse_core::claims::MappedIdentity;
+use gatehouse_core::provisioning::{GroupsClaimValues, ProvisioningSettings};
 use gatehouse_core::sso::IssuerUrl;
 use gatehouse_core::sso::OidcSettings;
-use gatehouse_core::user::{Identity, TagSource, User};
+use gatehouse_core::user::{GroupSource, Identity, TagSource, User};
 use gatehouse_store::{PasswordChange, StoreError};
 
 use super::SignInError;
@@ -61,23 +66,89 @@ fn apply(user: &mut User, m: &MappedIdentity, verified: Option<bool>) -> Vec<&'s
     let mut tags: Vec<_> = user
         .tags
         .iter()
-        .filter(|t| t.source == TagSource::Admin)
+        .filter(|t| t.source != TagSource::Idp)
         .cloned()
         .collect();
     tags.extend(m.tags.iter().cloned());
     tags.sort();
-    tags.dedup_by(|a, b| a.key == b.key && a.value == b.value);
+    tags.dedup();
     if tags != user.tags {
         user.tags = tags;
         changed.push("tags");
     }
-    if let Some(groups) = &m.groups
-        && *groups != user.groups
-    {
-        user.groups.clone_from(groups);
-        changed.push("groups");
+    if let Some(groups) = &m.groups {
+        let mut groups = groups.clone();
+        groups.sort();
+        groups.dedup();
+        if groups != user.groups_from(GroupSource::Claim) {
+            user.set_groups_from(GroupSource::Claim, &groups);
+            changed.push("groups");
+        }
     }
     changed
+}
+
+/// What links a sign-in to a provisioned user, and the application's
+/// provisioning rules.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Link<'a> {
+    /// The value of the configured claim (`sub`, `oid`), if the claims have it.
+    pub external_id: Option<&'a str>,
+    /// The application's provisioning settings.
+    pub settings: &'a ProvisioningSettings,
+}
+
+/// The provisioning settings of an application that never saved any.
+static DEFAULT_SETTINGS: std::sync::LazyLock<ProvisioningSettings> =
+    std::sync::LazyLock::new(ProvisioningSettings::default);
+
+impl Default for Link<'_> {
+    /// No linking claim, the default settings.
+    fn default() -> Self {
+        Self {
+            external_id: None,
+            settings: &DEFAULT_SETTINGS,
+        }
+    }
+}
+
+impl<'a> Link<'a> {
+    /// The link of a sign-in with `claims`.
+    pub(crate) fn from_claims(
+        settings: &'a ProvisioningSettings,
+        claims: &'a serde_json::Map<String, serde_json::Value>,
+    ) -> Self {
+        Self {
+            external_id: settings
+                .link_claim
+                .resolve(claims)
+                .and_then(serde_json::Value::as_str)
+                .filter(|s| !s.is_empty()),
+            settings,
+        }
+    }
+}
+
+/// The groups claim's values as group names: with `groups_claim_values =
+/// "ids"`, each id that is a group's `externalId` becomes that group's name.
+async fn claim_group_names(
+    store: &dyn gatehouse_store::Store,
+    app: AppId,
+    settings: &ProvisioningSettings,
+    m: &MappedIdentity,
+) -> Result<MappedIdentity, StoreError> {
+    let mut m = m.clone();
+    if settings.groups_claim_values == GroupsClaimValues::Ids
+        && let Some(groups) = &mut m.groups
+    {
+        let names = store.group_names_by_external_id(app, groups).await?;
+        for g in groups.iter_mut() {
+            if let Some((_, name)) = names.iter().find(|(ext, _)| ext == g) {
+                g.clone_from(name);
+            }
+        }
+    }
+    Ok(m)
 }
 
 /// Whether the mapped claims would leave `user` as it is.
@@ -114,10 +185,14 @@ impl crate::users::Directory<'_> {
         sub: &str,
         m: &MappedIdentity,
         verified: Option<bool>,
+        link: Link<'_>,
         ctx: &Context,
     ) -> Result<User, SignInError> {
         let store = &*self.shared.store;
         let now = self.shared.now();
+        let m = &claim_group_names(store, app, link.settings, m)
+            .await
+            .map_err(crate::ServiceError::from)?;
         let taken = |e: StoreError| match e {
             StoreError::Conflict { field: "email" } => SignInError::EmailTaken {
                 email: m.email.to_string(),
@@ -129,6 +204,9 @@ impl crate::users::Directory<'_> {
             .await
             .map_err(crate::ServiceError::from)?
         {
+            if user.deprovisioned_at.is_some() {
+                return Ok(user);
+            }
             let changed = apply(&mut user, m, verified);
             if !changed.is_empty() {
                 let audit = ctx
@@ -142,6 +220,28 @@ impl crate::users::Directory<'_> {
             issuer: issuer.clone(),
             subject: sub.to_owned(),
         };
+        if let Some(ext) = link.external_id {
+            let mut found = store
+                .find_users_by_external_id(app, ext)
+                .await
+                .map_err(crate::ServiceError::from)?;
+            // A live user first; a tombstone only if there is no other.
+            found.sort_by_key(|u| u.deprovisioned_at.is_some());
+            if let Some(mut user) = found.into_iter().next() {
+                if user.deprovisioned_at.is_some() {
+                    return Ok(user);
+                }
+                apply(&mut user, m, verified);
+                user.identities.push(identity);
+                let audit = ctx
+                    .event(Some(app), now, "user.identity_linked")
+                    .detail("issuer", issuer.as_str())
+                    .detail("by", "external_id")
+                    .detail("claim", link.settings.link_claim.as_str());
+                self.save_from_idp(&mut user, audit).await.map_err(taken)?;
+                return Ok(user);
+            }
+        }
         let existing = store
             .find_user_by_email(app, &m.email.normalized())
             .await
@@ -149,7 +249,7 @@ impl crate::users::Directory<'_> {
         if let Some((mut user, _)) = existing {
             // A parallel first sign-in of this identity created this user
             // between the two lookups: it is ours, not one to link.
-            if user.identities.contains(&identity) {
+            if user.identities.contains(&identity) || user.deprovisioned_at.is_some() {
                 return Ok(user);
             }
             // Linking by e-mail takes over an existing account: only for an
@@ -167,15 +267,20 @@ impl crate::users::Directory<'_> {
             self.save_from_idp(&mut user, audit).await.map_err(taken)?;
             return Ok(user);
         }
-        let user = User {
+        if link.settings.provisioned_only {
+            return Err(SignInError::NotProvisioned {
+                email: m.email.to_string(),
+            });
+        }
+        let mut user = User {
             first_name: m.first_name.clone(),
             last_name: m.last_name.clone(),
             tags: m.tags.clone(),
-            groups: m.groups.clone().unwrap_or_default(),
             identities: vec![identity],
             email_verified: verified,
             ..User::new(app, m.email.clone(), now)
         };
+        user.set_groups_from(GroupSource::Claim, m.groups.as_deref().unwrap_or_default());
         let audit = crate::users::created_event(ctx, &user)
             .detail("source", "idp")
             .detail("issuer", issuer.as_str());

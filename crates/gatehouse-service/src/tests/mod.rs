@@ -28,6 +28,7 @@ use gatehouse_store::{AuditQuery, Store};
 use secrecy::SecretString;
 
 use crate::apps::NewApp;
+use crate::oidc::users::Link;
 use crate::users::NewUser;
 use crate::{AppRuntime, Context, Gatehouse, Settings};
 
@@ -205,7 +206,15 @@ impl Harness {
     pub async fn idp_user(&self, app: AppId, sub: &str, m: &MappedIdentity) -> User {
         self.gh
             .directory()
-            .sign_in_user(app, &iss(), sub, m, m.email_verified, &ctx())
+            .sign_in_user(
+                app,
+                &iss(),
+                sub,
+                m,
+                m.email_verified,
+                Link::default(),
+                &ctx(),
+            )
             .await
             .unwrap_or_else(|e| panic!("{e}"))
     }

@@ -128,7 +128,7 @@ async fn a_change_is_audited_with_what_changed() {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(changed.first_name, "Anabel");
-    assert_eq!(changed.groups, vec!["eng".to_owned()]);
+    assert_eq!(changed.group_names(), vec!["eng"]);
     let ev = h.audit(app.id, "user.updated").await;
     assert_eq!(ev.len(), 1);
     assert_eq!(ev[0].target.as_deref(), Some("ana@example.com"));

@@ -3,7 +3,9 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use gatehouse_core::sso::IssuerUrl;
-use gatehouse_core::user::{Email, Identity, Tag, TagKey, TagSource, User, UserStatus};
+use gatehouse_core::user::{
+    Email, GroupSource, Identity, Membership, Tag, TagKey, TagSource, User, UserStatus,
+};
 use gatehouse_core::{AppId, AuditEvent, TokenHash, UserId};
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -16,14 +18,15 @@ use crate::users::{PasswordChange, UserQuery, UserStore};
 macro_rules! select_users {
     ($tail:literal) => {
         concat!(
-            "SELECT id, app_id, email, email_verified, first_name, last_name, status, password_hash, created_at, updated_at, last_login_at FROM users ",
+            "SELECT id, app_id, email, email_verified, first_name, last_name, status, password_hash, created_at, updated_at, last_login_at,
+                    user_name, external_id, scim_active, provisioned, deprovisioned_at FROM users ",
             $tail
         )
     };
 }
 
 /// A user row before tags, groups and identities are attached.
-fn base_user(row: &DbRow) -> Result<(User, Option<String>), StoreError> {
+pub(crate) fn base_user(row: &DbRow) -> Result<(User, Option<String>), StoreError> {
     let user = User {
         id: parse_id(row.try_get::<&str, _>("id")?)?,
         app_id: parse_id(row.try_get::<&str, _>("app_id")?)?,
@@ -41,6 +44,11 @@ fn base_user(row: &DbRow) -> Result<(User, Option<String>), StoreError> {
         created_at: from_ms(row.try_get("created_at")?)?,
         updated_at: from_ms(row.try_get("updated_at")?)?,
         last_login_at: from_ms_opt(row.try_get("last_login_at")?)?,
+        user_name: row.try_get("user_name")?,
+        external_id: row.try_get("external_id")?,
+        scim_active: row.try_get("scim_active")?,
+        provisioned: row.try_get("provisioned")?,
+        deprovisioned_at: from_ms_opt(row.try_get("deprovisioned_at")?)?,
     };
     let hash: Option<String> = row.try_get("password_hash")?;
     Ok((
@@ -70,7 +78,7 @@ fn bind_user<'q>(q: Query<'q>, user: &'q User) -> Query<'q> {
 
 impl Backend {
     /// Attach tags, groups and identities to users read from `users`.
-    async fn complete_users(&self, mut users: Vec<User>) -> Result<Vec<User>, StoreError> {
+    pub(crate) async fn complete_users(&self, mut users: Vec<User>) -> Result<Vec<User>, StoreError> {
         if users.is_empty() {
             return Ok(users);
         }
@@ -100,12 +108,20 @@ impl Backend {
         let mut groups = self
             .children(
                 concat!(
-                    "SELECT user_id, name FROM user_groups WHERE user_id ",
+                    "SELECT m.user_id, g.display_name, m.source FROM group_members m
+                     JOIN app_groups g ON g.id = m.group_id WHERE m.user_id ",
                     ids_in!(),
-                    " ORDER BY name"
+                    " ORDER BY g.display_name, m.source"
                 ),
                 &ids,
-                |row| Ok(row.try_get("name")?),
+                |row| {
+                    let source = GroupSource::parse(row.try_get::<&str, _>("source")?)
+                        .ok_or_else(|| StoreError::Corrupt("membership source".to_owned()))?;
+                    Ok(Membership::new(
+                        row.try_get::<String, _>("display_name")?,
+                        source,
+                    ))
+                },
             )
             .await?;
         let mut idents = self
@@ -129,6 +145,7 @@ impl Backend {
             let id = u.id.to_string();
             u.tags = tags.remove(&id).unwrap_or_default();
             u.groups = groups.remove(&id).unwrap_or_default();
+            u.groups.sort();
             u.identities = idents.remove(&id).unwrap_or_default();
         }
         Ok(users)
@@ -163,20 +180,32 @@ impl Backend {
         Ok(out)
     }
 
-    async fn write_user_children(
+    /// Write a user's tags, memberships and identities: with `scim`
+    /// false, every source but SCIM's (sign-in, administrators) and the
+    /// identities; with `scim` true, only SCIM's tags (its memberships are
+    /// written by the group calls). Each writer replaces only its own, so a
+    /// sign-in never undoes what provisioning did meanwhile.
+    pub(crate) async fn write_user_children(
         conn: &mut Conn,
         user: &User,
         at: OffsetDateTime,
+        scim: bool,
     ) -> Result<(), StoreError> {
         let id = user.id.to_string();
-        for table in [
-            "DELETE FROM user_tags WHERE user_id = $1",
-            "DELETE FROM user_groups WHERE user_id = $1",
-            "DELETE FROM identities WHERE user_id = $1",
-        ] {
-            sqlx::query(table).bind(&id).execute(&mut *conn).await?;
+        let ours = |source: TagSource| (source == TagSource::Scim) == scim;
+        let clear: &[&'static str] = if scim {
+            &["DELETE FROM user_tags WHERE user_id = $1 AND source = 'scim'"]
+        } else {
+            &[
+                "DELETE FROM user_tags WHERE user_id = $1 AND source <> 'scim'",
+                "DELETE FROM group_members WHERE user_id = $1 AND source <> 'scim'",
+                "DELETE FROM identities WHERE user_id = $1",
+            ]
+        };
+        for sql in clear {
+            sqlx::query(*sql).bind(&id).execute(&mut *conn).await?;
         }
-        for t in &user.tags {
+        for t in user.tags.iter().filter(|t| ours(t.source)) {
             sqlx::query("INSERT INTO user_tags (user_id, key, value, source) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
                 .bind(&id)
                 .bind(t.key.as_str())
@@ -185,12 +214,20 @@ impl Backend {
                 .execute(&mut *conn)
                 .await?;
         }
-        for g in &user.groups {
+        if scim {
+            return Ok(());
+        }
+        for m in user.groups.iter().filter(|m| m.source != GroupSource::Scim) {
+            super::groups::ensure_group(conn, user.app_id, &m.name, at).await?;
             sqlx::query(
-                "INSERT INTO user_groups (user_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                "INSERT INTO group_members (group_id, user_id, source)
+                 SELECT id, $1, $2 FROM app_groups WHERE app_id = $3 AND display_name = $4
+                 ON CONFLICT DO NOTHING",
             )
             .bind(&id)
-            .bind(g)
+            .bind(m.source.as_str())
+            .bind(user.app_id.to_string())
+            .bind(&m.name)
             .execute(&mut *conn)
             .await?;
         }
@@ -218,6 +255,47 @@ impl Backend {
     }
 }
 
+/// Insert a user row with every column (SCIM's included); a taken e-mail
+/// or userName is `Conflict`.
+pub(crate) async fn insert_user(
+    conn: &mut Conn,
+    user: &User,
+    password_hash: Option<&str>,
+) -> Result<(), StoreError> {
+    // The e-mail is the conflict to name when both it and the userName are
+    // taken (which index fires first differs between backends; PostgreSQL
+    // reads nothing more in a transaction after a failed statement).
+    let email_taken: Option<String> =
+        sqlx::query_scalar("SELECT id FROM users WHERE app_id = $1 AND email_lower = $2")
+            .bind(user.app_id.to_string())
+            .bind(user.email.normalized())
+            .fetch_optional(&mut *conn)
+            .await?;
+    if email_taken.is_some() {
+        return Err(StoreError::Conflict { field: "email" });
+    }
+    let res = bind_user(
+        sqlx::query(
+            "INSERT INTO users (id, app_id, email, email_lower, first_name, last_name, status, updated_at, last_login_at, email_verified, password_hash, created_at,
+                                user_name, user_name_lower, external_id, scim_active, provisioned, deprovisioned_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+        ),
+        user,
+    )
+    .bind(password_hash)
+    .bind(ms(user.created_at))
+    .bind(&user.user_name)
+    .bind(user.user_name.to_lowercase())
+    .bind(&user.external_id)
+    .bind(user.scim_active)
+    .bind(user.provisioned)
+    .bind(user.deprovisioned_at.map(ms))
+    .execute(&mut *conn)
+    .await;
+    res?;
+    Ok(())
+}
+
 #[async_trait]
 impl UserStore for Backend {
     async fn create_user(
@@ -227,18 +305,8 @@ impl UserStore for Backend {
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
         let mut tx = AuditedTx::begin(self).await?;
-        bind_user(
-            sqlx::query(
-                "INSERT INTO users (id, app_id, email, email_lower, first_name, last_name, status, updated_at, last_login_at, email_verified, password_hash, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            ),
-            user,
-        )
-        .bind(password_hash)
-        .bind(ms(user.created_at))
-        .execute(tx.conn())
-        .await?;
-        Self::write_user_children(tx.conn(), user, user.created_at).await?;
+        insert_user(tx.conn(), user, password_hash).await?;
+        Self::write_user_children(tx.conn(), user, user.created_at, false).await?;
         tx.commit_with(Changed::User(user.id), audit).await
     }
 
@@ -270,7 +338,7 @@ impl UserStore for Backend {
         if res.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        Self::write_user_children(tx.conn(), user, user.updated_at).await?;
+        Self::write_user_children(tx.conn(), user, user.updated_at, false).await?;
         tx.commit_with(Changed::User(user.id), audit).await
     }
 
@@ -351,7 +419,8 @@ impl UserStore for Backend {
                 OR lower(first_name || ' ' || last_name) LIKE $2 ESCAPE '\\'
                 OR EXISTS (SELECT 1 FROM user_tags t WHERE t.user_id = users.id
                            AND (lower(t.value) LIKE $2 ESCAPE '\\' OR lower(t.key || '=' || t.value) LIKE $2 ESCAPE '\\'))
-                OR EXISTS (SELECT 1 FROM user_groups g WHERE g.user_id = users.id AND lower(g.name) LIKE $2 ESCAPE '\\'))
+                OR EXISTS (SELECT 1 FROM group_members m JOIN app_groups g ON g.id = m.group_id
+                           WHERE m.user_id = users.id AND lower(g.display_name) LIKE $2 ESCAPE '\\'))
              ORDER BY email_lower LIMIT $3 OFFSET $4"
         ))
         .bind(app.to_string())

@@ -189,10 +189,26 @@ pub struct UserView {
     pub last_name: String,
     /// Tags.
     pub tags: Vec<TagView>,
-    /// Groups.
+    /// Groups (names, each once, from every source).
     pub groups: Vec<String>,
-    /// `active` or `disabled`.
+    /// Group memberships with their source (`claim`, `scim`, `admin`).
+    pub memberships: Vec<MembershipView>,
+    /// `active` or `disabled` (an administrator's; wins over provisioning).
     pub status: UserStatus,
+    /// SCIM's `userName` (users made at sign-in: their e-mail).
+    pub user_name: String,
+    /// SCIM's `externalId`, if provisioned.
+    pub external_id: Option<String>,
+    /// Whether provisioning made or adopted the user.
+    pub provisioned: bool,
+    /// SCIM's `active` (`false`: deactivated by provisioning).
+    pub scim_active: bool,
+    /// When provisioning deleted the user (a tombstone that refuses sign-in).
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub deprovisioned_at: Option<OffsetDateTime>,
+    /// Whether the user may sign in now.
+    pub may_sign_in: bool,
     /// Linked IdP identities.
     pub identities: Vec<IdentityView>,
     /// Whether the e-mail address is verified (`null`: not known yet; an
@@ -215,6 +231,15 @@ pub struct UserView {
     pub last_login_at: Option<OffsetDateTime>,
 }
 
+/// A group membership and where it came from.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MembershipView {
+    /// The group's display name.
+    pub group: String,
+    /// `claim` (the IdP's groups claim), `scim` (provisioning) or `admin`.
+    pub source: gatehouse_core::user::GroupSource,
+}
+
 impl From<&User> for UserView {
     fn from(u: &User) -> Self {
         Self {
@@ -232,8 +257,22 @@ impl From<&User> for UserView {
                     source: t.source,
                 })
                 .collect(),
-            groups: u.groups.clone(),
+            groups: u.group_names().into_iter().map(str::to_owned).collect(),
+            memberships: u
+                .groups
+                .iter()
+                .map(|m| MembershipView {
+                    group: m.name.clone(),
+                    source: m.source,
+                })
+                .collect(),
             status: u.status,
+            user_name: u.user_name.clone(),
+            external_id: u.external_id.clone(),
+            provisioned: u.provisioned,
+            scim_active: u.scim_active,
+            deprovisioned_at: u.deprovisioned_at,
+            may_sign_in: u.may_sign_in(),
             identities: u
                 .identities
                 .iter()
