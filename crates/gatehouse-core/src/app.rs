@@ -383,6 +383,11 @@ impl Application {
         self.urls_for("logged-out")
     }
 
+    /// The SCIM base URLs to give the IdP's provisioning settings.
+    pub fn scim_base_urls(&self) -> Vec<String> {
+        self.urls_for("scim/v2")
+    }
+
     /// The Back-Channel Logout URLs to register at the IdP.
     pub fn backchannel_logout_urls(&self) -> Vec<String> {
         self.urls_for("backchannel-logout")

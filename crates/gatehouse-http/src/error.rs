@@ -38,10 +38,13 @@ pub struct ErrorReport {
     pub reasons: Vec<String>,
     /// A `WWW-Authenticate` challenge (RFC 6750 §3) for a refused bearer token.
     pub challenge: Option<String>,
-    /// The body a protocol prescribes (OAuth's `{"error": …}`), sent as
-    /// `application/json` with `Cache-Control: no-store` instead of a page
-    /// or a problem document.
+    /// The body a protocol prescribes (OAuth's `{"error": …}`, SCIM's
+    /// error document), sent as `application/json` (or
+    /// [`ErrorReport::protocol_type`]) with `Cache-Control: no-store`
+    /// instead of a page or a problem document.
     pub protocol_body: Option<serde_json::Value>,
+    /// The content type of `protocol_body`, when not `application/json`.
+    pub protocol_type: Option<&'static str>,
 }
 
 /// An error a handler returns.
@@ -69,6 +72,7 @@ impl HttpError {
             reasons: Vec::new(),
             challenge: None,
             protocol_body: None,
+            protocol_type: None,
         }))
     }
 
@@ -115,6 +119,24 @@ impl HttpError {
             description.unwrap_or_default(),
         );
         err.0.protocol_body = Some(body);
+        err
+    }
+
+    /// A SCIM error (RFC 7644 §3.12): the error document as the body, as
+    /// `application/scim+json`.
+    pub fn scim(e: &gatehouse_scim::ScimError) -> Self {
+        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let code = e.scim_type.map_or(
+            if e.status == 404 {
+                "not_found"
+            } else {
+                "scim_error"
+            },
+            gatehouse_scim::ScimType::as_str,
+        );
+        let mut err = Self::new(status, code, "SCIM error", e.detail.clone());
+        err.0.protocol_body = Some(e.document());
+        err.0.protocol_type = Some("application/scim+json");
         err
     }
 
@@ -335,11 +357,27 @@ impl HttpError {
                 "This e-mail is already in use",
                 format!("{e}."),
             ),
-            SignInError::Disabled { .. } => HttpError::new(
+            SignInError::Disabled {
+                why: gatehouse_core::user::Deactivation::DisabledByAdmin,
+                ..
+            } => HttpError::new(
                 StatusCode::FORBIDDEN,
                 "user_disabled",
                 "Your account is disabled",
                 "Your account in this application is disabled. Ask your administrator.",
+            ),
+            SignInError::Disabled { why, .. } => HttpError::new(
+                StatusCode::FORBIDDEN,
+                "user_deactivated",
+                "Your account is deactivated",
+                "Your account in this application was deactivated by your organisation's directory. Ask your administrator if you need access again.",
+            )
+            .reason(format!("sign-in refused: {}", why.reason())),
+            SignInError::NotProvisioned { email } => HttpError::new(
+                StatusCode::FORBIDDEN,
+                "not_provisioned",
+                "Your account is not set up for this application",
+                format!("{email} has not been given this application by your organisation's directory. Ask your administrator to assign it to you."),
             ),
             SignInError::NoAccess { email } => HttpError::no_access(email, None),
             SignInError::Service(gatehouse_service::ServiceError::Unavailable(_)) => again(
@@ -441,6 +479,54 @@ impl From<BearerError> for HttpError {
         ,
         BearerError::Service(s) => HttpError::from(s),
     }
+    }
+}
+
+impl From<gatehouse_service::provisioning::ProvisioningError> for HttpError {
+    fn from(e: gatehouse_service::provisioning::ProvisioningError) -> Self {
+        use gatehouse_service::provisioning::ProvisioningError as P;
+        let status_only = |status: u16, detail: &str| gatehouse_scim::ScimError {
+            status,
+            scim_type: None,
+            detail: detail.to_owned(),
+        };
+        match e {
+            P::Scim(s) => HttpError::scim(&s),
+            P::Unauthorized => {
+                let mut err = HttpError::scim(&status_only(
+                    401,
+                    "A SCIM token of this application is required (Authorization: Bearer ghscim_...).",
+                ))
+                .reason("SCIM request without a valid token of this application");
+                err.0.challenge = Some("Bearer realm=\"scim\"".to_owned());
+                err
+            }
+            P::RateLimited { retry_after } => HttpError::scim(&status_only(
+                429,
+                "Too many requests with this SCIM token; retry after the time Retry-After gives.",
+            ))
+            .retry_after(retry_after),
+            P::Service(ServiceError::Unavailable(why)) => HttpError::scim(&status_only(
+                503,
+                "The directory is unavailable right now; retry shortly.",
+            ))
+            .reason(why)
+            .retry_after(Duration::from_secs(5)),
+            P::Service(ServiceError::NotFound(what)) => {
+                HttpError::scim(&status_only(404, &format!("no such {what}")))
+            }
+            P::Service(ServiceError::Invalid(inv)) => {
+                HttpError::scim(&gatehouse_scim::ScimError::bad_request(
+                    gatehouse_scim::ScimType::InvalidValue,
+                    inv.to_string(),
+                ))
+            }
+            P::Service(other) => HttpError::scim(&status_only(
+                500,
+                "The request could not be completed; the correlation id is in the log.",
+            ))
+            .reason(other.to_string()),
+        }
     }
 }
 

@@ -216,6 +216,10 @@ impl UserCache {
 pub(crate) struct Caches {
     pub sessions: SessionCache,
     pub users: UserCache,
+    /// Every user forgotten here (changed on this node or another), for
+    /// long-lived connections (upgraded WebSockets) to check whether their
+    /// user may still be signed in. Bounded: slow listeners lag and check.
+    pub user_changes: tokio::sync::broadcast::Sender<UserId>,
 }
 
 impl Caches {
@@ -223,6 +227,7 @@ impl Caches {
         Self {
             sessions: SessionCache::new(sessions),
             users: UserCache::new(users),
+            user_changes: tokio::sync::broadcast::channel(1024).0,
         }
     }
 
@@ -241,6 +246,8 @@ impl Caches {
     /// Forget a changed user (the next request reads them again).
     pub fn forget_user(&self, user: UserId) {
         self.users.evict(&user);
+        // No listener is fine: no connection of theirs is open here.
+        let _ = self.user_changes.send(user);
     }
 
     /// Forget changed users.

@@ -394,6 +394,33 @@ impl Gatehouse {
         &self.inner.shared.settings
     }
 
+    /// The users changed from now on (on this node or, through the change
+    /// feed, another), for long-lived connections to check whether their
+    /// user may still be signed in ([`Gatehouse::still_signed_in`]). A
+    /// receiver that falls behind gets `Lagged` and should check.
+    pub fn user_changes(&self) -> tokio::sync::broadcast::Receiver<gatehouse_core::UserId> {
+        self.inner.caches.user_changes.subscribe()
+    }
+
+    /// Whether `user` of `app` may still be signed in: not deleted, not
+    /// disabled, not deprovisioned (read through the user cache). When the
+    /// database does not answer, the answer is yes (as for cached sessions).
+    pub async fn still_signed_in(&self, app: AppId, user: gatehouse_core::UserId) -> bool {
+        match self
+            .inner
+            .caches
+            .user(&*self.inner.shared.store, app, user)
+            .await
+        {
+            Ok(Some(u)) => u.may_sign_in(),
+            Ok(None) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot check a connection's user; keeping it");
+                true
+            }
+        }
+    }
+
     /// Live sessions held in this node's memory.
     pub fn cached_sessions(&self) -> usize {
         self.inner.caches.sessions.live_count(self.now())

@@ -302,6 +302,14 @@ pub struct Provisioning<'a> {
 }
 
 impl Provisioning<'_> {
+    /// The current time to the millisecond, as the store keeps it (so the
+    /// `meta` of an answer equals that of a later GET).
+    fn now(&self) -> time::OffsetDateTime {
+        let t = self.shared.now();
+        t.replace_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000)
+            .unwrap_or(t)
+    }
+
     // ---- settings ----------------------------------------------------------
 
     /// The provisioning settings of an application.
@@ -366,7 +374,7 @@ impl Provisioning<'_> {
             settings.provisioned_only = p;
         }
         c.finish()?;
-        let now = self.shared.now();
+        let now = self.now();
         let value =
             serde_json::to_value(&settings).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let audit = ctx
@@ -421,7 +429,7 @@ impl Provisioning<'_> {
             "{SCIM_TOKEN_PREFIX}{}",
             token::random_token(32).expose_secret()
         ));
-        let now = self.shared.now();
+        let now = self.now();
         let record = ScimTokenRecord {
             id: ScimTokenId::new(),
             app_id: app,
@@ -455,7 +463,7 @@ impl Provisioning<'_> {
         ctx: &Context,
     ) -> Result<(), ServiceError> {
         let application = self.shared.app(app).await?;
-        let now = self.shared.now();
+        let now = self.now();
         let audit = ctx
             .event(Some(app), now, "scim_token.revoked")
             .target(application.slug.as_str())
@@ -639,7 +647,7 @@ impl Provisioning<'_> {
             )));
         }
         let ctx = caller.ctx();
-        let now = self.shared.now();
+        let now = self.now();
         if let Some((existing, _)) = store
             .find_user_by_email(app, &fields.email.normalized())
             .await?
@@ -729,7 +737,7 @@ impl Provisioning<'_> {
         id: &str,
     ) -> Result<(), ProvisioningError> {
         let mut user = self.live_user(caller.app, id).await?;
-        let now = self.shared.now();
+        let now = self.now();
         user.deprovisioned_at = Some(now);
         user.scim_active = false;
         user.updated_at = now;
@@ -795,7 +803,7 @@ impl Provisioning<'_> {
         }
         let adopted = !user.provisioned;
         user.provisioned = true;
-        let now = self.shared.now();
+        let now = self.now();
         user.updated_at = now;
         let admin_disable_kept =
             fields.active && user.status != gatehouse_core::user::UserStatus::Active;
@@ -939,7 +947,7 @@ impl Provisioning<'_> {
         let fields = resource::parse_group(body)?;
         self.check_members(app, &fields.members).await?;
         let store = &*self.shared.store;
-        let now = self.shared.now();
+        let now = self.now();
         let ctx = caller.ctx();
         if let Some(existing) = store.find_group_by_name(app, &fields.display_name).await? {
             let provisioned = existing.external_id.is_some()
@@ -1080,7 +1088,7 @@ impl Provisioning<'_> {
         id: &str,
     ) -> Result<(), ProvisioningError> {
         let g = self.group(caller.app, id).await?;
-        let now = self.shared.now();
+        let now = self.now();
         let audit = caller
             .ctx()
             .event(Some(caller.app), now, "scim.group.deleted")
@@ -1107,7 +1115,7 @@ impl Provisioning<'_> {
         let renamed = old_name != fields.display_name;
         g.display_name.clone_from(&fields.display_name);
         g.external_id.clone_from(&fields.external_id);
-        let now = self.shared.now();
+        let now = self.now();
         g.updated_at = now;
         let grants_moving = if renamed {
             self.shared

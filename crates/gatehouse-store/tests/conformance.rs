@@ -1230,6 +1230,403 @@ async fn units_of_work(store: &dyn Store) {
     ));
 }
 
+/// Provisioning: SCIM tokens, users SCIM writes (only its own tags and
+/// columns), tombstones, groups with members by source, renames that move
+/// grants, and a sign-in write that keeps what provisioning did.
+async fn provisioning(store: &dyn Store) {
+    use gatehouse_core::access::{Grant, Role, Subject};
+    use gatehouse_core::group::{Group, GroupMember};
+    use gatehouse_core::ids::GrantId;
+    use gatehouse_core::{GroupId, ScimTokenId};
+    use gatehouse_store::{MemberChange, ScimTokenRecord};
+
+    let a = app("prov", &["prov.localhost"]);
+    let other = app("prov-other", &["prov-other.localhost"]);
+    for x in [&a, &other] {
+        store
+            .create_app(x, &audit(Some(x.id), "app.created"))
+            .await
+            .unwrap();
+    }
+
+    // Tokens: found by hash while not revoked; revoked only in their app.
+    let tok = ScimTokenRecord {
+        id: ScimTokenId::new(),
+        app_id: a.id,
+        name: "okta".into(),
+        token_hash: h(0x51),
+        created_at: now(),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    store
+        .create_scim_token(&tok, &audit(Some(a.id), "scim_token.created"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .find_scim_token(&h(0x51))
+            .await
+            .unwrap()
+            .map(|t| t.app_id),
+        Some(a.id)
+    );
+    store.touch_scim_token(tok.id, now()).await.unwrap();
+    assert!(
+        store.list_scim_tokens(a.id).await.unwrap()[0]
+            .last_used_at
+            .is_some()
+    );
+    assert!(matches!(
+        store
+            .revoke_scim_token(other.id, tok.id, now(), &audit(None, "x"))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    store
+        .revoke_scim_token(
+            a.id,
+            tok.id,
+            now(),
+            &audit(Some(a.id), "scim_token.revoked"),
+        )
+        .await
+        .unwrap();
+    assert!(store.find_scim_token(&h(0x51)).await.unwrap().is_none());
+    assert!(
+        store.list_scim_tokens(a.id).await.unwrap()[0]
+            .revoked_at
+            .is_some()
+    );
+
+    // A provisioned user, with a SCIM tag; a signed-in user beside it.
+    let mut p = User {
+        user_name: "Pia".into(),
+        external_id: Some("ext-pia".into()),
+        provisioned: true,
+        tags: vec![Tag {
+            key: gatehouse_core::user::TagKey::parse("dept", "key").unwrap(),
+            value: "R&D".into(),
+            source: TagSource::Scim,
+        }],
+        groups: Vec::new(),
+        identities: Vec::new(),
+        ..user(a.id, "pia@example.com")
+    };
+    store
+        .provision_user(&p, &audit(Some(a.id), "scim.user.created"))
+        .await
+        .unwrap();
+    let signed_in = User {
+        groups: Vec::new(),
+        ..user(a.id, "sam@example.com")
+    };
+    store
+        .create_user(&signed_in, None, &audit(Some(a.id), "user.created"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .find_user_by_user_name(a.id, "pia")
+            .await
+            .unwrap()
+            .map(|u| u.id),
+        Some(p.id)
+    );
+    assert_eq!(
+        store
+            .find_user_by_user_name(a.id, "sam@example.com")
+            .await
+            .unwrap()
+            .map(|u| u.id),
+        Some(signed_in.id),
+        "a user made at sign-in has the e-mail as userName"
+    );
+    assert!(matches!(
+        store
+            .provision_user(
+                &User {
+                    user_name: "PIA".into(),
+                    ..user(a.id, "other@example.com")
+                },
+                &audit(None, "x"),
+            )
+            .await,
+        Err(StoreError::Conflict { field: "user_name" })
+    ));
+    assert_eq!(
+        store
+            .find_users_by_external_id(a.id, "ext-pia")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(store.scim_users(a.id).await.unwrap().len(), 2);
+
+    // A group with SCIM members; a claim membership of the same group
+    // (through a sign-in write) stays beside it.
+    let t = now();
+    let g = Group {
+        id: GroupId::new(),
+        app_id: a.id,
+        display_name: "eng".into(),
+        external_id: Some("grp-1".into()),
+        members: vec![
+            GroupMember {
+                user: p.id,
+                source: GroupSource::Scim,
+            },
+            // Another application's user is never made a member.
+            GroupMember {
+                user: UserId::new(),
+                source: GroupSource::Scim,
+            },
+        ],
+        created_at: t,
+        updated_at: t,
+    };
+    store
+        .create_group(&g, &audit(Some(a.id), "scim.group.created"))
+        .await
+        .unwrap();
+    let mut sam = store.get_user(a.id, signed_in.id).await.unwrap().unwrap();
+    sam.set_groups_from(GroupSource::Claim, &["eng".to_owned(), "ops".to_owned()]);
+    store
+        .update_user(
+            &sam,
+            PasswordChange::Keep,
+            &audit(Some(a.id), "user.updated"),
+        )
+        .await
+        .unwrap();
+    let got = store.get_group(a.id, g.id).await.unwrap().unwrap();
+    assert_eq!(got.members.len(), 2, "{:?}", got.members);
+    assert_eq!(
+        store
+            .group_names_by_external_id(a.id, &["grp-1".into(), "nope".into()])
+            .await
+            .unwrap(),
+        vec![("grp-1".to_owned(), "eng".to_owned())]
+    );
+    assert!(matches!(
+        store
+            .create_group(
+                &Group {
+                    id: GroupId::new(),
+                    ..g.clone()
+                },
+                &audit(None, "x")
+            )
+            .await,
+        Err(StoreError::Conflict {
+            field: "display_name"
+        })
+    ));
+
+    // Provisioning adds Sam; a later sign-in write of Sam (claims only)
+    // keeps the SCIM membership and the SCIM tag provisioning sets.
+    store
+        .update_group(
+            &got,
+            MemberChange::Add(&[signed_in.id]),
+            &audit(Some(a.id), "scim.group.patched"),
+        )
+        .await
+        .unwrap();
+    let mut sam = store.get_user(a.id, signed_in.id).await.unwrap().unwrap();
+    assert_eq!(
+        sam.groups,
+        vec![
+            Membership::new("eng", GroupSource::Claim),
+            Membership::new("eng", GroupSource::Scim),
+            Membership::new("ops", GroupSource::Claim),
+        ]
+    );
+    sam.set_groups_from(GroupSource::Claim, &[]);
+    // A stale copy's SCIM rows are not the sign-in's to write.
+    sam.groups.retain(|m| m.source != GroupSource::Scim);
+    store
+        .update_user(
+            &sam,
+            PasswordChange::Keep,
+            &audit(Some(a.id), "user.updated"),
+        )
+        .await
+        .unwrap();
+    let sam = store.get_user(a.id, signed_in.id).await.unwrap().unwrap();
+    assert_eq!(sam.groups, vec![Membership::new("eng", GroupSource::Scim)]);
+
+    // A grant of the group follows its rename.
+    let grant = Grant {
+        id: GrantId::new(),
+        app_id: a.id,
+        role: Role::parse("member", "role").unwrap(),
+        subject: Subject::Group("eng".into()),
+        created_at: now(),
+    };
+    store
+        .create_grant(&grant, &audit(Some(a.id), "grant.created"))
+        .await
+        .unwrap();
+    let mark = store.latest_change().await.unwrap();
+    let renamed = Group {
+        display_name: "engineering".into(),
+        updated_at: now(),
+        ..store.get_group(a.id, g.id).await.unwrap().unwrap()
+    };
+    let moved = store
+        .update_group(
+            &renamed,
+            MemberChange::Remove(&[p.id]),
+            &audit(Some(a.id), "scim.group.patched"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved, 1);
+    assert_eq!(
+        store.list_grants(a.id).await.unwrap()[0].subject,
+        Subject::Group("engineering".into())
+    );
+    let changes: Vec<Changed> = store
+        .changes_since(mark, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.what)
+        .collect();
+    assert!(changes.contains(&Changed::Grants(a.id)));
+    assert!(
+        changes.contains(&Changed::User(signed_in.id)),
+        "members of a renamed group changed"
+    );
+    assert!(
+        changes.contains(&Changed::User(p.id)),
+        "a removed member changed"
+    );
+    let got = store.get_group(a.id, g.id).await.unwrap().unwrap();
+    assert_eq!(got.member_ids(), vec![signed_in.id]);
+    store
+        .update_group(
+            &got,
+            MemberChange::Replace(&[p.id]),
+            &audit(Some(a.id), "scim.group.replaced"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_group(a.id, g.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .member_ids(),
+        vec![p.id]
+    );
+
+    // Deactivation ends sessions; SCIM's write keeps the other sources' tags.
+    let s1 = session(a.id, p.id, h(0x61), Duration::from_secs(3600));
+    store
+        .create_session(&s1, &audit(Some(a.id), "signin.succeeded"))
+        .await
+        .unwrap();
+    p = store.get_user(a.id, p.id).await.unwrap().unwrap();
+    p.tags.push(Tag {
+        key: gatehouse_core::user::TagKey::parse("dept", "key").unwrap(),
+        value: "R&D".into(),
+        source: TagSource::Admin,
+    });
+    store
+        .update_user(&p, PasswordChange::Keep, &audit(Some(a.id), "user.updated"))
+        .await
+        .unwrap();
+    let mut p = store.get_user(a.id, p.id).await.unwrap().unwrap();
+    assert_eq!(
+        p.tags.len(),
+        2,
+        "one key and value from two sources: {:?}",
+        p.tags
+    );
+    p.scim_active = false;
+    p.tags.retain(|t| t.source != TagSource::Scim);
+    let ended = store
+        .update_provisioned_user(&p, &audit(Some(a.id), "scim.user.patched"))
+        .await
+        .unwrap();
+    assert_eq!(ended, vec![h(0x61)]);
+    let p = store.get_user(a.id, p.id).await.unwrap().unwrap();
+    assert!(!p.may_sign_in());
+    assert_eq!(
+        p.tags.iter().map(|t| t.source).collect::<Vec<_>>(),
+        vec![TagSource::Admin]
+    );
+
+    // A tombstone: invisible to SCIM, drops SCIM memberships; a new user
+    // with its userName replaces it.
+    let mut p = p;
+    p.deprovisioned_at = Some(now());
+    store
+        .update_provisioned_user(&p, &audit(Some(a.id), "scim.user.deleted"))
+        .await
+        .unwrap();
+    assert_eq!(store.scim_users(a.id).await.unwrap().len(), 1);
+    assert!(
+        store
+            .get_group(a.id, g.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .members
+            .is_empty()
+    );
+    assert!(
+        store
+            .get_user(a.id, p.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .deprovisioned_at
+            .is_some()
+    );
+    let again = User {
+        user_name: "pia".into(),
+        provisioned: true,
+        ..user(a.id, "pia@example.com")
+    };
+    let again = User {
+        identities: Vec::new(),
+        groups: Vec::new(),
+        ..again
+    };
+    store
+        .provision_user(&again, &audit(Some(a.id), "scim.user.created"))
+        .await
+        .unwrap();
+    assert!(
+        store.get_user(a.id, p.id).await.unwrap().is_none(),
+        "the tombstone is gone"
+    );
+
+    // Deleting a group ends every membership of it.
+    store
+        .delete_group(a.id, g.id, &audit(Some(a.id), "scim.group.deleted"))
+        .await
+        .unwrap();
+    assert!(store.get_group(a.id, g.id).await.unwrap().is_none());
+    assert!(matches!(
+        store.delete_group(a.id, g.id, &audit(None, "x")).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        store
+            .list_groups(a.id)
+            .await
+            .unwrap()
+            .iter()
+            .all(|x| x.id != g.id)
+    );
+}
+
 /// One test per case per backend, each on a database of its own.
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
@@ -1264,4 +1661,5 @@ conformance!(
     admins,
     grants_and_settings,
     units_of_work,
+    provisioning,
 );

@@ -54,6 +54,11 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Provisioning (SCIM 2.0) of an application.
+    Scim {
+        #[command(subcommand)]
+        command: ScimCommand,
+    },
     /// The keys that sign `X-Gatehouse-Assertion`.
     Keys {
         #[command(subcommand)]
@@ -102,6 +107,31 @@ pub enum TokenCommand {
     Create {
         /// A name to recognise the token by.
         #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+/// `gatehouse scim ...`
+#[derive(Debug, Subcommand)]
+pub enum ScimCommand {
+    /// SCIM tokens of an application.
+    Token {
+        #[command(subcommand)]
+        command: ScimTokenCommand,
+    },
+}
+
+/// `gatehouse scim token ...`
+#[derive(Debug, Subcommand)]
+pub enum ScimTokenCommand {
+    /// Create a SCIM token for an application and print it (shown once),
+    /// with the SCIM base URLs to paste into the IdP's provisioning settings.
+    Create {
+        /// The application's slug.
+        #[arg(long)]
+        app: String,
+        /// A name to recognise the token by ("okta", "entra").
+        #[arg(long)]
         name: String,
     },
 }
@@ -269,6 +299,34 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             eprintln!(
                 "Created admin token \"{name}\". It is shown only this once; use it as: Authorization: Bearer <token>"
             );
+            Ok(())
+        }
+        Command::Scim {
+            command:
+                ScimCommand::Token {
+                    command: ScimTokenCommand::Create { app, name },
+                },
+        } => {
+            let (gh, _) = crate::startup::gatehouse(&config, clock, config.listen.port()).await?;
+            let application = gh.apps().by_slug(&app).await.map_err(|e| match e {
+                gatehouse_service::ServiceError::NotFound(_) => {
+                    CliError::NotFound(format!("no application with slug \"{app}\""))
+                }
+                other => other.into(),
+            })?;
+            let (_, token) = gh
+                .provisioning()
+                .create_token(application.id, &name, &Context::cli())
+                .await?;
+            println!("{}", token.expose_secret());
+            eprintln!(
+                "Created SCIM token \"{name}\" for {}. It is shown only this once. In the IdP's provisioning settings:",
+                application.slug
+            );
+            for url in application.scim_base_urls() {
+                eprintln!("  SCIM base URL (Tenant URL): {url}");
+            }
+            eprintln!("  Authentication: HTTP header, Bearer token (the token above)");
             Ok(())
         }
         Command::App {

@@ -9,6 +9,7 @@ pub mod client_jwks;
 pub mod logged_out;
 pub mod login;
 pub mod logout;
+pub mod scim;
 pub mod try_sign_in;
 pub mod verify;
 
@@ -48,6 +49,8 @@ pub fn router(state: AppState) -> Router {
         // Subrequests from the reverse proxy in front, with the browser's own
         // method: the application decides about cross-site requests.
         .route("/verify", axum::routing::any(verify::verify))
+        // Server-to-server from the IdP's provisioning, with a SCIM token.
+        .nest("/scim/v2", scim::router())
         .with_state(state)
 }
 

@@ -9,6 +9,7 @@ pub mod admin_sso;
 pub mod apps;
 pub mod audit;
 pub mod login;
+pub mod provisioning;
 pub mod sessions;
 pub mod sso_oidc;
 pub mod users;
@@ -51,6 +52,18 @@ pub fn router() -> Router<AppState> {
         )
         .route("/apps/{id}/sso", get(sso_oidc::page).post(sso_oidc::save))
         .route("/apps/{id}/sso/test", post(sso_oidc::test))
+        .route(
+            "/apps/{id}/provisioning",
+            get(provisioning::page).post(provisioning::save),
+        )
+        .route(
+            "/apps/{id}/provisioning/tokens",
+            post(provisioning::create_token),
+        )
+        .route(
+            "/apps/{id}/provisioning/tokens/{token_id}/revoke",
+            post(provisioning::revoke_token),
+        )
         .route("/apps/{id}/users", get(users::list))
         .route("/apps/{id}/users/{user_id}", get(users::page))
         .route("/apps/{id}/users/{user_id}/status", post(users::set_status))

@@ -43,7 +43,7 @@ pub fn render(resp: Response, report: &ErrorReport, id: &RequestId, json: bool) 
     if let Some(body) = &report.protocol_body {
         parts.headers.insert(
             header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
+            HeaderValue::from_static(report.protocol_type.unwrap_or("application/json")),
         );
         parts
             .headers

@@ -157,14 +157,40 @@ pub async fn forward(
             ));
         };
         let upstream_upgrade = hyper::upgrade::on(&mut resp);
+        // The connection lasts as long as the user may be signed in: when
+        // they are disabled, deprovisioned or deleted (on any node), it is
+        // closed.
+        let gh = state.gh().clone();
+        let (app, user) = (route.rt.app.id, who.user.id);
+        let mut changes = gh.user_changes();
         tokio::spawn(async move {
             match tokio::try_join!(client_upgrade, upstream_upgrade) {
                 Ok((client, upstream)) => {
                     let mut client = TokioIo::new(client);
                     let mut upstream = TokioIo::new(upstream);
-                    if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await
-                    {
-                        tracing::debug!(error = %e, "upgraded connection ended");
+                    let copy = tokio::io::copy_bidirectional(&mut client, &mut upstream);
+                    tokio::pin!(copy);
+                    loop {
+                        tokio::select! {
+                            done = &mut copy => {
+                                if let Err(e) = done {
+                                    tracing::debug!(error = %e, "upgraded connection ended");
+                                }
+                                break;
+                            }
+                            changed = changes.recv() => {
+                                let check = match changed {
+                                    Ok(id) => id == user,
+                                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,
+                                    // The service is shutting down.
+                                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                                };
+                                if check && !gh.still_signed_in(app, user).await {
+                                    tracing::info!(%app, %user, "closing an upgraded connection: the user may no longer be signed in");
+                                    break;
+                                }
+                            }
+                        }
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "protocol upgrade failed"),

@@ -180,7 +180,7 @@ impl ScimStore for Backend {
 
     async fn find_user_by_user_name(&self, app: AppId, user_name_lower: &str) -> Result<Option<User>, StoreError> {
         Ok(self
-            .users_where("WHERE app_id = $1 AND user_name_lower = $2", app, Some(user_name_lower))
+            .users_where(select_users!("WHERE app_id = $1 AND user_name_lower = $2"), app, Some(user_name_lower))
             .await?
             .pop())
     }

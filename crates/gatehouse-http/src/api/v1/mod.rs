@@ -9,6 +9,7 @@ pub mod audit;
 pub mod grants;
 pub mod keys;
 pub mod openapi;
+pub mod scim;
 pub mod sessions;
 pub mod sso;
 pub mod users;
@@ -63,6 +64,19 @@ pub fn router() -> Router<AppState> {
         .route(
             "/apps/{id}/api-access",
             get(api_access::get).put(api_access::put),
+        )
+        .route("/apps/{id}/scim", get(scim::info))
+        .route(
+            "/apps/{id}/scim/tokens",
+            get(scim::list_tokens).post(scim::create_token),
+        )
+        .route(
+            "/apps/{id}/scim/tokens/{token_id}",
+            axum::routing::delete(scim::revoke_token),
+        )
+        .route(
+            "/apps/{id}/scim/settings",
+            get(scim::get_settings).put(scim::put_settings),
         )
         .route("/keys", get(keys::list))
         .route("/keys/rotate", axum::routing::post(keys::rotate))

@@ -5,7 +5,7 @@ use axum::response::Response;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{api_access, apps, audit, grants, keys, sessions, sso, users, views};
+use super::{api_access, apps, audit, grants, keys, scim, sessions, sso, users, views};
 use crate::auth::labelled;
 
 struct AdminToken;
@@ -32,6 +32,8 @@ impl Modify for AdminToken {
         audit::list,
         grants::list, grants::create, grants::delete, grants::get_access, grants::put_access,
         api_access::get, api_access::put,
+        scim::info, scim::list_tokens, scim::create_token, scim::revoke_token,
+        scim::get_settings, scim::put_settings,
         keys::list, keys::rotate,
     ),
     components(schemas(views::Problem, views::FieldErrorView)),
@@ -43,6 +45,7 @@ impl Modify for AdminToken {
         (name = "sessions", description = "Sessions"),
         (name = "audit", description = "Audit log"),
         (name = "access", description = "Grants of roles, the access policy and bearer-token access"),
+        (name = "provisioning", description = "Provisioning (SCIM 2.0): base URLs, SCIM tokens, settings"),
         (name = "keys", description = "The keys that sign X-Gatehouse-Assertion"),
     )
 )]
