@@ -13,6 +13,7 @@ mod access;
 mod apps;
 mod feed;
 mod local_login;
+mod provisioning;
 mod sessions;
 mod sign_in;
 mod users;

@@ -1,0 +1,502 @@
+//! Provisioning through the handle: SCIM tokens serve one application;
+//! users SCIM creates, adopts, deactivates and deletes (sessions end at
+//! once, the next sign-in is refused, an administrator's disable wins);
+//! sign-ins link to provisioned users by the configured claim; groups from
+//! SCIM and from the claim meet, and grants follow a rename.
+
+use gatehouse_core::access::{NewGrant, Subject};
+use gatehouse_core::provisioning::GroupsClaimValues;
+use gatehouse_core::user::{Deactivation, GroupSource};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+use super::{Harness, ctx, iss, mapped};
+use crate::oidc::SignInError;
+use crate::oidc::users::Link;
+use crate::provisioning::{ListQuery, ProvisioningError, ProvisioningInput, ScimCaller};
+
+const BASE: &str = "http://alpha.localhost/auth/scim/v2";
+
+async fn caller(h: &Harness, app: gatehouse_core::AppId) -> ScimCaller {
+    let (_, token) =
+        h.gh.provisioning()
+            .create_token(app, "okta", &ctx())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    h.gh.provisioning()
+        .authenticate(app, Some(token.expose_secret()), None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn scim_user(user_name: &str, email: &str, ext: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": user_name,
+        "externalId": ext,
+        "name": {"givenName": "Pia", "familyName": "Lund"},
+        "emails": [{"value": email, "type": "work", "primary": true}],
+        "active": true,
+    })
+}
+
+fn id_of(doc: &Value) -> String {
+    doc["id"].as_str().unwrap_or_default().to_owned()
+}
+
+fn patch(ops: Value) -> Value {
+    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
+}
+
+#[tokio::test]
+async fn a_token_serves_only_its_application_and_only_until_revoked() {
+    let h = Harness::new().await;
+    let a = h.app("alpha").await;
+    let b = h.app("beta").await;
+    let p = h.gh.provisioning();
+    let (record, token) = p
+        .create_token(a.id, "okta", &ctx())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(token.expose_secret().starts_with("ghscim_"));
+    assert!(
+        p.authenticate(a.id, Some(token.expose_secret()), None)
+            .await
+            .is_ok()
+    );
+    for (app, t) in [
+        (b.id, token.expose_secret().to_owned()),
+        (a.id, "gha_not_a_scim_token".to_owned()),
+        (a.id, format!("{}x", token.expose_secret())),
+    ] {
+        assert!(matches!(
+            p.authenticate(app, Some(&t), None).await,
+            Err(ProvisioningError::Unauthorized)
+        ));
+    }
+    p.revoke_token(a.id, record.id, &ctx())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        p.authenticate(a.id, Some(token.expose_secret()), None)
+            .await,
+        Err(ProvisioningError::Unauthorized)
+    ));
+    // The audit names the token, never the token itself.
+    let events = h.audit(a.id, "scim_token").await;
+    assert_eq!(events.len(), 2);
+    assert!(
+        !serde_json::to_string(&events)
+            .unwrap_or_default()
+            .contains(token.expose_secret())
+    );
+}
+
+#[tokio::test]
+async fn deactivation_ends_sessions_refuses_sign_in_and_reactivation_lets_in() {
+    let h = Harness::new().await;
+    let a = h.app("alpha").await;
+    let who = caller(&h, a.id).await;
+    let p = h.gh.provisioning();
+    let made = p
+        .create_user(&who, BASE, &scim_user("pia", "pia@example.com", "00u1"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let id = id_of(&made);
+    assert_eq!(made["userName"], "pia");
+
+    // She signs in through the IdP with another address: linked by
+    // externalId = sub (the default link claim), not by e-mail.
+    let rt = h.rt(a.id);
+    let signed_in =
+        h.gh.directory()
+            .sign_in_user(
+                a.id,
+                &iss(),
+                "00u1",
+                &mapped("pia.lund@corp.example"),
+                Some(true),
+                Link {
+                    external_id: Some("00u1"),
+                    settings: &rt.provisioning,
+                },
+                &ctx(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(signed_in.id.to_string(), id, "one user, never two");
+    assert_eq!(
+        h.audit(a.id, "user.identity_linked").await[0].details["by"],
+        "external_id"
+    );
+    let (cookie, _) = h.session_for(&a, &signed_in).await;
+    assert!(h.live(a.id, &cookie).await);
+
+    // Entra ID's shape: capitalised op, the boolean as a string.
+    p.patch_user(
+        &who,
+        BASE,
+        &id,
+        &patch(json!([{"op": "Replace", "path": "active", "value": "False"}])),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!h.live(a.id, &cookie).await, "the session ended at once");
+    let r =
+        h.gh.directory()
+            .sign_in_user(
+                a.id,
+                &iss(),
+                "00u1",
+                &mapped("pia.lund@corp.example"),
+                Some(true),
+                Link::default(),
+                &ctx(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        r.deactivation(),
+        Some(Deactivation::DeactivatedByProvisioning)
+    );
+
+    // Okta's shape: replace without a path.
+    p.patch_user(
+        &who,
+        BASE,
+        &id,
+        &patch(json!([{"op": "replace", "value": {"active": true}}])),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let u =
+        h.gh.directory()
+            .get(a.id, signed_in.id)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert!(u.may_sign_in());
+
+    // An administrator's disable wins over SCIM's active: true.
+    h.disable(a.id, u.id).await;
+    p.replace_user(
+        &who,
+        BASE,
+        &id,
+        &scim_user("pia", "pia@example.com", "00u1"),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let u =
+        h.gh.directory()
+            .get(a.id, u.id)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(u.deactivation(), Some(Deactivation::DisabledByAdmin));
+    let events = h.audit(a.id, "scim.user.replaced").await;
+    assert_eq!(events[0].details["admin_disable_kept"], true);
+    assert!(events[0].actor.to_string().starts_with("scim-token:okta"));
+}
+
+#[tokio::test]
+async fn delete_leaves_a_tombstone_that_refuses_the_next_sign_in() {
+    let h = Harness::new().await;
+    let a = h.app("alpha").await;
+    let who = caller(&h, a.id).await;
+    let p = h.gh.provisioning();
+    let signed_in = h
+        .idp_user(a.id, "sub-ola", &mapped("ola@example.com"))
+        .await;
+    assert_eq!(signed_in.user_name, "ola@example.com");
+    let (cookie, _) = h.session_for(&a, &signed_in).await;
+    // Okta finds the signed-in user by userName, and adopts it with a PUT.
+    let found = p
+        .list_users(
+            &who,
+            BASE,
+            &ListQuery {
+                filter: Some(r#"userName eq "OLA@example.com""#.into()),
+                count: Some("100".into()),
+                ..ListQuery::default()
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(found["totalResults"], 1);
+    let id = id_of(&found["Resources"][0]);
+    p.replace_user(
+        &who,
+        BASE,
+        &id,
+        &scim_user("ola@example.com", "ola@example.com", "00u2"),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    p.delete_user(&who, &id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!h.live(a.id, &cookie).await);
+    assert!(
+        matches!(p.get_user(&who, BASE, &id, &Default::default()).await, Err(ProvisioningError::Scim(e)) if e.status == 404)
+    );
+    let listed = p
+        .list_users(&who, BASE, &ListQuery::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(listed["totalResults"], 0, "invisible to SCIM");
+    let again =
+        h.gh.directory()
+            .sign_in_user(
+                a.id,
+                &iss(),
+                "sub-ola",
+                &mapped("ola@example.com"),
+                Some(true),
+                Link::default(),
+                &ctx(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again.id, signed_in.id, "not re-created");
+    assert_eq!(
+        again.deactivation(),
+        Some(Deactivation::DeletedByProvisioning)
+    );
+    // Provisioning may make the user again.
+    let made = p
+        .create_user(
+            &who,
+            BASE,
+            &scim_user("ola@example.com", "ola@example.com", "00u2"),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(id_of(&made), id);
+}
+
+#[tokio::test]
+async fn a_taken_user_name_is_a_uniqueness_conflict() {
+    let h = Harness::new().await;
+    let a = h.app("alpha").await;
+    let who = caller(&h, a.id).await;
+    let p = h.gh.provisioning();
+    p.create_user(&who, BASE, &scim_user("pia", "pia@example.com", "1"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let e = p
+        .create_user(&who, BASE, &scim_user("PIA", "other@example.com", "2"))
+        .await;
+    assert!(
+        matches!(e, Err(ProvisioningError::Scim(e)) if e.status == 409 && e.scim_type == Some(gatehouse_scim::ScimType::Uniqueness))
+    );
+}
+
+#[tokio::test]
+async fn provisioned_only_refuses_anyone_not_provisioned() {
+    let h = Harness::new().await;
+    let a = h.app("alpha").await;
+    h.gh.provisioning()
+        .put_settings(
+            a.id,
+            ProvisioningInput {
+                attribute_tags: None,
+                groups_claim_values: None,
+                link_claim: None,
+                provisioned_only: Some(true),
+            },
+            &ctx(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let rt = h.rt(a.id);
+    let r =
+        h.gh.directory()
+            .sign_in_user(
+                a.id,
+                &iss(),
+                "x",
+                &mapped("x@example.com"),
+                Some(true),
+                Link {
+                    external_id: Some("x"),
+                    settings: &rt.provisioning,
+                },
+                &ctx(),
+            )
+            .await;
+    assert!(
+        matches!(r, Err(SignInError::NotProvisioned { .. })),
+        "{r:?}"
+    );
+}
+
+#[tokio::test]
+async fn scim_and_claim_groups_meet_and_grants_follow_a_rename() {
+    let h = Harness::new().await;
+    let a = h.app("alpha").await;
+    let who = caller(&h, a.id).await;
+    let p = h.gh.provisioning();
+    h.gh.provisioning()
+        .put_settings(
+            a.id,
+            ProvisioningInput {
+                attribute_tags: None,
+                groups_claim_values: Some(GroupsClaimValues::Ids),
+                link_claim: Some("oid".into()),
+                provisioned_only: None,
+            },
+            &ctx(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pia = id_of(
+        &p.create_user(
+            &who,
+            BASE,
+            &scim_user("pia@example.com", "pia@example.com", "oid-pia"),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}")),
+    );
+    let g = p
+        .create_group(
+            &who,
+            BASE,
+            &json!({"displayName": "eng", "externalId": "grp-eng", "members": [{"value": pia}]}),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let gid = id_of(&g);
+    h.gh.access()
+        .create_grant(
+            a.id,
+            NewGrant::new("member", Subject::group("eng")).unwrap_or_else(|e| panic!("{e}")),
+            &ctx(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // Entra ID: the groups claim carries object ids; the link claim is oid.
+    let rt = h.rt(a.id);
+    let mut m = mapped("pia@example.com");
+    m.groups = Some(vec!["grp-eng".into(), "grp-other".into()]);
+    let u =
+        h.gh.directory()
+            .sign_in_user(
+                a.id,
+                &iss(),
+                "pairwise-sub",
+                &m,
+                Some(true),
+                Link {
+                    external_id: Some("oid-pia"),
+                    settings: &rt.provisioning,
+                },
+                &ctx(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(u.id.to_string(), pia);
+    assert_eq!(u.group_names(), vec!["eng", "grp-other"]);
+    assert!(
+        u.groups
+            .iter()
+            .any(|m| m.name == "eng" && m.source == GroupSource::Scim)
+    );
+    assert!(
+        u.groups
+            .iter()
+            .any(|m| m.name == "eng" && m.source == GroupSource::Claim)
+    );
+    assert!(h.rt(a.id).decide(&u).allowed());
+
+    // Renamed by SCIM: the grant moves along, and the user's groups follow.
+    p.patch_group(
+        &who,
+        BASE,
+        &gid,
+        &patch(json!([{"op": "replace", "path": "displayName", "value": "engineering"}])),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let grants =
+        h.gh.access()
+            .grants(a.id)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(grants[0].subject, Subject::Group("engineering".into()));
+    let u =
+        h.gh.directory()
+            .get(a.id, u.id)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert!(u.in_group("engineering") && !u.in_group("eng"));
+    assert!(h.rt(a.id).decide(&u).allowed());
+    let ev = h.audit(a.id, "scim.group.patched").await;
+    assert_eq!(ev[0].details["renamed_from"], "eng");
+    assert_eq!(ev[0].details["grants_moved"], 1);
+
+    // Entra ID removes members by a value array.
+    p.patch_group(
+        &who,
+        BASE,
+        &gid,
+        &patch(json!([{"op": "Remove", "path": "members", "value": [{"value": pia}]}])),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let u =
+        h.gh.directory()
+            .get(a.id, u.id)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!u.groups.iter().any(|m| m.source == GroupSource::Scim));
+}
+
+#[tokio::test]
+async fn concurrent_member_patches_all_take_effect() {
+    let h = Harness::new().await;
+    let a = h.app("alpha").await;
+    let who = caller(&h, a.id).await;
+    let p = h.gh.provisioning();
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        let d = p
+            .create_user(
+                &who,
+                BASE,
+                &scim_user(
+                    &format!("u{i}@example.com"),
+                    &format!("u{i}@example.com"),
+                    &format!("e{i}"),
+                ),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        ids.push(id_of(&d));
+    }
+    let g = id_of(
+        &p.create_group(&who, BASE, &json!({"displayName": "all"}))
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    let adds = ids.iter().map(|id| {
+        let (gh, who, g) = (h.gh.clone(), who.clone(), g.clone());
+        let body = patch(json!([{"op": "add", "path": "members", "value": [{"value": id}]}]));
+        tokio::spawn(async move {
+            gh.provisioning()
+                .patch_group(&who, BASE, &g, &body)
+                .await
+                .map(|_| ())
+        })
+    });
+    for t in adds.collect::<Vec<_>>() {
+        t.await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let doc = p
+        .get_group(&who, BASE, &g, &Default::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(doc["members"].as_array().map(Vec::len), Some(8), "{doc}");
+}
