@@ -63,12 +63,28 @@ pub struct ProvisioningSettings {
 
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
+/// The core User attributes among the default mappings (the others are
+/// the enterprise extension's).
+const CORE: [&str; 5] = [
+    "title",
+    "userType",
+    "preferredLanguage",
+    "locale",
+    "timezone",
+];
+
 /// The mappings an application starts with: the enterprise extension's
-/// attributes and `title`, each to a tag of its own name.
+/// attributes and the core User's `title`, `userType`,
+/// `preferredLanguage`, `locale` and `timezone`, each to a tag of its own
+/// name.
 pub fn default_attribute_tags() -> Vec<AttributeTag> {
     let tag = |k: &str| TagKey::parse(k, "tag").ok();
     [
         ("title", "title"),
+        ("userType", "userType"),
+        ("preferredLanguage", "preferredLanguage"),
+        ("locale", "locale"),
+        ("timezone", "timezone"),
         ("department", "department"),
         ("employeeNumber", "employeeNumber"),
         ("costCenter", "costCenter"),
@@ -78,7 +94,7 @@ pub fn default_attribute_tags() -> Vec<AttributeTag> {
     ]
     .into_iter()
     .filter_map(|(a, k)| {
-        let attribute = if a == "title" {
+        let attribute = if CORE.contains(&a) {
             a.to_owned()
         } else {
             format!("{ENTERPRISE}:{a}")

@@ -365,6 +365,8 @@ pub struct User {
     pub user_name: String,
     /// SCIM's `externalId` (the IdP's id of the user), if provisioned.
     pub external_id: Option<String>,
+    /// SCIM's `displayName`, when provisioning sent one (else the names).
+    pub display_name: Option<String>,
     /// SCIM's `active`: `false` once provisioning deactivated the user.
     pub scim_active: bool,
     /// Whether provisioning made or adopted the user.
@@ -461,6 +463,7 @@ impl User {
             groups: Vec::new(),
             status: UserStatus::Active,
             external_id: None,
+            display_name: None,
             scim_active: true,
             provisioned: false,
             deprovisioned_at: None,

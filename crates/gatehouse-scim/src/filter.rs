@@ -45,6 +45,8 @@ impl ScimFilter {
                 "the filter is longer than {MAX_FILTER_LEN} bytes"
             )));
         }
+        let rewritten = value_path_sub_attrs(raw);
+        let raw = rewritten.as_deref().unwrap_or(raw);
         let filter: Filter = raw.parse().map_err(|e| {
             ScimError::invalid_filter(format!("the filter cannot be read: {}", describe(&e)))
         })?;
@@ -78,6 +80,98 @@ impl ScimFilter {
         }
         find(&self.filter, &self.schema)
     }
+}
+
+/// `emails[type eq "work"].value eq "x"` (a value path with a
+/// sub-attribute, as identity providers and the PATCH path grammar write
+/// it; RFC 7644's filter grammar has no such form) rewritten as
+/// `emails[(type eq "work") and value eq "x"]`, which means the same: one
+/// element satisfies both. `None` when there is nothing to rewrite.
+fn value_path_sub_attrs(raw: &str) -> Option<String> {
+    let mut s = raw.to_owned();
+    let mut changed = false;
+    // Each pass rewrites the first occurrence; bounded by the input's length.
+    for _ in 0..64 {
+        let b = s.as_bytes();
+        let (mut in_str, mut esc) = (false, false);
+        let mut opens: Vec<usize> = Vec::new();
+        let mut hit = None;
+        for (i, &c) in b.iter().enumerate() {
+            if in_str {
+                match (esc, c) {
+                    (true, _) => esc = false,
+                    (false, b'\\') => esc = true,
+                    (false, b'"') => in_str = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match c {
+                b'"' => in_str = true,
+                b'[' => opens.push(i),
+                b']' => {
+                    let open = opens.pop()?;
+                    if b.get(i + 1) == Some(&b'.') {
+                        hit = Some((open, i));
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some((open, close)) = hit else { break };
+        // `.sub`, an operator, and (but for `pr`) a value.
+        let rest = &s[close + 2..];
+        let sub_len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '$' || c == '-'))
+            .unwrap_or(rest.len());
+        if sub_len == 0 {
+            return None;
+        }
+        let sub = &rest[..sub_len];
+        let after = rest[sub_len..].trim_start();
+        let op_len = after
+            .find(|c: char| c.is_whitespace() || c == ')')
+            .unwrap_or(after.len());
+        let op = &after[..op_len];
+        let after_op = after[op_len..].trim_start();
+        let (value, tail) = if op.eq_ignore_ascii_case("pr") {
+            ("", &after[op_len..])
+        } else if let Some(quoted) = after_op.strip_prefix('"') {
+            let mut end = None;
+            let mut esc = false;
+            for (i, c) in quoted.char_indices() {
+                match (esc, c) {
+                    (true, _) => esc = false,
+                    (false, '\\') => esc = true,
+                    (false, '"') => {
+                        end = Some(i);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            let end = end?;
+            (&after_op[..end + 2], &after_op[end + 2..])
+        } else {
+            let len = after_op
+                .find(|c: char| c.is_whitespace() || c == ')')
+                .unwrap_or(after_op.len());
+            (&after_op[..len], &after_op[len..])
+        };
+        if op.is_empty() || (value.is_empty() && !op.eq_ignore_ascii_case("pr")) {
+            return None;
+        }
+        let inner = &s[open + 1..close];
+        let cond = if value.is_empty() {
+            format!("{sub} {op}")
+        } else {
+            format!("{sub} {op} {value}")
+        };
+        s = format!("{}[({inner}) and {cond}]{tail}", &s[..open]);
+        changed = true;
+    }
+    changed.then_some(s)
 }
 
 fn describe(e: &scim_v2::filter::ParseError) -> String {
@@ -546,5 +640,28 @@ mod tests {
         let chain = vec![r#"id eq "x""#; 100].join(" or ");
         assert!(!refused(&chain).is_empty(), "so are long chains");
         assert!(!refused(r#"userName eq "unterminated"#).is_empty());
+    }
+
+    #[test]
+    fn a_value_path_with_a_sub_attribute_reads_as_one_element_matching_both() {
+        assert_eq!(
+            value_path_sub_attrs(r#"emails[type eq "work"].value eq "a]b.c" and active eq true"#)
+                .as_deref(),
+            Some(r#"emails[(type eq "work") and value eq "a]b.c"] and active eq true"#)
+        );
+        assert_eq!(
+            value_path_sub_attrs(r#"(emails[type eq "work"].value pr)"#).as_deref(),
+            Some(r#"(emails[(type eq "work") and value pr])"#)
+        );
+        assert!(value_path_sub_attrs(r#"emails[type eq "work"]"#).is_none());
+        let f = ScimFilter::parse(
+            r#"emails[type eq "work"].value co "@corp""#,
+            crate::schema::USER,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let both = serde_json::json!({"emails": [{"type": "work", "value": "a@corp.example"}]});
+        let split = serde_json::json!({"emails": [{"type": "work", "value": "a@home"}, {"type": "home", "value": "a@corp"}]});
+        assert!(f.matches(&both));
+        assert!(!f.matches(&split));
     }
 }

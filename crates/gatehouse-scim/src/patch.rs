@@ -149,8 +149,38 @@ impl PatchRequest {
     /// Apply every operation to `resource`, in order; on an error, what was
     /// applied before it stays applied (the caller discards the copy).
     pub fn apply(&self, schema: &ResourceSchema, resource: &mut Value) -> Result<(), ScimError> {
+        self.apply_with(schema, resource, false)
+    }
+
+    /// As [`Self::apply`], but an operation on an attribute the schema does
+    /// not have (Entra ID's default mappings send `addresses`,
+    /// `phoneNumbers` ...) is skipped instead of refused with `invalidPath`;
+    /// a path that cannot be read, a read-only attribute and a sub-attribute
+    /// a known attribute lacks are still refused.
+    pub fn apply_ignoring_unknown(
+        &self,
+        schema: &ResourceSchema,
+        resource: &mut Value,
+    ) -> Result<(), ScimError> {
+        self.apply_with(schema, resource, true)
+    }
+
+    fn apply_with(
+        &self,
+        schema: &ResourceSchema,
+        resource: &mut Value,
+        ignore_unknown: bool,
+    ) -> Result<(), ScimError> {
+        let known = |p: &PatchPath| {
+            let attr = match p {
+                PatchPath::Attr(a) => a,
+                PatchPath::Value(v) => &v.attr,
+            };
+            schema.locate(attr.uri.as_deref(), &attr.name).is_some()
+        };
         for o in &self.operations {
             match &o.path {
+                Some(p) if ignore_unknown && !known(p) => {}
                 Some(p) => apply_at(schema, resource, o.op, p, o.value.as_ref())?,
                 None => {
                     let Some(Value::Object(fields)) = &o.value else {
@@ -173,6 +203,9 @@ impl PatchRequest {
                                         name.split('.').next().unwrap_or(name),
                                     )
                                 }) {
+                                    if ignore_unknown {
+                                        continue;
+                                    }
                                     return Err(invalid_path(format!(
                                         "{urn}:{name} is not an attribute Gatehouse keeps"
                                     )));
@@ -181,7 +214,11 @@ impl PatchRequest {
                                 apply_at(schema, resource, o.op, &path, Some(ev))?;
                             }
                         } else {
-                            apply_at(schema, resource, o.op, &parse_path(key)?, Some(v))?;
+                            let path = parse_path(key)?;
+                            if ignore_unknown && !known(&path) {
+                                continue;
+                            }
+                            apply_at(schema, resource, o.op, &path, Some(v))?;
                         }
                     }
                 }
@@ -692,5 +729,39 @@ mod tests {
             .err()
             .and_then(|e| e.scim_type);
         assert_eq!(no_schema, Some(ScimType::InvalidSyntax));
+    }
+
+    #[test]
+    fn unknown_attributes_can_be_skipped_for_entra_default_mappings() {
+        let mut user = serde_json::json!({"userName": "a", "active": true});
+        let body = serde_json::json!({
+            "schemas": [PATCH_SCHEMA],
+            "Operations": [
+                {"op": "Add", "path": "addresses[type eq \"work\"].formatted", "value": "1 Main St"},
+                {"op": "Add", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "123"},
+                {"op": "Replace", "value": {"nickName": "x", "active": "False"}},
+            ]
+        });
+        let p = PatchRequest::parse(&body).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            p.apply(&crate::schema::USER, &mut user.clone())
+                .err()
+                .and_then(|e| e.scim_type),
+            Some(ScimType::InvalidPath)
+        );
+        p.apply_ignoring_unknown(&crate::schema::USER, &mut user)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(user["active"], false);
+        assert!(user.get("addresses").is_none());
+        // Read-only stays refused.
+        let ro = PatchRequest::parse(&serde_json::json!({"schemas": [PATCH_SCHEMA],
+            "Operations": [{"op": "replace", "path": "id", "value": "x"}]}))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            ro.apply_ignoring_unknown(&crate::schema::USER, &mut user)
+                .err()
+                .and_then(|e| e.scim_type),
+            Some(ScimType::Mutability)
+        );
     }
 }

@@ -245,6 +245,8 @@ pub struct UserFields {
     pub given_name: String,
     /// `name.familyName` (or the rest of `displayName`).
     pub family_name: String,
+    /// `displayName`.
+    pub display_name: Option<String>,
     /// The primary e-mail (or the first, or `userName` if it is one).
     pub email: Email,
     /// `active` (default true).
@@ -292,9 +294,10 @@ pub fn parse_user(body: &Value, mappings: &[TagMapping]) -> Result<UserFields, S
         None | Some(Value::Null) => (None, None),
         Some(_) => return Err(invalid_value("name must be an object")),
     };
+    let display_name = text(root, "displayName", 400)?;
     if given.is_none()
         && family.is_none()
-        && let Some(d) = text(root, "displayName", 400)?
+        && let Some(d) = &display_name
     {
         let mut words = d.splitn(2, ' ');
         given = words.next().map(str::to_owned);
@@ -331,6 +334,7 @@ pub fn parse_user(body: &Value, mappings: &[TagMapping]) -> Result<UserFields, S
         external_id,
         given_name: given.unwrap_or_default(),
         family_name: family.unwrap_or_default(),
+        display_name,
         email,
         active,
         tags,
@@ -358,8 +362,11 @@ fn primary_email(root: &Map<String, Value>) -> Result<Option<String>, ScimError>
                 other => lenient_bool(other) == Some(true) && want == "true",
             })
     };
+    // The last primary: an `add` of a new primary address comes after the
+    // old one, and replaces it as primary (RFC 7644 §3.5.2.1).
     Ok(list
         .iter()
+        .rev()
         .find(|e| is(e, "primary", "true"))
         .or_else(|| list.iter().find(|e| is(e, "type", "work")))
         .or_else(|| list.first())
@@ -381,14 +388,27 @@ pub fn render_user(
         root.insert("externalId".into(), Value::String(e.clone()));
     }
     root.insert("userName".into(), Value::String(user.user_name.clone()));
+    // Unassigned attributes are left out (RFC 7643 §2.5), not empty strings.
     let formatted = format!("{} {}", user.first_name, user.last_name)
         .trim()
         .to_owned();
-    root.insert(
-        "name".into(),
-        json!({"givenName": user.first_name, "familyName": user.last_name, "formatted": formatted}),
-    );
-    root.insert("displayName".into(), Value::String(formatted));
+    let mut name = Map::new();
+    for (k, v) in [
+        ("givenName", &user.first_name),
+        ("familyName", &user.last_name),
+        ("formatted", &formatted),
+    ] {
+        if !v.is_empty() {
+            name.insert(k.to_owned(), Value::String(v.clone()));
+        }
+    }
+    if !name.is_empty() {
+        root.insert("name".into(), Value::Object(name));
+    }
+    let display = user.display_name.clone().unwrap_or(formatted);
+    if !display.is_empty() {
+        root.insert("displayName".into(), Value::String(display));
+    }
     // SCIM's own flag: an administrator's disable is the console's, and
     // shown there (a PATCH must not read it back as SCIM's `active: false`).
     root.insert(

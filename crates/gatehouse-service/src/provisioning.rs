@@ -636,17 +636,25 @@ impl Provisioning<'_> {
         let maps = mappings(&self.runtime_settings(app));
         let fields = resource::parse_user(body, &maps)?;
         let store = &*self.shared.store;
+        let ctx = caller.ctx();
         if let Some(u) = store
             .find_user_by_user_name(app, &fields.user_name.to_lowercase())
             .await?
             && u.deprovisioned_at.is_none()
         {
-            return Err(uniqueness(format!(
-                "the userName {:?} is taken by user {}",
-                fields.user_name, u.id
-            )));
+            if u.provisioned {
+                return Err(uniqueness(format!(
+                    "the userName {:?} is taken by user {}",
+                    fields.user_name, u.id
+                )));
+            }
+            // A user who signed in before provisioning (userName = e-mail),
+            // created by an IdP that did not look them up first: adopted.
+            let user = self
+                .write_user(u, &fields, &ctx, "scim.user.adopted")
+                .await?;
+            return self.user_resource(&user, base).await;
         }
-        let ctx = caller.ctx();
         let now = self.now();
         if let Some((existing, _)) = store
             .find_user_by_email(app, &fields.email.normalized())
@@ -669,6 +677,7 @@ impl Provisioning<'_> {
             external_id: fields.external_id.clone(),
             first_name: fields.given_name.clone(),
             last_name: fields.family_name.clone(),
+            display_name: fields.display_name.clone(),
             scim_active: fields.active,
             provisioned: true,
             // The directory vouches for its addresses.
@@ -720,7 +729,9 @@ impl Provisioning<'_> {
         let user = self.live_user(caller.app, id).await?;
         let maps = mappings(&self.runtime_settings(caller.app));
         let mut doc = resource::render_user(&user, base, &maps, &[]);
-        patch.apply(&USER, &mut doc)?;
+        // Attributes Gatehouse does not keep are skipped (Entra ID's default
+        // mappings send addresses and phone numbers), as a POST ignores them.
+        patch.apply_ignoring_unknown(&USER, &mut doc)?;
         let fields = resource::parse_user(&doc, &maps)?;
         let user = self
             .write_user(user, &fields, &caller.ctx(), "scim.user.patched")
@@ -785,6 +796,10 @@ impl Provisioning<'_> {
         if user.last_name != fields.family_name {
             user.last_name.clone_from(&fields.family_name);
             changed.push("name.familyName");
+        }
+        if user.display_name != fields.display_name {
+            user.display_name.clone_from(&fields.display_name);
+            changed.push("displayName");
         }
         if user.email != fields.email {
             user.email = fields.email.clone();

@@ -1,11 +1,12 @@
 -- Provisioning (SCIM 2.0). Users carry SCIM's userName (users made at
--- sign-in get their e-mail) and externalId, SCIM's own `active` flag
+-- sign-in get their e-mail), externalId and displayName, SCIM's own `active` flag
 -- (an administrator's disable, `status`, is kept apart and wins), whether
 -- provisioning made or adopted them, and a tombstone time when provisioning
 -- deleted them (then SCIM no longer sees them and a sign-in is refused).
 ALTER TABLE users ADD COLUMN user_name TEXT NOT NULL DEFAULT '';
 ALTER TABLE users ADD COLUMN user_name_lower TEXT NOT NULL DEFAULT '';
 ALTER TABLE users ADD COLUMN external_id TEXT;
+ALTER TABLE users ADD COLUMN display_name TEXT;
 ALTER TABLE users ADD COLUMN scim_active BOOLEAN NOT NULL DEFAULT TRUE;
 ALTER TABLE users ADD COLUMN provisioned BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE users ADD COLUMN deprovisioned_at BIGINT;

@@ -22,7 +22,7 @@ macro_rules! select_users {
     ($tail:literal) => {
         concat!(
             "SELECT id, app_id, email, email_verified, first_name, last_name, status, password_hash, created_at, updated_at, last_login_at,
-                    user_name, external_id, scim_active, provisioned, deprovisioned_at FROM users ",
+                    user_name, external_id, display_name, scim_active, provisioned, deprovisioned_at FROM users ",
             $tail
         )
     };
@@ -218,7 +218,7 @@ impl ScimStore for Backend {
         let res = sqlx::query(
             "UPDATE users SET email = $3, email_lower = $4, first_name = $5, last_name = $6, updated_at = $7,
                 user_name = $8, user_name_lower = $9, external_id = $10, scim_active = $11, provisioned = $12,
-                deprovisioned_at = $13
+                deprovisioned_at = $13, display_name = $14
              WHERE id = $1 AND app_id = $2",
         )
         .bind(user.id.to_string())
@@ -234,6 +234,7 @@ impl ScimStore for Backend {
         .bind(user.scim_active)
         .bind(user.provisioned)
         .bind(user.deprovisioned_at.map(ms))
+        .bind(&user.display_name)
         .execute(tx.conn())
         .await?;
         if res.rows_affected() == 0 {

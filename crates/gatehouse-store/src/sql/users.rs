@@ -19,7 +19,7 @@ macro_rules! select_users {
     ($tail:literal) => {
         concat!(
             "SELECT id, app_id, email, email_verified, first_name, last_name, status, password_hash, created_at, updated_at, last_login_at,
-                    user_name, external_id, scim_active, provisioned, deprovisioned_at FROM users ",
+                    user_name, external_id, display_name, scim_active, provisioned, deprovisioned_at FROM users ",
             $tail
         )
     };
@@ -46,6 +46,7 @@ pub(crate) fn base_user(row: &DbRow) -> Result<(User, Option<String>), StoreErro
         last_login_at: from_ms_opt(row.try_get("last_login_at")?)?,
         user_name: row.try_get("user_name")?,
         external_id: row.try_get("external_id")?,
+        display_name: row.try_get("display_name")?,
         scim_active: row.try_get("scim_active")?,
         provisioned: row.try_get("provisioned")?,
         deprovisioned_at: from_ms_opt(row.try_get("deprovisioned_at")?)?,
@@ -277,8 +278,8 @@ pub(crate) async fn insert_user(
     let res = bind_user(
         sqlx::query(
             "INSERT INTO users (id, app_id, email, email_lower, first_name, last_name, status, updated_at, last_login_at, email_verified, password_hash, created_at,
-                                user_name, user_name_lower, external_id, scim_active, provisioned, deprovisioned_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+                                user_name, user_name_lower, external_id, scim_active, provisioned, deprovisioned_at, display_name)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
         ),
         user,
     )
@@ -290,6 +291,7 @@ pub(crate) async fn insert_user(
     .bind(user.scim_active)
     .bind(user.provisioned)
     .bind(user.deprovisioned_at.map(ms))
+    .bind(&user.display_name)
     .execute(&mut *conn)
     .await;
     res?;

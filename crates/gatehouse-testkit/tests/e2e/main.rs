@@ -16,4 +16,5 @@ mod local_sign_in;
 mod multinode;
 mod oidc;
 mod proxy;
+mod scim;
 mod sessions;
