@@ -339,6 +339,16 @@ pub struct Identity {
     pub subject: String,
 }
 
+impl Identity {
+    /// The identity `sub` at `issuer`.
+    pub fn of(issuer: &crate::sso::IssuerUrl, sub: &str) -> Self {
+        Self {
+            issuer: issuer.clone(),
+            subject: sub.to_owned(),
+        }
+    }
+}
+
 /// A user of an application.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct User {

@@ -320,8 +320,7 @@ impl Bearer<'_> {
                             .directory()
                             .sign_in_user(
                                 app,
-                                &issuer,
-                                &sub,
+                                &gatehouse_core::user::Identity::of(&issuer, &sub),
                                 &m,
                                 verified,
                                 crate::oidc::users::Link::from_claims(&rt.provisioning, &claims),

@@ -191,7 +191,8 @@ pub struct OneParams {
 }
 
 /// A search body (`SearchRequest`, RFC 7644 §3.4.3).
-fn search_query(body: Value) -> Result<ListQuery, Response> {
+async fn search_body(req: Request) -> Result<ListQuery, Response> {
+    let body = json_body(req).await?;
     serde_json::from_value(body).map_err(|e| {
         scim_error(&ScimError::bad_request(
             ScimType::InvalidSyntax,
@@ -340,7 +341,7 @@ async fn search_users(
         Ok(w) => w,
         Err(r) => return r,
     };
-    let q = match json_body(req).await.and_then(search_query) {
+    let q = match search_body(req).await {
         Ok(q) => q,
         Err(r) => return r,
     };
@@ -521,7 +522,7 @@ async fn search_groups(
         Ok(w) => w,
         Err(r) => return r,
     };
-    let q = match json_body(req).await.and_then(search_query) {
+    let q = match search_body(req).await {
         Ok(q) => q,
         Err(r) => return r,
     };
@@ -548,7 +549,7 @@ async fn search_all(
         Ok(w) => w,
         Err(r) => return r,
     };
-    let q = match json_body(req).await.and_then(search_query) {
+    let q = match search_body(req).await {
         Ok(q) => q,
         Err(r) => return r,
     };

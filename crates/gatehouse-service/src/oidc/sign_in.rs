@@ -511,10 +511,7 @@ impl SignIn<'_> {
             };
             let user = self
                 .directory()
-                .sign_in_user(
-                    app.id,
-                    &identity_issuer,
-                    &sub,
+                .sign_in_user(app.id, &gatehouse_core::user::Identity::of(&identity_issuer, &sub),
                     &mapped,
                     Some(super::users::sign_in_verified(&rt.oidc, &mapped)),
                     super::users::Link::from_claims(&rt.provisioning, &merged),

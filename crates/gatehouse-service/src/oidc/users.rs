@@ -11,7 +11,6 @@
 use gatehouse_core::AppId;
 use gatehouse_core::claims::MappedIdentity;
 use gatehouse_core::provisioning::{GroupsClaimValues, ProvisioningSettings};
-use gatehouse_core::sso::IssuerUrl;
 use gatehouse_core::sso::OidcSettings;
 use gatehouse_core::user::{GroupSource, Identity, TagSource, User};
 use gatehouse_store::{PasswordChange, StoreError};
@@ -177,17 +176,17 @@ impl crate::users::Directory<'_> {
     }
 
     /// Find, link or create the user of an IdP sign-in and bring it up to date.
-    #[tracing::instrument(level = "info", skip_all, fields(app = %app, issuer = %issuer), err(level = "debug"))]
+    #[tracing::instrument(level = "info", skip_all, fields(app = %app, issuer = %identity.issuer), err(level = "debug"))]
     pub(crate) async fn sign_in_user(
         &self,
         app: AppId,
-        issuer: &IssuerUrl,
-        sub: &str,
+        identity: &Identity,
         m: &MappedIdentity,
         verified: Option<bool>,
         link: Link<'_>,
         ctx: &Context,
     ) -> Result<User, SignInError> {
+        let (issuer, sub) = (&identity.issuer, identity.subject.as_str());
         let store = &*self.shared.store;
         let now = self.shared.now();
         let m = &claim_group_names(store, app, link.settings, m)
@@ -216,10 +215,7 @@ impl crate::users::Directory<'_> {
             }
             return Ok(user);
         }
-        let identity = Identity {
-            issuer: issuer.clone(),
-            subject: sub.to_owned(),
-        };
+        let identity = identity.clone();
         if let Some(ext) = link.external_id {
             let mut found = store
                 .find_users_by_external_id(app, ext)

@@ -209,8 +209,7 @@ impl Harness {
             .directory()
             .sign_in_user(
                 app,
-                &iss(),
-                sub,
+                &gatehouse_core::user::Identity::of(&iss(), sub),
                 m,
                 m.email_verified,
                 Link::default(),

@@ -112,8 +112,7 @@ async fn deactivation_ends_sessions_refuses_sign_in_and_reactivation_lets_in() {
         h.gh.directory()
             .sign_in_user(
                 a.id,
-                &iss(),
-                "00u1",
+                &gatehouse_core::user::Identity::of(&iss(), "00u1"),
                 &mapped("pia.lund@corp.example"),
                 Some(true),
                 Link {
@@ -146,8 +145,7 @@ async fn deactivation_ends_sessions_refuses_sign_in_and_reactivation_lets_in() {
         h.gh.directory()
             .sign_in_user(
                 a.id,
-                &iss(),
-                "00u1",
+                &gatehouse_core::user::Identity::of(&iss(), "00u1"),
                 &mapped("pia.lund@corp.example"),
                 Some(true),
                 Link::default(),
@@ -247,8 +245,7 @@ async fn delete_leaves_a_tombstone_that_refuses_the_next_sign_in() {
         h.gh.directory()
             .sign_in_user(
                 a.id,
-                &iss(),
-                "sub-ola",
+                &gatehouse_core::user::Identity::of(&iss(), "sub-ola"),
                 &mapped("ola@example.com"),
                 Some(true),
                 Link::default(),
@@ -312,8 +309,7 @@ async fn provisioned_only_refuses_anyone_not_provisioned() {
         h.gh.directory()
             .sign_in_user(
                 a.id,
-                &iss(),
-                "x",
+                &gatehouse_core::user::Identity::of(&iss(), "x"),
                 &mapped("x@example.com"),
                 Some(true),
                 Link {
@@ -383,8 +379,7 @@ async fn scim_and_claim_groups_meet_and_grants_follow_a_rename() {
         h.gh.directory()
             .sign_in_user(
                 a.id,
-                &iss(),
-                "pairwise-sub",
+                &gatehouse_core::user::Identity::of(&iss(), "pairwise-sub"),
                 &m,
                 Some(true),
                 Link {

@@ -138,8 +138,7 @@ async fn an_unverified_address_never_takes_over_an_account() {
             h.gh.directory()
                 .sign_in_user(
                     app.id,
-                    &iss(),
-                    "attacker",
+                    &gatehouse_core::user::Identity::of(&iss(), "attacker"),
                     &m,
                     verified,
                     Link::default(),
@@ -178,8 +177,7 @@ async fn an_address_taken_by_another_user_refuses_the_update() {
         h.gh.directory()
             .sign_in_user(
                 app.id,
-                &iss(),
-                "a",
+                &gatehouse_core::user::Identity::of(&iss(), "a"),
                 &mapped("b@example.com"),
                 Some(true),
                 Link::default(),
@@ -197,9 +195,10 @@ async fn two_first_sign_ins_of_one_identity_make_one_user() {
     let c = ctx();
     let directory = h.gh.directory();
     let iss = iss();
+    let same = gatehouse_core::user::Identity::of(&iss, "same");
     let (a, b) = tokio::join!(
-        directory.sign_in_user(app.id, &iss, "same", &m, Some(true), Link::default(), &c),
-        directory.sign_in_user(app.id, &iss, "same", &m, Some(true), Link::default(), &c),
+        directory.sign_in_user(app.id, &same, &m, Some(true), Link::default(), &c),
+        directory.sign_in_user(app.id, &same, &m, Some(true), Link::default(), &c),
     );
     let (a, b) = (
         a.unwrap_or_else(|e| panic!("{e}")),
