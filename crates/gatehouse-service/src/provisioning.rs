@@ -279,15 +279,10 @@ fn with_scim_tags(user: &mut User, fields: &UserFields) {
 }
 
 /// The ids and names of the groups `user` is a member of.
-fn groups_of(user: &User, groups: &[Group]) -> Vec<(GroupId, String)> {
+fn groups_of(user: &User, groups: &[(GroupId, String)]) -> Vec<(GroupId, String)> {
     user.group_names()
         .into_iter()
-        .filter_map(|name| {
-            groups
-                .iter()
-                .find(|g| g.display_name == name)
-                .map(|g| (g.id, g.display_name.clone()))
-        })
+        .filter_map(|name| groups.iter().find(|(_, n)| n == name).cloned())
         .collect()
 }
 
@@ -543,8 +538,29 @@ impl Provisioning<'_> {
         }
     }
 
-    fn render_user(&self, user: &User, base: &str, maps: &[TagMapping], groups: &[Group]) -> Value {
+    fn render_user(
+        &self,
+        user: &User,
+        base: &str,
+        maps: &[TagMapping],
+        groups: &[(GroupId, String)],
+    ) -> Value {
         resource::render_user(user, base, maps, &groups_of(user, groups))
+    }
+
+    /// The ids of the groups `users` are members of (one light query).
+    async fn group_ids(
+        &self,
+        app: AppId,
+        users: &[User],
+    ) -> Result<Vec<(GroupId, String)>, ProvisioningError> {
+        let mut names: Vec<String> = users
+            .iter()
+            .flat_map(|u| u.groups.iter().map(|m| m.name.clone()))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        Ok(self.shared.store.group_ids_by_name(app, &names).await?)
     }
 
     /// List or search users (`GET /Users`, `POST /Users/.search`).
@@ -593,7 +609,7 @@ impl Provisioning<'_> {
             _ => store.scim_users(app).await?,
         };
         let maps = mappings(&self.runtime_settings(app));
-        let groups = store.list_groups(app).await?;
+        let groups = self.group_ids(app, &users).await?;
         let matching: Vec<Value> = users
             .iter()
             .map(|u| self.render_user(u, base, &maps, &groups))
@@ -618,7 +634,9 @@ impl Provisioning<'_> {
 
     async fn user_resource(&self, user: &User, base: &str) -> Result<Value, ProvisioningError> {
         let maps = mappings(&self.runtime_settings(user.app_id));
-        let groups = self.shared.store.list_groups(user.app_id).await?;
+        let groups = self
+            .group_ids(user.app_id, std::slice::from_ref(user))
+            .await?;
         Ok(self.render_user(user, base, &maps, &groups))
     }
 
@@ -870,10 +888,9 @@ impl Provisioning<'_> {
         Ok(self
             .shared
             .store
-            .scim_users(app)
+            .scim_user_names(app)
             .await?
             .into_iter()
-            .map(|u| (u.id, u.user_name))
             .collect())
     }
 

@@ -75,6 +75,15 @@ pub trait ScimStore {
     /// Every user of an application that SCIM sees (no tombstones), by
     /// creation.
     async fn scim_users(&self, app: AppId) -> Result<Vec<User>, StoreError>;
+    /// The ids and userNames of the users SCIM sees (no tombstones): one
+    /// light query for group members' `display` and checks.
+    async fn scim_user_names(&self, app: AppId) -> Result<Vec<(UserId, String)>, StoreError>;
+    /// The ids of the groups with these display names: `(id, name)`.
+    async fn group_ids_by_name(
+        &self,
+        app: AppId,
+        names: &[String],
+    ) -> Result<Vec<(GroupId, String)>, StoreError>;
     /// The user with this userName (lowercase), tombstones included.
     async fn find_user_by_user_name(
         &self,

@@ -192,8 +192,12 @@ impl crate::users::Directory<'_> {
         let m = &claim_group_names(store, app, link.settings, m)
             .await
             .map_err(crate::ServiceError::from)?;
+        // A user made at sign-in takes the e-mail as SCIM userName too: one
+        // that provisioning gave another user is the same conflict.
         let taken = |e: StoreError| match e {
-            StoreError::Conflict { field: "email" } => SignInError::EmailTaken {
+            StoreError::Conflict {
+                field: "email" | "user_name",
+            } => SignInError::EmailTaken {
                 email: m.email.to_string(),
             },
             other => SignInError::Service(other.into()),

@@ -178,6 +178,40 @@ impl ScimStore for Backend {
             .await
     }
 
+    async fn scim_user_names(&self, app: AppId) -> Result<Vec<(UserId, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, user_name FROM users WHERE app_id = $1 AND deprovisioned_at IS NULL",
+        )
+        .bind(app.to_string())
+        .fetch_all(&mut *self.exec().await?)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((parse_id(r.try_get::<&str, _>("id")?)?, r.try_get("user_name")?)))
+            .collect()
+    }
+
+    async fn group_ids_by_name(
+        &self,
+        app: AppId,
+        names: &[String],
+    ) -> Result<Vec<(GroupId, String)>, StoreError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let json = serde_json::to_string(names).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let rows = sqlx::query(concat!(
+            "SELECT id, display_name FROM app_groups WHERE app_id = $2 AND display_name ",
+            ids_in!()
+        ))
+        .bind(json)
+        .bind(app.to_string())
+        .fetch_all(&mut *self.exec().await?)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((parse_id(r.try_get::<&str, _>("id")?)?, r.try_get("display_name")?)))
+            .collect()
+    }
+
     async fn find_user_by_user_name(&self, app: AppId, user_name_lower: &str) -> Result<Option<User>, StoreError> {
         Ok(self
             .users_where(select_users!("WHERE app_id = $1 AND user_name_lower = $2"), app, Some(user_name_lower))
