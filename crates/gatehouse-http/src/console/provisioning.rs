@@ -45,6 +45,23 @@ struct ProvisioningPage {
     notice: Option<String>,
 }
 
+/// An attribute as people read it: without the enterprise extension's URN
+/// when the short name means the same attribute (it is read back through
+/// the same parser when saved).
+fn short_name(attribute: &str) -> String {
+    let short = attribute
+        .rsplit_once(':')
+        .map_or(attribute, |(_, name)| name);
+    let short = short.strip_suffix(".value").unwrap_or(short);
+    match (
+        gatehouse_scim::resource::AttrRef::parse(short),
+        gatehouse_scim::resource::AttrRef::parse(attribute),
+    ) {
+        (Ok(a), Ok(b)) if a.canonical() == b.canonical() => short.to_owned(),
+        _ => attribute.to_owned(),
+    }
+}
+
 /// A notice after a redirect.
 #[derive(Deserialize)]
 pub struct Notice {
@@ -63,7 +80,7 @@ async fn view(
     let mut mappings: Vec<(String, String)> = settings
         .attribute_tags
         .iter()
-        .map(|m| (m.attribute.clone(), m.tag.to_string()))
+        .map(|m| (short_name(&m.attribute), m.tag.to_string()))
         .collect();
     mappings.push((String::new(), String::new()));
     Ok(ProvisioningPage {

@@ -553,3 +553,171 @@ async fn administrators_sign_in_to_the_console_through_sso_and_the_password_stay
     assert_eq!(r.status, 303);
     assert_eq!(g.get("/admin/apps").await.status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_sets_up_provisioning_and_sees_where_each_group_came_from() {
+    let app = TestApp::spawn().await;
+    let port = app.port();
+    let app_id = app.create_app("shop", None).await;
+    app.gh
+        .admin()
+        .create(
+            "olga@example.com",
+            "Olga",
+            Some("a-long-admin-password".to_owned().into()),
+            &gatehouse_service::Context::cli(),
+        )
+        .await
+        .unwrap();
+    let console = format!("http://localhost:{port}");
+    let b = Browser::start().await;
+    b.goto(&format!(
+        "{console}/admin/login?rd=/admin/apps/{app_id}/provisioning"
+    ))
+    .await;
+    b.fill("#email", "olga@example.com").await;
+    b.fill("#password", "a-long-admin-password").await;
+    b.click_and_load("#submit").await;
+    wait_for_path(&b, &format!("/admin/apps/{app_id}/provisioning")).await;
+    let base = format!("http://shop.localhost:{port}/auth/scim/v2");
+    assert!(b.source().await.contains(&base), "the base URL to copy");
+    assert!(b.text().await.contains("No SCIM tokens yet"));
+    b.screenshot("console-20-provisioning-empty").await;
+
+    // A token, shown once.
+    b.fill("#token-name", "okta").await;
+    b.click_and_load("#create-token").await;
+    let token = b
+        .wait("#token-value")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(token.starts_with("ghscim_"), "{token}");
+    b.screenshot("console-21-provisioning-new-token").await;
+    b.goto(&format!("{console}/admin/apps/{app_id}/provisioning"))
+        .await;
+    assert!(
+        !b.source().await.contains(&token),
+        "the token is shown only once"
+    );
+
+    // A mapping that cannot be: named at its field, the input kept.
+    b.fill(
+        "#attribute-rows tr:last-child input[name=attribute]",
+        "shoeSize",
+    )
+    .await;
+    b.fill("#attribute-rows tr:last-child input[name=tag]", "shoe")
+        .await;
+    b.click_and_load("#save-provisioning").await;
+    assert!(
+        b.text().await.contains("is not an attribute"),
+        "{}",
+        b.text().await
+    );
+    b.screenshot("console-22-provisioning-mapping-error").await;
+    b.fill(
+        "#attribute-rows tr:nth-last-child(2) input[name=attribute]",
+        "",
+    )
+    .await;
+    b.fill("#attribute-rows tr:nth-last-child(2) input[name=tag]", "")
+        .await;
+    b.fill(
+        "#attribute-rows tr:nth-child(1) input[name=tag]",
+        "job-title",
+    )
+    .await;
+    b.fill("#link_claim", "oid").await;
+    b.click_and_load("#save-provisioning").await;
+    assert!(b.text().await.contains("Saved"), "{}", b.text().await);
+    let settings = app
+        .api()
+        .get(&format!("/api/v1/apps/{app_id}/scim/settings"))
+        .await;
+    assert_eq!(settings.json["link_claim"], "oid");
+    assert_eq!(settings.json["attribute_tags"][0]["tag"], "job-title");
+    assert_eq!(
+        settings.json["attribute_tags"].as_array().map(Vec::len),
+        Some(11)
+    );
+
+    // The IdP provisions a user into a group; an administrator adds another group.
+    let c = app.client("shop.localhost");
+    let send = |method: reqwest::Method, path: &str, body: serde_json::Value| {
+        c.http()
+            .request(method, format!("{}/auth/scim/v2{path}", c.base))
+            .bearer_auth(&token)
+            .header("content-type", "application/scim+json")
+            .body(body.to_string())
+            .send()
+    };
+    let made: serde_json::Value = send(
+        reqwest::Method::POST,
+        "/Users",
+        json!({"userName": "pia@example.com", "name": {"givenName": "Pia", "familyName": "Lund"},
+               "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Ops"}}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let uid = made["id"].as_str().unwrap().to_owned();
+    let g = send(
+        reqwest::Method::POST,
+        "/Groups",
+        json!({"displayName": "ops-team", "members": [{"value": uid}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(g.status(), 201);
+    let r = app
+        .api()
+        .patch(
+            &format!("/api/v1/apps/{app_id}/users/{uid}"),
+            &json!({"groups": ["reviewers"]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    b.goto(&format!("{console}/admin/apps/{app_id}/users/{uid}"))
+        .await;
+    let text = b.text().await;
+    assert!(
+        text.contains("ops-team scim") && text.contains("reviewers admin"),
+        "{text}"
+    );
+    assert!(
+        text.contains("provisioned (SCIM userName pia@example.com"),
+        "{text}"
+    );
+    b.screenshot("console-23-user-provisioned").await;
+
+    // Deactivated by provisioning: the user page says so.
+    let r = send(
+        reqwest::Method::PATCH,
+        &format!("/Users/{uid}"),
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+               "Operations": [{"op": "replace", "path": "active", "value": false}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    b.goto(&format!("{console}/admin/apps/{app_id}/users/{uid}"))
+        .await;
+    assert!(b.text().await.contains("deactivated by provisioning"));
+    b.screenshot("console-25-user-deactivated").await;
+
+    // Revoking the token refuses it.
+    b.goto(&format!("{console}/admin/apps/{app_id}/provisioning"))
+        .await;
+    b.click_and_load("#tokens button[type=submit]").await;
+    assert!(b.text().await.contains("Token revoked"));
+    b.screenshot("console-24-provisioning-revoked").await;
+    let r = send(reqwest::Method::GET, "/Users", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
