@@ -21,6 +21,11 @@ pub struct Group {
     pub display_name: String,
     /// The IdP's id of the group (SCIM's `externalId`; Entra ID's object id).
     pub external_id: Option<String>,
+    /// Whether provisioning made or adopted the group (SCIM sees only these).
+    pub provisioned: bool,
+    /// The version as read: a change of the name or external id written
+    /// over a newer version is refused (and retried).
+    pub version: i64,
     /// Members, by user and source, sorted.
     pub members: Vec<GroupMember>,
     /// When created.

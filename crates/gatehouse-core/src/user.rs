@@ -379,6 +379,10 @@ pub struct User {
     pub display_name: Option<String>,
     /// SCIM's `active`: `false` once provisioning deactivated the user.
     pub scim_active: bool,
+    /// The version of SCIM's part of the user as read: a provisioning write
+    /// of an older version is refused (and retried), so that concurrent
+    /// SCIM requests never undo each other (a deactivation above all).
+    pub scim_version: i64,
     /// Whether provisioning made or adopted the user.
     pub provisioned: bool,
     /// When provisioning deleted the user: a tombstone that SCIM no longer
@@ -475,6 +479,7 @@ impl User {
             external_id: None,
             display_name: None,
             scim_active: true,
+            scim_version: 0,
             provisioned: false,
             deprovisioned_at: None,
             identities: Vec::new(),

@@ -501,6 +501,10 @@ impl From<gatehouse_service::provisioning::ProvisioningError> for HttpError {
                 err.0.challenge = Some("Bearer realm=\"scim\"".to_owned());
                 err
             }
+            P::Stale => HttpError::scim(&status_only(
+                409,
+                "The resource kept changing while this request was applied; send it again.",
+            )),
             P::RateLimited { retry_after } => HttpError::scim(&status_only(
                 429,
                 "Too many requests with this SCIM token; retry after the time Retry-After gives.",

@@ -57,6 +57,10 @@ pub enum ProvisioningError {
     /// No SCIM token, or one that is unknown, revoked or of another application.
     #[error("the SCIM token is missing, unknown, revoked or not this application's")]
     Unauthorized,
+    /// The resource kept changing under this request (other writes of it
+    /// came first, more times than a request retries).
+    #[error("the resource changed while this request was applied; retry")]
+    Stale,
     /// The token made too many requests.
     #[error("too many SCIM requests; retry in {retry_after:?}")]
     RateLimited {
@@ -85,6 +89,7 @@ impl ProvisioningError {
             },
             Self::Unauthorized => "unauthorized",
             Self::RateLimited { .. } => "rate_limited",
+            Self::Stale => "stale",
             Self::Service(s) => s.reason(),
         }
     }
@@ -124,6 +129,7 @@ fn conflict(e: StoreError) -> ProvisioningError {
         StoreError::Conflict {
             field: "display_name",
         } => uniqueness("another group of this application has this displayName"),
+        StoreError::Conflict { field: "version" } => ProvisioningError::Stale,
         StoreError::NotFound => not_found("resource", "(gone meanwhile)"),
         other => other.into(),
     }
@@ -725,12 +731,14 @@ impl Provisioning<'_> {
         id: &str,
         body: &Value,
     ) -> Result<Value, ProvisioningError> {
-        let user = self.live_user(caller.app, id).await?;
         let maps = mappings(&self.runtime_settings(caller.app));
         let fields = resource::parse_user(body, &maps)?;
-        let user = self
-            .write_user(user, &fields, &caller.ctx(), "scim.user.replaced")
-            .await?;
+        let user = retrying(|| async {
+            let user = self.live_user(caller.app, id).await?;
+            self.write_user(user, &fields, &caller.ctx(), "scim.user.replaced")
+                .await
+        })
+        .await?;
         self.user_resource(&user, base).await
     }
 
@@ -744,16 +752,21 @@ impl Provisioning<'_> {
         body: &Value,
     ) -> Result<Value, ProvisioningError> {
         let patch = PatchRequest::parse(body)?;
-        let user = self.live_user(caller.app, id).await?;
         let maps = mappings(&self.runtime_settings(caller.app));
-        let mut doc = resource::render_user(&user, base, &maps, &[]);
-        // Attributes Gatehouse does not keep are skipped (Entra ID's default
-        // mappings send addresses and phone numbers), as a POST ignores them.
-        patch.apply_ignoring_unknown(&USER, &mut doc)?;
-        let fields = resource::parse_user(&doc, &maps)?;
-        let user = self
-            .write_user(user, &fields, &caller.ctx(), "scim.user.patched")
-            .await?;
+        // Applied to the user as it is now: a write that another came
+        // before reads the user again and applies the PATCH to that.
+        let user = retrying(|| async {
+            let user = self.live_user(caller.app, id).await?;
+            let mut doc = resource::render_user(&user, base, &maps, &[]);
+            // Attributes Gatehouse does not keep are skipped (Entra ID's
+            // default mappings send addresses and phone numbers), as a POST
+            // ignores them.
+            patch.apply_ignoring_unknown(&USER, &mut doc)?;
+            let fields = resource::parse_user(&doc, &maps)?;
+            self.write_user(user, &fields, &caller.ctx(), "scim.user.patched")
+                .await
+        })
+        .await?;
         self.user_resource(&user, base).await
     }
 
@@ -761,6 +774,14 @@ impl Provisioning<'_> {
     /// sees, whose sessions end, and whose next sign-in is refused.
     #[tracing::instrument(level = "info", skip_all, fields(app = %caller.app), err(level = "debug"))]
     pub async fn delete_user(
+        &self,
+        caller: &ScimCaller,
+        id: &str,
+    ) -> Result<(), ProvisioningError> {
+        retrying(|| self.delete_user_once(caller, id)).await
+    }
+
+    async fn delete_user_once(
         &self,
         caller: &ScimCaller,
         id: &str,
@@ -877,6 +898,7 @@ impl Provisioning<'_> {
             .store
             .get_group(app, gid)
             .await?
+            .filter(|g| g.provisioned)
             .ok_or_else(|| not_found("group", id))
     }
 
@@ -938,6 +960,8 @@ impl Provisioning<'_> {
             }
             _ => store.list_groups(caller.app).await?,
         };
+        // SCIM sees the groups provisioning made or adopted.
+        let groups: Vec<Group> = groups.into_iter().filter(|g| g.provisioned).collect();
         let names = self.user_names(caller.app).await?;
         let matching: Vec<Value> = groups
             .iter()
@@ -982,12 +1006,7 @@ impl Provisioning<'_> {
         let now = self.now();
         let ctx = caller.ctx();
         if let Some(existing) = store.find_group_by_name(app, &fields.display_name).await? {
-            let provisioned = existing.external_id.is_some()
-                || existing
-                    .members
-                    .iter()
-                    .any(|m| m.source == GroupSource::Scim);
-            if provisioned {
+            if existing.provisioned {
                 return Err(uniqueness(format!(
                     "the displayName {:?} is taken by group {}",
                     fields.display_name, existing.id
@@ -1009,6 +1028,8 @@ impl Provisioning<'_> {
             app_id: app,
             display_name: fields.display_name.clone(),
             external_id: fields.external_id.clone(),
+            provisioned: true,
+            version: 0,
             members: fields
                 .members
                 .iter()
@@ -1040,18 +1061,20 @@ impl Provisioning<'_> {
         id: &str,
         body: &Value,
     ) -> Result<Value, ProvisioningError> {
-        let g = self.group(caller.app, id).await?;
         let fields = resource::parse_group(body)?;
         self.check_members(caller.app, &fields.members).await?;
-        let g = self
-            .write_group(
+        let g = retrying(|| async {
+            let g = self.group(caller.app, id).await?;
+            self.write_group(
                 g,
                 &fields,
                 MemberChange::Replace(&fields.members),
                 &caller.ctx(),
                 "scim.group.replaced",
             )
-            .await?;
+            .await
+        })
+        .await?;
         self.group_resource(&g, base).await
     }
 
@@ -1067,6 +1090,24 @@ impl Provisioning<'_> {
         body: &Value,
     ) -> Result<Option<Value>, ProvisioningError> {
         let patch = PatchRequest::parse(body)?;
+        let (g, members) = retrying(|| self.patch_group_once(caller, base, id, &patch)).await?;
+        // RFC 7644 §3.5.2: 200 with the resource, or 204; a large group's
+        // members are not sent back unless asked for.
+        if members > 1000 {
+            return Ok(None);
+        }
+        self.group_resource(&g, base).await.map(Some)
+    }
+
+    /// One try of a group PATCH: the group as it is now, the PATCH applied
+    /// to it, the difference written. The group and its SCIM member count.
+    async fn patch_group_once(
+        &self,
+        caller: &ScimCaller,
+        base: &str,
+        id: &str,
+        patch: &PatchRequest,
+    ) -> Result<(Group, usize), ProvisioningError> {
         let g = self.group(caller.app, id).await?;
         let mut doc = resource::render_group(&g, base, |_| None);
         patch.apply(&GROUP, &mut doc)?;
@@ -1089,8 +1130,7 @@ impl Provisioning<'_> {
             .copied()
             .collect();
         self.check_members(caller.app, &added).await?;
-        let replaces_members = patch.replaces("members");
-        let change = if replaces_members {
+        let change = if patch.replaces("members") {
             MemberChange::Replace(&fields.members)
         } else if !added.is_empty() && removed.is_empty() {
             MemberChange::Add(&added)
@@ -1101,15 +1141,11 @@ impl Provisioning<'_> {
         } else {
             MemberChange::Replace(&fields.members)
         };
+        let members = fields.members.len();
         let g = self
             .write_group(g, &fields, change, &caller.ctx(), "scim.group.patched")
             .await?;
-        // RFC 7644 §3.5.2: 200 with the resource, or 204; a large group's
-        // members are not sent back unless asked for.
-        if fields.members.len() > 1000 {
-            return Ok(None);
-        }
-        self.group_resource(&g, base).await.map(Some)
+        Ok((g, members))
     }
 
     /// Delete a group: every membership of it ends.
@@ -1145,8 +1181,19 @@ impl Provisioning<'_> {
     ) -> Result<Group, ProvisioningError> {
         let old_name = g.display_name.clone();
         let renamed = old_name != fields.display_name;
+        let write_fields = renamed || g.external_id != fields.external_id || !g.provisioned;
+        let no_members = match members {
+            MemberChange::Keep => true,
+            MemberChange::Add(u) | MemberChange::Remove(u) => u.is_empty(),
+            MemberChange::Replace(_) => false,
+        };
+        if !write_fields && no_members {
+            // Nothing changes: no write, no audit event.
+            return Ok(g);
+        }
         g.display_name.clone_from(&fields.display_name);
         g.external_id.clone_from(&fields.external_id);
+        g.provisioned = true;
         let now = self.now();
         g.updated_at = now;
         let grants_moving = if renamed {
@@ -1184,7 +1231,7 @@ impl Provisioning<'_> {
         let before = g.member_ids();
         self.shared
             .store
-            .update_group(&g, members, &audit)
+            .update_group(&g, members, write_fields, &audit)
             .await
             .map_err(conflict)?;
         if renamed {
@@ -1195,6 +1242,28 @@ impl Provisioning<'_> {
         touched.extend(g.member_ids());
         self.caches.forget_users(&touched);
         Ok(g)
+    }
+}
+
+/// How many times a write is tried again when another write of the same
+/// resource came first (each try reads it again).
+const TRIES: usize = 10;
+
+/// Run `once` until it does not meet a newer version of its resource.
+async fn retrying<T, F, Fut>(mut once: F) -> Result<T, ProvisioningError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ProvisioningError>>,
+{
+    let mut tries = 0;
+    loop {
+        match once().await {
+            Err(ProvisioningError::Stale) if tries + 1 < TRIES => {
+                tries += 1;
+                tokio::task::yield_now().await;
+            }
+            other => return other,
+        }
     }
 }
 

@@ -102,9 +102,11 @@ pub trait ScimStore {
     /// userName.
     async fn provision_user(&self, user: &User, audit: &AuditEvent) -> Result<(), StoreError>;
     /// Write a user as provisioning changed it: its fields, SCIM's columns
-    /// and SCIM's tags (other sources' tags and memberships stay). When the
-    /// user may no longer sign in their sessions end (the hashes are
-    /// returned); a tombstone also loses its SCIM memberships.
+    /// and SCIM's tags (other sources' tags and memberships stay), if the
+    /// stored `scim_version` is still `user.scim_version` (else `Conflict
+    /// { field: "version" }`: read again and retry). When the user may no
+    /// longer sign in their sessions end (the hashes are returned); a
+    /// tombstone also loses its SCIM memberships.
     async fn update_provisioned_user(
         &self,
         user: &User,
@@ -128,16 +130,23 @@ pub trait ScimStore {
     /// Store a new group with its SCIM members (users of the application
     /// only). `Conflict { field: "display_name" }` if the name is taken.
     async fn create_group(&self, group: &Group, audit: &AuditEvent) -> Result<(), StoreError>;
-    /// Change a group's name and external id and its SCIM members, in one
-    /// transaction. A rename moves the grants of the old name to the new
-    /// one. Returns how many grants moved.
+    /// Change a group's SCIM members and, with `write_fields`, its name,
+    /// external id and provisioned flag (refused with `Conflict { field:
+    /// "version" }` when the stored version is no longer `group.version`;
+    /// member changes alone are additions and removals that need no
+    /// version, so concurrent ones all land), in one transaction. A
+    /// rename moves the grants of the old name to the new one. Returns how
+    /// many grants moved.
     async fn update_group(
         &self,
         group: &Group,
         members: MemberChange<'_>,
+        write_fields: bool,
         audit: &AuditEvent,
     ) -> Result<u64, StoreError>;
-    /// Delete a group (every membership of it goes too).
+    /// Delete provisioning's part of a group: its SCIM memberships and its
+    /// link; the group itself goes unless it still has members from the
+    /// groups claim or an administrator.
     async fn delete_group(
         &self,
         app: AppId,

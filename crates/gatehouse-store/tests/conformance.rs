@@ -1372,6 +1372,8 @@ async fn provisioning(store: &dyn Store) {
         app_id: a.id,
         display_name: "eng".into(),
         external_id: Some("grp-1".into()),
+        provisioned: true,
+        version: 0,
         members: vec![
             GroupMember {
                 user: p.id,
@@ -1430,6 +1432,7 @@ async fn provisioning(store: &dyn Store) {
         .update_group(
             &got,
             MemberChange::Add(&[signed_in.id]),
+            false,
             &audit(Some(a.id), "scim.group.patched"),
         )
         .await
@@ -1479,6 +1482,7 @@ async fn provisioning(store: &dyn Store) {
         .update_group(
             &renamed,
             MemberChange::Remove(&[p.id]),
+            true,
             &audit(Some(a.id), "scim.group.patched"),
         )
         .await
@@ -1510,6 +1514,7 @@ async fn provisioning(store: &dyn Store) {
         .update_group(
             &got,
             MemberChange::Replace(&[p.id]),
+            false,
             &audit(Some(a.id), "scim.group.replaced"),
         )
         .await
@@ -1523,6 +1528,67 @@ async fn provisioning(store: &dyn Store) {
             .member_ids(),
         vec![p.id]
     );
+
+    // A provisioning write over a version that another write changed meanwhile
+    // is refused (the caller reads again): a stale copy never re-activates.
+    let stale = store.get_user(a.id, p.id).await.unwrap().unwrap();
+    let mut first = stale.clone();
+    first.first_name = "First".into();
+    store
+        .update_provisioned_user(&first, &audit(Some(a.id), "scim.user.patched"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .update_provisioned_user(&stale, &audit(Some(a.id), "scim.user.patched"))
+            .await,
+        Err(StoreError::Conflict { field: "version" })
+    ));
+    let g_now = store.get_group(a.id, g.id).await.unwrap().unwrap();
+    let mut rename = g_now.clone();
+    rename.display_name = "eng-2".into();
+    store
+        .update_group(
+            &rename,
+            MemberChange::Keep,
+            true,
+            &audit(Some(a.id), "scim.group.patched"),
+        )
+        .await
+        .unwrap();
+    let mut stale_rename = g_now.clone();
+    stale_rename.display_name = "eng-3".into();
+    assert!(matches!(
+        store
+            .update_group(&stale_rename, MemberChange::Keep, true, &audit(None, "x"))
+            .await,
+        Err(StoreError::Conflict { field: "version" })
+    ));
+    // Members alone need no version, and keep the newer name.
+    store
+        .update_group(
+            &g_now,
+            MemberChange::Add(&[signed_in.id]),
+            false,
+            &audit(Some(a.id), "scim.group.patched"),
+        )
+        .await
+        .unwrap();
+    let back = store.get_group(a.id, g.id).await.unwrap().unwrap();
+    assert_eq!(back.display_name, "eng-2");
+    let back = Group {
+        display_name: "engineering".into(),
+        ..back
+    };
+    store
+        .update_group(
+            &back,
+            MemberChange::Replace(&[p.id]),
+            true,
+            &audit(Some(a.id), "scim.group.patched"),
+        )
+        .await
+        .unwrap();
 
     // Deactivation ends sessions; SCIM's write keeps the other sources' tags.
     let s1 = session(a.id, p.id, h(0x61), Duration::from_secs(3600));
@@ -1607,7 +1673,34 @@ async fn provisioning(store: &dyn Store) {
         "the tombstone is gone"
     );
 
-    // Deleting a group ends every membership of it.
+    // Deleting a group takes provisioning's part: a group still held by
+    // an administrator's membership stays, unprovisioned; one without goes.
+    let mut sam = store.get_user(a.id, signed_in.id).await.unwrap().unwrap();
+    sam.set_groups_from(GroupSource::Admin, &["engineering".to_owned()]);
+    store
+        .update_user(
+            &sam,
+            PasswordChange::Keep,
+            &audit(Some(a.id), "user.updated"),
+        )
+        .await
+        .unwrap();
+    store
+        .delete_group(a.id, g.id, &audit(Some(a.id), "scim.group.deleted"))
+        .await
+        .unwrap();
+    let kept = store.get_group(a.id, g.id).await.unwrap().unwrap();
+    assert!(!kept.provisioned && kept.external_id.is_none());
+    assert_eq!(kept.member_ids(), vec![signed_in.id]);
+    sam.set_groups_from(GroupSource::Admin, &[]);
+    store
+        .update_user(
+            &sam,
+            PasswordChange::Keep,
+            &audit(Some(a.id), "user.updated"),
+        )
+        .await
+        .unwrap();
     store
         .delete_group(a.id, g.id, &audit(Some(a.id), "scim.group.deleted"))
         .await

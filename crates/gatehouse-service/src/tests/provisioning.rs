@@ -495,3 +495,191 @@ async fn concurrent_member_patches_all_take_effect() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(doc["members"].as_array().map(Vec::len), Some(8), "{doc}");
 }
+
+#[tokio::test]
+async fn a_concurrent_patch_never_undoes_a_deactivation_or_a_rename() {
+    let h = Harness::new().await;
+    let a = h.app("alpha").await;
+    let who = caller(&h, a.id).await;
+    let p = h.gh.provisioning();
+    for round in 0..10 {
+        let id = id_of(
+            &p.create_user(
+                &who,
+                BASE,
+                &scim_user(
+                    &format!("r{round}@example.com"),
+                    &format!("r{round}@example.com"),
+                    &format!("x{round}"),
+                ),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        );
+        let off = patch(json!([{"op": "replace", "path": "active", "value": false}]));
+        let name = patch(
+            json!([{"op": "replace", "path": "name.givenName", "value": format!("N{round}")}]),
+        );
+        let (gh1, gh2, w1, w2, i1, i2) = (
+            h.gh.clone(),
+            h.gh.clone(),
+            who.clone(),
+            who.clone(),
+            id.clone(),
+            id.clone(),
+        );
+        let t1 = tokio::spawn(async move {
+            gh1.provisioning()
+                .patch_user(&w1, BASE, &i1, &off)
+                .await
+                .map(|_| ())
+        });
+        let t2 = tokio::spawn(async move {
+            gh2.provisioning()
+                .patch_user(&w2, BASE, &i2, &name)
+                .await
+                .map(|_| ())
+        });
+        t1.await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        t2.await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let doc = p
+            .get_user(&who, BASE, &id, &Default::default())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(doc["active"], false, "round {round}: {doc}");
+        assert_eq!(
+            doc["name"]["givenName"],
+            format!("N{round}"),
+            "both applied"
+        );
+    }
+    // A rename and a member change of one group: both land.
+    let u = id_of(
+        &p.create_user(
+            &who,
+            BASE,
+            &scim_user("m@example.com", "m@example.com", "m"),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}")),
+    );
+    for round in 0..5 {
+        let g = id_of(
+            &p.create_group(&who, BASE, &json!({"displayName": format!("g{round}")}))
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+        );
+        let rename = patch(
+            json!([{"op": "replace", "path": "displayName", "value": format!("renamed{round}")}]),
+        );
+        let add = patch(json!([{"op": "add", "path": "members", "value": [{"value": u}]}]));
+        let (gh1, gh2, w1, w2, g1, g2) = (
+            h.gh.clone(),
+            h.gh.clone(),
+            who.clone(),
+            who.clone(),
+            g.clone(),
+            g.clone(),
+        );
+        let t1 = tokio::spawn(async move {
+            gh1.provisioning()
+                .patch_group(&w1, BASE, &g1, &rename)
+                .await
+                .map(|_| ())
+        });
+        let t2 = tokio::spawn(async move {
+            gh2.provisioning()
+                .patch_group(&w2, BASE, &g2, &add)
+                .await
+                .map(|_| ())
+        });
+        t1.await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        t2.await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let doc = p
+            .get_group(&who, BASE, &g, &Default::default())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(doc["displayName"], format!("renamed{round}"), "{doc}");
+        assert_eq!(doc["members"].as_array().map(Vec::len), Some(1), "{doc}");
+    }
+}
+
+#[tokio::test]
+async fn scim_sees_only_groups_it_made_or_adopted_and_deleting_one_keeps_others_memberships() {
+    let h = Harness::new().await;
+    let a = h.app("alpha").await;
+    let who = caller(&h, a.id).await;
+    let p = h.gh.provisioning();
+    let admin_made = h.user(a.id, "ops@example.com", None).await;
+    h.gh.directory()
+        .update(
+            a.id,
+            admin_made.id,
+            crate::users::UserPatch {
+                groups: Some(vec!["ops".into()]),
+                ..Default::default()
+            },
+            &ctx(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let listed = p
+        .list_groups(&who, BASE, &ListQuery::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        listed["totalResults"], 0,
+        "the administrator's group is not SCIM's"
+    );
+    // SCIM adopts it by name; a second POST of the name is a conflict.
+    let g = id_of(
+        &p.create_group(&who, BASE, &json!({"displayName": "ops"}))
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    let again = p
+        .create_group(
+            &who,
+            BASE,
+            &json!({"displayName": "ops", "externalId": "other"}),
+        )
+        .await;
+    assert!(matches!(again, Err(ProvisioningError::Scim(e)) if e.status == 409));
+    // Deleted by SCIM: the administrator's membership stays.
+    p.delete_group(&who, &g)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let u =
+        h.gh.directory()
+            .get(a.id, admin_made.id)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(u.group_names(), vec!["ops"]);
+    assert!(
+        matches!(p.get_group(&who, BASE, &g, &Default::default()).await, Err(ProvisioningError::Scim(e)) if e.status == 404)
+    );
+    // A no-op PATCH writes nothing.
+    let g2 = id_of(
+        &p.create_group(&who, BASE, &json!({"displayName": "quiet"}))
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    let before = h.audit(a.id, "scim.group").await.len();
+    p.patch_group(
+        &who,
+        BASE,
+        &g2,
+        &patch(json!([{"op": "replace", "path": "displayName", "value": "quiet"}])),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(h.audit(a.id, "scim.group").await.len(), before);
+}

@@ -9,6 +9,9 @@ ALTER TABLE users ADD COLUMN external_id TEXT;
 ALTER TABLE users ADD COLUMN display_name TEXT;
 ALTER TABLE users ADD COLUMN scim_active INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE users ADD COLUMN provisioned INTEGER NOT NULL DEFAULT 0;
+-- Bumped by every provisioning write, which is refused (and retried) when
+-- another one came first: SCIM's writes never undo each other.
+ALTER TABLE users ADD COLUMN scim_version INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN deprovisioned_at INTEGER;
 UPDATE users SET user_name = email, user_name_lower = email_lower;
 CREATE UNIQUE INDEX users_user_name ON users(app_id, user_name_lower);
@@ -34,6 +37,8 @@ CREATE TABLE app_groups (
     app_id        TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
     display_name  TEXT NOT NULL,
     external_id   TEXT,
+    provisioned   INTEGER NOT NULL DEFAULT 0,   -- made or adopted by SCIM (SCIM sees only these)
+    version       INTEGER NOT NULL DEFAULT 0,
     created_at    INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL,
     UNIQUE (app_id, display_name)

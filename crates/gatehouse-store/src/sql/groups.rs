@@ -38,7 +38,7 @@ pub(crate) async fn ensure_group(
 macro_rules! select_groups {
     ($tail:literal) => {
         concat!(
-            "SELECT id, app_id, display_name, external_id, created_at, updated_at FROM app_groups ",
+            "SELECT id, app_id, display_name, external_id, provisioned, version, created_at, updated_at FROM app_groups ",
             $tail
         )
     };
@@ -51,6 +51,8 @@ fn group_from_row(row: &DbRow) -> Result<Group, StoreError> {
         app_id: parse_id(row.try_get::<&str, _>("app_id")?)?,
         display_name: row.try_get("display_name")?,
         external_id: row.try_get("external_id")?,
+        provisioned: row.try_get("provisioned")?,
+        version: row.try_get("version")?,
         members: Vec::new(),
         created_at: from_ms(row.try_get("created_at")?)?,
         updated_at: from_ms(row.try_get("updated_at")?)?,

@@ -22,7 +22,7 @@ macro_rules! select_users {
     ($tail:literal) => {
         concat!(
             "SELECT id, app_id, email, email_verified, first_name, last_name, status, password_hash, created_at, updated_at, last_login_at,
-                    user_name, external_id, display_name, scim_active, provisioned, deprovisioned_at FROM users ",
+                    user_name, external_id, display_name, scim_active, scim_version, provisioned, deprovisioned_at FROM users ",
             $tail
         )
     };
@@ -252,8 +252,8 @@ impl ScimStore for Backend {
         let res = sqlx::query(
             "UPDATE users SET email = $3, email_lower = $4, first_name = $5, last_name = $6, updated_at = $7,
                 user_name = $8, user_name_lower = $9, external_id = $10, scim_active = $11, provisioned = $12,
-                deprovisioned_at = $13, display_name = $14
-             WHERE id = $1 AND app_id = $2",
+                deprovisioned_at = $13, display_name = $14, scim_version = scim_version + 1
+             WHERE id = $1 AND app_id = $2 AND scim_version = $15",
         )
         .bind(user.id.to_string())
         .bind(user.app_id.to_string())
@@ -269,10 +269,19 @@ impl ScimStore for Backend {
         .bind(user.provisioned)
         .bind(user.deprovisioned_at.map(ms))
         .bind(&user.display_name)
+        .bind(user.scim_version)
         .execute(tx.conn())
         .await?;
         if res.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
+            let exists: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1 AND app_id = $2")
+                .bind(user.id.to_string())
+                .bind(user.app_id.to_string())
+                .fetch_optional(tx.conn())
+                .await?;
+            return Err(match exists {
+                Some(_) => StoreError::Conflict { field: "version" },
+                None => StoreError::NotFound,
+            });
         }
         Self::write_user_children(tx.conn(), user, user.updated_at, true).await?;
         let id = user.id.to_string();
@@ -343,8 +352,8 @@ impl ScimStore for Backend {
         tx.require_app(group.app_id).await?;
         let id = group.id.to_string();
         sqlx::query(
-            "INSERT INTO app_groups (id, app_id, display_name, external_id, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO app_groups (id, app_id, display_name, external_id, provisioned, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $7, $5, $6)",
         )
         .bind(&id)
         .bind(group.app_id.to_string())
@@ -352,6 +361,7 @@ impl ScimStore for Backend {
         .bind(&group.external_id)
         .bind(ms(group.created_at))
         .bind(ms(group.updated_at))
+        .bind(group.provisioned)
         .execute(tx.conn())
         .await?;
         let users = group.member_ids();
@@ -361,7 +371,7 @@ impl ScimStore for Backend {
         tx.commit(audit).await
     }
 
-    async fn update_group(&self, group: &Group, members: MemberChange<'_>, audit: &AuditEvent) -> Result<u64, StoreError> {
+    async fn update_group(&self, group: &Group, members: MemberChange<'_>, write_fields: bool, audit: &AuditEvent) -> Result<u64, StoreError> {
         let mut tx = AuditedTx::begin(self).await?;
         let id = group.id.to_string();
         let app = group.app_id.to_string();
@@ -374,16 +384,34 @@ impl ScimStore for Backend {
             return Err(StoreError::NotFound);
         };
         let before = member_ids(tx.conn(), &id).await?;
-        sqlx::query("UPDATE app_groups SET display_name = $3, external_id = $4, updated_at = $5 WHERE id = $1 AND app_id = $2")
+        let res = if write_fields {
+            sqlx::query(
+                "UPDATE app_groups SET display_name = $3, external_id = $4, provisioned = $5, updated_at = $6, version = version + 1
+                 WHERE id = $1 AND app_id = $2 AND version = $7",
+            )
             .bind(&id)
             .bind(&app)
             .bind(&group.display_name)
             .bind(&group.external_id)
+            .bind(group.provisioned)
             .bind(ms(group.updated_at))
+            .bind(group.version)
             .execute(tx.conn())
-            .await?;
+            .await?
+        } else {
+            // Members only: the name stays as stored (a concurrent rename's).
+            sqlx::query("UPDATE app_groups SET updated_at = $3, version = version + 1 WHERE id = $1 AND app_id = $2")
+                .bind(&id)
+                .bind(&app)
+                .bind(ms(group.updated_at))
+                .execute(tx.conn())
+                .await?
+        };
+        if res.rows_affected() == 0 {
+            return Err(StoreError::Conflict { field: "version" });
+        }
         let mut moved = 0;
-        let renamed = old != group.display_name;
+        let renamed = write_fields && old != group.display_name;
         if renamed {
             moved = sqlx::query("UPDATE grants SET value = $3 WHERE app_id = $1 AND kind = 'group' AND value = $2")
                 .bind(&app)
@@ -424,9 +452,38 @@ impl ScimStore for Backend {
         let mut tx = AuditedTx::begin(self).await?;
         let gid = id.to_string();
         let before = member_ids(tx.conn(), &gid).await?;
-        tx.delete_one("DELETE FROM app_groups WHERE id = $1 AND app_id = $2", gid, app)
+        // Provisioning's part goes: its memberships, its link. A group that
+        // still has members from the claim or an administrator stays (no
+        // longer provisioned); one without goes.
+        sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND source = 'scim'")
+            .bind(&gid)
+            .execute(tx.conn())
             .await?;
-        members_changed(&mut tx, before, Vec::new())?;
+        let others: Option<String> = sqlx::query_scalar("SELECT user_id FROM group_members WHERE group_id = $1 LIMIT 1")
+            .bind(&gid)
+            .fetch_optional(tx.conn())
+            .await?;
+        if others.is_some() {
+            let res = sqlx::query(
+                "UPDATE app_groups SET provisioned = $3, external_id = NULL, version = version + 1 WHERE id = $1 AND app_id = $2",
+            )
+            .bind(&gid)
+            .bind(app.to_string())
+            .bind(false)
+            .execute(tx.conn())
+            .await?;
+            if res.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+        } else {
+            tx.delete_one("DELETE FROM app_groups WHERE id = $1 AND app_id = $2", gid.clone(), app)
+                .await?;
+        }
+        let after = member_ids(tx.conn(), &gid).await?;
+        let b: std::collections::HashSet<&String> = before.iter().collect();
+        let a: std::collections::HashSet<&String> = after.iter().collect();
+        let diff: Vec<String> = b.symmetric_difference(&a).map(|s| (*s).clone()).collect();
+        members_changed(&mut tx, diff, Vec::new())?;
         tx.commit(audit).await
     }
 }

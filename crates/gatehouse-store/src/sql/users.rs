@@ -19,7 +19,7 @@ macro_rules! select_users {
     ($tail:literal) => {
         concat!(
             "SELECT id, app_id, email, email_verified, first_name, last_name, status, password_hash, created_at, updated_at, last_login_at,
-                    user_name, external_id, display_name, scim_active, provisioned, deprovisioned_at FROM users ",
+                    user_name, external_id, display_name, scim_active, scim_version, provisioned, deprovisioned_at FROM users ",
             $tail
         )
     };
@@ -48,6 +48,7 @@ pub(crate) fn base_user(row: &DbRow) -> Result<(User, Option<String>), StoreErro
         external_id: row.try_get("external_id")?,
         display_name: row.try_get("display_name")?,
         scim_active: row.try_get("scim_active")?,
+        scim_version: row.try_get("scim_version")?,
         provisioned: row.try_get("provisioned")?,
         deprovisioned_at: from_ms_opt(row.try_get("deprovisioned_at")?)?,
     };
