@@ -26,7 +26,7 @@ use crate::schema::{Attr, AttrType, ResourceSchema};
 pub const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 /// The most operations one request may carry.
-pub const MAX_OPERATIONS: usize = 10_000;
+pub const MAX_OPERATIONS: usize = 1_000;
 
 /// What an operation does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -317,7 +317,18 @@ pub fn parse_user(body: &Value, mappings: &[TagMapping]) -> Result<UserFields, S
     };
     let mut tags = Vec::new();
     for m in mappings {
-        for v in m.attribute.read(body) {
+        let values = m.attribute.read(body);
+        // Every attribute that maps to a tag takes one value: a list sent
+        // for one is refused, so one request cannot make a user thousands
+        // of tags.
+        if values.len() > 1 {
+            return Err(invalid_value(format!(
+                "{} takes one value, not a list of {}",
+                m.attribute.canonical(),
+                values.len()
+            )));
+        }
+        for v in values {
             if v.chars().count() > 1024 || v.chars().any(char::is_control) {
                 return Err(invalid_value(format!(
                     "{} must be at most 1024 characters without control characters",

@@ -576,7 +576,6 @@ impl Provisioning<'_> {
         base: &str,
         q: &ListQuery,
     ) -> Result<Value, ProvisioningError> {
-        let app = caller.app;
         let filter = q
             .filter
             .as_deref()
@@ -588,9 +587,59 @@ impl Provisioning<'_> {
             q.excluded_attributes.as_deref(),
             &USER,
         );
+        let matching = self.matching_users(caller, base, filter.as_ref()).await?;
+        Ok(page_of(matching, page, &projection))
+    }
+
+    /// Search users and groups together (`POST /.search` at the root):
+    /// users first, then groups, paged as one list.
+    pub async fn search_all(
+        &self,
+        caller: &ScimCaller,
+        base: &str,
+        q: &ListQuery,
+    ) -> Result<Value, ProvisioningError> {
+        let page = Page::parse(q.start_index.as_deref(), q.count.as_deref())?;
+        let raw = q.filter.as_deref();
+        let users = raw.map(|f| ScimFilter::parse(f, USER)).transpose()?;
+        let groups = raw.map(|f| ScimFilter::parse(f, GROUP)).transpose()?;
+        let mut matching = self.matching_users(caller, base, users.as_ref()).await?;
+        matching.extend(self.matching_groups(caller, base, groups.as_ref()).await?);
+        // The projection's names are read against each resource's schema.
+        let total = matching.len();
+        let resources: Vec<Value> = matching
+            .into_iter()
+            .skip(page.offset())
+            .take(page.count)
+            .map(|mut r| {
+                let schema = if r.pointer("/meta/resourceType") == Some(&Value::from("Group")) {
+                    &GROUP
+                } else {
+                    &USER
+                };
+                Projection::parse(
+                    q.attributes.as_deref(),
+                    q.excluded_attributes.as_deref(),
+                    schema,
+                )
+                .apply(&mut r);
+                r
+            })
+            .collect();
+        Ok(gatehouse_scim::list_response(total, page, resources))
+    }
+
+    /// Every user matching `filter`, rendered (not paged, not projected).
+    async fn matching_users(
+        &self,
+        caller: &ScimCaller,
+        base: &str,
+        filter: Option<&ScimFilter>,
+    ) -> Result<Vec<Value>, ProvisioningError> {
+        let app = caller.app;
         let store = &*self.shared.store;
         let live = |u: &User| u.deprovisioned_at.is_none();
-        let users: Vec<User> = match filter.as_ref().and_then(ScimFilter::equality) {
+        let users: Vec<User> = match filter.and_then(ScimFilter::equality) {
             Some(("userName", v)) => store
                 .find_user_by_user_name(app, &v.to_lowercase())
                 .await?
@@ -616,12 +665,11 @@ impl Provisioning<'_> {
         };
         let maps = mappings(&self.runtime_settings(app));
         let groups = self.group_ids(app, &users).await?;
-        let matching: Vec<Value> = users
+        Ok(users
             .iter()
             .map(|u| self.render_user(u, base, &maps, &groups))
-            .filter(|r| filter.as_ref().is_none_or(|f| f.matches(r)))
-            .collect();
-        Ok(page_of(matching, page, &projection))
+            .filter(|r| filter.is_none_or(|f| f.matches(r)))
+            .collect())
     }
 
     /// One user (`GET /Users/{id}`).
@@ -948,8 +996,19 @@ impl Provisioning<'_> {
             q.excluded_attributes.as_deref(),
             &GROUP,
         );
+        let matching = self.matching_groups(caller, base, filter.as_ref()).await?;
+        Ok(page_of(matching, page, &projection))
+    }
+
+    /// Every group matching `filter`, rendered (not paged, not projected).
+    async fn matching_groups(
+        &self,
+        caller: &ScimCaller,
+        base: &str,
+        filter: Option<&ScimFilter>,
+    ) -> Result<Vec<Value>, ProvisioningError> {
         let store = &*self.shared.store;
-        let groups = match filter.as_ref().and_then(ScimFilter::equality) {
+        let groups = match filter.and_then(ScimFilter::equality) {
             Some(("displayName", v)) => {
                 // displayName is not caseExact: the store's lookup is exact,
                 // so fall back to the whole list when it finds nothing.
@@ -963,12 +1022,11 @@ impl Provisioning<'_> {
         // SCIM sees the groups provisioning made or adopted.
         let groups: Vec<Group> = groups.into_iter().filter(|g| g.provisioned).collect();
         let names = self.user_names(caller.app).await?;
-        let matching: Vec<Value> = groups
+        Ok(groups
             .iter()
             .map(|g| resource::render_group(g, base, |u| names.get(&u).cloned()))
-            .filter(|r| filter.as_ref().is_none_or(|f| f.matches(r)))
-            .collect();
-        Ok(page_of(matching, page, &projection))
+            .filter(|r| filter.is_none_or(|f| f.matches(r)))
+            .collect())
     }
 
     /// One group.

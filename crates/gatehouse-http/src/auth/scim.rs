@@ -9,7 +9,7 @@
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -56,6 +56,13 @@ pub fn router() -> Router<AppState> {
                 .delete(delete_group),
         )
         .route("/.search", post(search_all))
+        .method_not_allowed_fallback(|| async {
+            scim_error(&ScimError {
+                status: 405,
+                scim_type: None,
+                detail: "this SCIM endpoint does not take this method".into(),
+            })
+        })
         .fallback(|| async {
             scim_error(&ScimError {
                 status: 404,
@@ -94,7 +101,13 @@ fn base(route: &AppRoute) -> String {
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    // Several Authorization headers are ambiguous: refused, whichever first.
+    let mut all = headers.get_all(header::AUTHORIZATION).iter();
+    let v = all.next()?;
+    if all.next().is_some() {
+        return None;
+    }
+    let v = v.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -159,35 +172,30 @@ async fn json_body(req: Request) -> Result<Value, Response> {
     })
 }
 
-/// The query of a GET list.
-#[derive(serde::Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct ListParams {
-    filter: Option<String>,
-    start_index: Option<String>,
-    count: Option<String>,
-    attributes: Option<String>,
-    excluded_attributes: Option<String>,
-}
-
-impl From<ListParams> for ListQuery {
-    fn from(p: ListParams) -> Self {
-        Self {
-            filter: p.filter,
-            start_index: p.start_index,
-            count: p.count,
-            attributes: p.attributes,
-            excluded_attributes: p.excluded_attributes,
+/// The parameters of a GET (`filter`, `startIndex`, `count`,
+/// `attributes`, `excludedAttributes`; names in any case, others ignored).
+/// A parameter given twice is refused (`invalidValue`): which one counts
+/// would be a guess.
+fn params(raw: Option<&str>) -> Result<ListQuery, ScimError> {
+    let mut q = ListQuery::default();
+    for (k, v) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        let slot = match k.to_ascii_lowercase().as_str() {
+            "filter" => &mut q.filter,
+            "startindex" => &mut q.start_index,
+            "count" => &mut q.count,
+            "attributes" => &mut q.attributes,
+            "excludedattributes" => &mut q.excluded_attributes,
+            _ => continue,
+        };
+        if slot.is_some() {
+            return Err(ScimError::bad_request(
+                ScimType::InvalidValue,
+                format!("the query parameter {k} is given more than once"),
+            ));
         }
+        *slot = Some(v.into_owned());
     }
-}
-
-/// The query of a GET of one resource.
-#[derive(serde::Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct OneParams {
-    attributes: Option<String>,
-    excluded_attributes: Option<String>,
+    Ok(q)
 }
 
 /// A search body (`SearchRequest`, RFC 7644 §3.4.3).
@@ -314,16 +322,20 @@ async fn list_users(
     route: AppRoute,
     client: Client,
     headers: HeaderMap,
-    Query(params): Query<ListParams>,
+    RawQuery(raw): RawQuery,
 ) -> Response {
     let who = match caller(&state, &route, &headers, &client).await {
         Ok(w) => w,
         Err(r) => return r,
     };
+    let q = match params(raw.as_deref()) {
+        Ok(q) => q,
+        Err(e) => return scim_error(&e),
+    };
     match state
         .gh()
         .provisioning()
-        .list_users(&who, &base(&route), &params.into())
+        .list_users(&who, &base(&route), &q)
         .await
     {
         Ok(doc) => answer(StatusCode::OK, &doc, None),
@@ -362,11 +374,15 @@ async fn get_user(
     client: Client,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(p): Query<OneParams>,
+    RawQuery(raw): RawQuery,
 ) -> Response {
     let who = match caller(&state, &route, &headers, &client).await {
         Ok(w) => w,
         Err(r) => return r,
+    };
+    let p = match params(raw.as_deref()) {
+        Ok(q) => q,
+        Err(e) => return scim_error(&e),
     };
     let projection = Projection::parse(
         p.attributes.as_deref(),
@@ -495,16 +511,20 @@ async fn list_groups(
     route: AppRoute,
     client: Client,
     headers: HeaderMap,
-    Query(params): Query<ListParams>,
+    RawQuery(raw): RawQuery,
 ) -> Response {
     let who = match caller(&state, &route, &headers, &client).await {
         Ok(w) => w,
         Err(r) => return r,
     };
+    let q = match params(raw.as_deref()) {
+        Ok(q) => q,
+        Err(e) => return scim_error(&e),
+    };
     match state
         .gh()
         .provisioning()
-        .list_groups(&who, &base(&route), &params.into())
+        .list_groups(&who, &base(&route), &q)
         .await
     {
         Ok(doc) => answer(StatusCode::OK, &doc, None),
@@ -553,65 +573,15 @@ async fn search_all(
         Ok(q) => q,
         Err(r) => return r,
     };
-    let page = match gatehouse_scim::Page::parse(q.start_index.as_deref(), q.count.as_deref()) {
-        Ok(p) => p,
-        Err(e) => return scim_error(&e),
-    };
-    // Every match of both types (without paging), then one page of them.
-    let all = ListQuery {
-        start_index: None,
-        count: Some(u32::MAX.to_string()),
-        ..q
-    };
-    let p = state.gh().provisioning();
-    let b = base(&route);
-    let mut found: Vec<Value> = Vec::new();
-    let mut total = 0usize;
-    for users in [true, false] {
-        let mut start = 1usize;
-        loop {
-            let q = ListQuery {
-                start_index: Some(start.to_string()),
-                ..all.clone()
-            };
-            let doc = if users {
-                p.list_users(&who, &b, &q).await
-            } else {
-                p.list_groups(&who, &b, &q).await
-            };
-            let doc = match doc {
-                Ok(d) => d,
-                Err(e) => return failed(e),
-            };
-            let n = doc.get("totalResults").and_then(Value::as_u64).unwrap_or(0);
-            let items = doc
-                .get("Resources")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let got = items.len();
-            found.extend(items);
-            if got == 0 || start + got > usize::try_from(n).unwrap_or(usize::MAX) {
-                total += usize::try_from(n).unwrap_or(0);
-                break;
-            }
-            start += got;
-            if found.len() > 10_000 {
-                total += usize::try_from(n).unwrap_or(0);
-                break;
-            }
-        }
+    match state
+        .gh()
+        .provisioning()
+        .search_all(&who, &base(&route), &q)
+        .await
+    {
+        Ok(doc) => answer(StatusCode::OK, &doc, None),
+        Err(e) => failed(e),
     }
-    let resources: Vec<Value> = found
-        .into_iter()
-        .skip(page.offset())
-        .take(page.count)
-        .collect();
-    answer(
-        StatusCode::OK,
-        &gatehouse_scim::list_response(total, page, resources),
-        None,
-    )
 }
 
 async fn get_group(
@@ -620,11 +590,15 @@ async fn get_group(
     client: Client,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(p): Query<OneParams>,
+    RawQuery(raw): RawQuery,
 ) -> Response {
     let who = match caller(&state, &route, &headers, &client).await {
         Ok(w) => w,
         Err(r) => return r,
+    };
+    let p = match params(raw.as_deref()) {
+        Ok(q) => q,
+        Err(e) => return scim_error(&e),
     };
     let projection = Projection::parse(
         p.attributes.as_deref(),

@@ -480,3 +480,90 @@ async fn scim_requests_need_a_token_of_their_own_application() {
     assert_eq!(r.status, 204);
     assert_eq!(scim(&alpha, &ta, "GET", "/Users", None).await.status, 401);
 }
+
+/// Requests an HTTP client library would tidy up, or that try to make one
+/// request cost much: each answered with a SCIM error document, none
+/// changing anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_scim_requests_get_scim_errors_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let a = app.create_app("alpha", None).await;
+    let b = app.create_app("beta", None).await;
+    let ta = scim_token(&app.api(), &a).await;
+    let tb = scim_token(&app.api(), &b).await;
+    let host = format!("alpha.localhost:{}", app.port());
+    // Two Authorization headers (a valid one among them): refused.
+    for pair in [[&ta, &tb], [&tb, &ta], [&ta, &ta]] {
+        let r = gatehouse_testkit::raw::send(
+            app.addr,
+            format!(
+                "GET /auth/scim/v2/Users HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {}\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+                pair[0], pair[1]
+            )
+            .as_bytes(),
+        )
+        .await;
+        assert_eq!(r.status, 401, "{}", r.text());
+    }
+    let c = app.client("alpha.localhost");
+    // A parameter given twice, after authentication: invalidValue.
+    let r = scim(&c, &ta, "GET", "/Users?count=1&count=2", None).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.json["scimType"], "invalidValue");
+    let r = scim(&c, "", "GET", "/Users?count=1&count=2", None).await;
+    assert_eq!(r.status, 401, "authentication first: {}", r.text);
+    // A method the endpoint does not take: a SCIM error, not an empty 405.
+    let r = scim(&c, &ta, "DELETE", "/Users", None).await;
+    assert_eq!(r.status, 405, "{}", r.text);
+    assert_eq!(r.header("content-type"), Some("application/scim+json"));
+    assert_eq!(r.json["status"], "405");
+    // A list for a one-valued attribute (a tag bomb): refused whole.
+    let many: Vec<String> = (0..5000).map(|i| format!("d{i}")).collect();
+    let r = scim(
+        &c,
+        &ta,
+        "POST",
+        "/Users",
+        Some(json!({"userName": "bomb@example.com",
+                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": many}})),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.json["scimType"], "invalidValue");
+    // Too many PATCH operations: refused before anything is read.
+    let made = scim(
+        &c,
+        &ta,
+        "POST",
+        "/Users",
+        Some(json!({"userName": "ok@example.com"})),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.text);
+    let id = made.json["id"].as_str().unwrap().to_owned();
+    let ops: Vec<Value> = (0..1001)
+        .map(|i| json!({"op": "replace", "path": "title", "value": format!("t{i}")}))
+        .collect();
+    let r = scim(
+        &c,
+        &ta,
+        "PATCH",
+        &format!("/Users/{id}"),
+        Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    // A body over 1 MiB: 413, as a SCIM error.
+    let big = "x".repeat(1024 * 1024 + 1);
+    let r = scim(&c, &ta, "POST", "/Users", Some(json!({"userName": big}))).await;
+    assert_eq!(r.status, 413, "{}", r.text);
+    assert_eq!(r.json["status"], "413");
+    // Nothing of it made a user but the one.
+    let users = app.api().get(&format!("/api/v1/apps/{a}/users")).await;
+    assert_eq!(
+        users.json.as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        users.text
+    );
+}
