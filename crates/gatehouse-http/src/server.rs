@@ -14,16 +14,33 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
 /// How connections are served.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct ServeOptions {
     /// Accept cleartext HTTP/2 with prior knowledge beside HTTP/1.1.
     pub http2_cleartext: bool,
+    /// See [`HEADER_READ_TIMEOUT`].
+    pub header_read_timeout: std::time::Duration,
 }
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            http2_cleartext: false,
+            header_read_timeout: HEADER_READ_TIMEOUT,
+        }
+    }
+}
+
+/// How long a client has to send a request's headers by default, counted from when
+/// the connection is ready for a request (so an idle keep-alive connection
+/// is closed after it too): a client that trickles headers, or holds
+/// connections open without a request, cannot hold them for good.
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Longest wait for in-flight requests at shutdown.
 const DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
@@ -94,7 +111,13 @@ pub async fn serve(
         let io = TokioIo::new(tcp);
         if opts.http2_cleartext {
             tokio::spawn(async move {
-                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                let mut builder =
+                    hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                builder
+                    .http1()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(opts.header_read_timeout);
+                builder.http2().timer(TokioTimer::new());
                 drive!(
                     builder.serve_connection_with_upgrades(io, service),
                     stop,
@@ -104,6 +127,8 @@ pub async fn serve(
         } else {
             tokio::spawn(async move {
                 let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(opts.header_read_timeout)
                     .serve_connection(io, service)
                     .with_upgrades();
                 drive!(conn, stop, alive);

@@ -21,6 +21,7 @@ pub struct TestAppBuilder {
     absolute: Option<Duration>,
     trusted_proxies: Option<Vec<gatehouse::config::TrustedProxy>>,
     http2_cleartext: bool,
+    header_read_timeout: Option<Duration>,
     metrics_token: Option<String>,
     login_attempts_per_account: Option<u32>,
 }
@@ -57,6 +58,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// `header_read_timeout`.
+    pub fn header_read_timeout(mut self, d: Duration) -> Self {
+        self.header_read_timeout = Some(d);
+        self
+    }
+
     /// `login_attempts_per_account`.
     pub fn login_attempts_per_account(mut self, n: u32) -> Self {
         self.login_attempts_per_account = Some(n);
@@ -85,6 +92,9 @@ impl TestAppBuilder {
                 .trusted_proxies
                 .unwrap_or(defaults.trusted_proxies.clone()),
             http2_cleartext: self.http2_cleartext,
+            header_read_timeout: self
+                .header_read_timeout
+                .unwrap_or(defaults.header_read_timeout),
             login_attempts_per_account: self
                 .login_attempts_per_account
                 .unwrap_or(defaults.login_attempts_per_account),

@@ -87,6 +87,11 @@ pub struct Config {
     /// How long to wait for an upstream's response head.
     #[serde(with = "humantime_serde")]
     pub upstream_timeout: Duration,
+    /// How long a client has to send a request's headers, counted from when
+    /// the connection is ready for the next request (idle keep-alive
+    /// connections close after it too).
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
     /// Addresses or networks of load balancers in front of Gatehouse, whose
     /// `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<TrustedProxy>,
@@ -141,6 +146,7 @@ impl Default for Config {
             session_absolute_timeout: Duration::from_secs(7 * 24 * 3600),
             session_cookie: "gatehouse_session".to_owned(),
             upstream_timeout: Duration::from_secs(60),
+            header_read_timeout: gatehouse_http::server::HEADER_READ_TIMEOUT,
         }
     }
 }

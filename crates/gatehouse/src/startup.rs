@@ -23,6 +23,7 @@ pub struct Application {
     router: axum::Router,
     gh: Gatehouse,
     http2_cleartext: bool,
+    header_read_timeout: std::time::Duration,
 }
 
 /// Where the master key came from (for the start-up message).
@@ -177,6 +178,7 @@ impl Application {
             router,
             gh,
             http2_cleartext: config.http2_cleartext,
+            header_read_timeout: config.header_read_timeout,
         })
     }
 
@@ -202,6 +204,7 @@ impl Application {
         let tasks = self.gh.spawn_background(rx);
         let opts = gatehouse_http::server::ServeOptions {
             http2_cleartext: self.http2_cleartext,
+            header_read_timeout: self.header_read_timeout,
         };
         let result =
             gatehouse_http::server::serve(self.listener, self.router, opts, shutdown).await;

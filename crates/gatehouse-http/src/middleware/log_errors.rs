@@ -2,6 +2,8 @@
 //! the correlation id, then the body the caller understands (an HTML page
 //! for people, an RFC 9457 problem document for programs).
 
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
 use axum::body::Body;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
@@ -11,13 +13,55 @@ use super::RequestId;
 use crate::error::ErrorReport;
 use crate::pages::{BRAND, ErrorPage, css, html};
 
-/// Log a report once, at a level that matches its status.
+/// Refusals (4xx) logged per second at most; beyond that they are counted,
+/// and the next logged one says how many were left out. Anyone can send
+/// refused requests, so their log lines are bounded like any other volume.
+const REFUSALS_LOGGED_PER_SECOND: u32 = 100;
+
+/// The second refusals are being counted in, how many were logged in it,
+/// and how many were left out since the last logged one.
+static REFUSAL_SECOND: AtomicU64 = AtomicU64::new(0);
+static REFUSALS_LOGGED: AtomicU32 = AtomicU32::new(0);
+static REFUSALS_LEFT_OUT: AtomicU64 = AtomicU64::new(0);
+
+/// Whether to log a refusal now; `Some(n)`: yes, with `n` left out before it.
+fn refusal_budget() -> Option<u64> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if REFUSAL_SECOND.swap(now, Ordering::Relaxed) != now {
+        REFUSALS_LOGGED.store(0, Ordering::Relaxed);
+    }
+    if REFUSALS_LOGGED.fetch_add(1, Ordering::Relaxed) < REFUSALS_LOGGED_PER_SECOND {
+        Some(REFUSALS_LEFT_OUT.swap(0, Ordering::Relaxed))
+    } else {
+        REFUSALS_LEFT_OUT.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+}
+
+/// The reason as logged: at most 512 bytes.
+fn short(reason: &str) -> &str {
+    let mut end = reason.len().min(512);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
+}
+
+/// Log a report once, at a level that matches its status (refusals within
+/// a budget per second; failures always).
 pub fn log(report: &ErrorReport, id: &RequestId) {
     let status = report.status.as_u16();
+    let reason = short(&report.reason);
     if status >= 500 {
-        tracing::error!(correlation_id = %id, status, code = report.code, reason = %report.reason, "request failed");
-    } else {
-        tracing::warn!(correlation_id = %id, status, code = report.code, reason = %report.reason, "request refused");
+        tracing::error!(correlation_id = %id, status, code = report.code, reason, "request failed");
+    } else if let Some(left_out) = refusal_budget() {
+        if left_out > 0 {
+            tracing::warn!(correlation_id = %id, status, code = report.code, reason, refusals_not_logged = left_out, "request refused");
+        } else {
+            tracing::warn!(correlation_id = %id, status, code = report.code, reason, "request refused");
+        }
     }
 }
 
@@ -87,4 +131,23 @@ pub fn render(resp: Response, report: &ErrorReport, id: &RequestId, json: bool) 
     }
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_logged_within_a_budget_and_the_rest_counted() {
+        // Whatever earlier tests spent, a burst past the budget is cut.
+        let logged = (0..3 * REFUSALS_LOGGED_PER_SECOND)
+            .filter(|_| refusal_budget().is_some())
+            .count();
+        assert!(
+            logged <= 2 * REFUSALS_LOGGED_PER_SECOND as usize,
+            "{logged}"
+        );
+        assert!(logged >= 1);
+        assert_eq!(short(&"é".repeat(1000)).len(), 512);
+    }
 }

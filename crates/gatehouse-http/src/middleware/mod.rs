@@ -40,6 +40,19 @@ pub fn wants_json(headers: &axum::http::HeaderMap) -> bool {
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"xmlhttprequest"))
 }
 
+/// A request's path as logged: at most 256 bytes (the rest replaced by
+/// `…`), so a client cannot make each log line as long as its request.
+fn log_path(path: &str) -> std::borrow::Cow<'_, str> {
+    if path.len() <= 256 {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    let mut end = 256;
+    while !path.is_char_boundary(end) {
+        end -= 1;
+    }
+    std::borrow::Cow::Owned(format!("{}…", &path[..end]))
+}
+
 /// Correlation id, span, error rendering and metrics for every request.
 pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let id = RequestId::generate();
@@ -57,7 +70,7 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
         "request",
         correlation_id = %id,
         method = %req.method(),
-        path = %req.uri().path(),
+        path = %log_path(req.uri().path()),
     );
     let start = Instant::now();
     let mut resp = next.run(req).instrument(span.clone()).await;

@@ -761,3 +761,33 @@ async fn cleartext_http2_when_turned_on_is_held_to_the_same_rules() {
             && body["headers"]["remote-user"].is_null()
     );
 }
+
+/// A client that trickles its headers, or holds a connection open without
+/// a request, is cut off after `header_read_timeout` (slowloris).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_or_idle_connections_are_closed_after_the_header_read_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::builder()
+        .header_read_timeout(std::time::Duration::from_secs(1))
+        .spawn()
+        .await;
+    let mut trickle = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    trickle
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n")
+        .await
+        .unwrap();
+    let mut idle = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let started = std::time::Instant::now();
+    for conn in [&mut trickle, &mut idle] {
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            conn.read_to_end(&mut buf),
+        )
+        .await;
+        assert!(read.is_ok(), "the connection is closed by the server");
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // A normal request still works.
+    assert_eq!(app.client("localhost").get("/healthz").await.status, 200);
+}
