@@ -567,3 +567,71 @@ async fn hostile_scim_requests_get_scim_errors_and_change_nothing() {
         users.text
     );
 }
+
+/// A bearer token of a user deprovisioned over SCIM is refused from the
+/// next request on, though the token itself is still valid and cached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deactivated_users_bearer_tokens_are_refused_at_once() {
+    let sso = crate::bearer::setup().await;
+    let r = crate::bearer::put_api(
+        &sso,
+        json!({"enabled": true, "audience": crate::bearer::API}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let bearer = sso
+        .idp
+        .client_credentials("ci-bot", crate::bearer::CLI_SECRET, crate::bearer::API)
+        .await;
+    let c = sso.client();
+    let call = || async {
+        c.get_with(
+            "/api/orders",
+            &[
+                ("authorization", &format!("Bearer {bearer}")),
+                ("accept", "application/json"),
+            ],
+        )
+        .await
+    };
+    assert_eq!(call().await.status, 200);
+    let token = scim_token(&sso.app.api(), &sso.app_id).await;
+    let found = scim(
+        &c,
+        &token,
+        "GET",
+        "/Users?filter=userName%20eq%20%22ci-bot%40example.com%22",
+        None,
+    )
+    .await;
+    assert_eq!(found.json["totalResults"], 1, "{}", found.text);
+    let id = found.json["Resources"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = scim(
+        &c,
+        &token,
+        "PATCH",
+        &format!("/Users/{id}"),
+        Some(deactivate()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let refused = call().await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    assert!(refused.text.contains("deactivated"), "{}", refused.text);
+    let r = scim(
+        &c,
+        &token,
+        "PATCH",
+        &format!("/Users/{id}"),
+        Some(
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "replace", "path": "active", "value": true}]}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(call().await.status, 200);
+}
