@@ -438,6 +438,22 @@ impl User {
         names
     }
 
+    /// The names of the user's groups, each once, without allocating: the
+    /// memberships are sorted by name (as [`User::groups`] keeps them), so
+    /// a group held from several sources comes in a row.
+    pub fn group_names_iter(&self) -> impl Iterator<Item = &str> {
+        let mut last: Option<&str> = None;
+        self.groups.iter().filter_map(move |m| {
+            let name = m.name.as_str();
+            if last == Some(name) {
+                None
+            } else {
+                last = Some(name);
+                Some(name)
+            }
+        })
+    }
+
     /// Whether the user is a member of `name` from any source.
     pub fn in_group(&self, name: &str) -> bool {
         self.groups.iter().any(|m| m.name == name)
@@ -506,6 +522,26 @@ mod tests {
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn a_group_held_from_several_sources_is_named_once() {
+        let mut u = User::new(
+            crate::AppId::new(),
+            Email::parse("a@b.c").unwrap_or_else(|e| panic!("{e}")),
+            OffsetDateTime::UNIX_EPOCH,
+        );
+        u.set_groups_from(GroupSource::Claim, &["eng".into(), "ops".into()]);
+        u.set_groups_from(GroupSource::Scim, &["eng".into(), "zeta".into()]);
+        u.set_groups_from(GroupSource::Admin, &["eng".into()]);
+        assert_eq!(u.group_names(), vec!["eng", "ops", "zeta"]);
+        assert_eq!(
+            u.group_names_iter().collect::<Vec<_>>(),
+            vec!["eng", "ops", "zeta"]
+        );
+        u.set_groups_from(GroupSource::Claim, &[]);
+        assert_eq!(u.groups_from(GroupSource::Scim), vec!["eng", "zeta"]);
+        assert!(u.in_group("eng") && !u.in_group("ops"));
     }
 
     #[test]
