@@ -905,6 +905,11 @@ impl Provisioning<'_> {
         }
         let adopted = !user.provisioned;
         user.provisioned = true;
+        if adopted && user.email_verified != Some(true) {
+            // The directory provisioning this user vouches for the address.
+            user.email_verified = Some(true);
+            changed.push("email_verified");
+        }
         let now = self.now();
         user.updated_at = now;
         let admin_disable_kept =

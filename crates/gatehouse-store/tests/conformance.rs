@@ -1534,10 +1534,16 @@ async fn provisioning(store: &dyn Store) {
     let stale = store.get_user(a.id, p.id).await.unwrap().unwrap();
     let mut first = stale.clone();
     first.first_name = "First".into();
+    first.email_verified = Some(false);
     store
         .update_provisioned_user(&first, &audit(Some(a.id), "scim.user.patched"))
         .await
         .unwrap();
+    let read = store.get_user(a.id, p.id).await.unwrap().unwrap();
+    assert_eq!(
+        (read.first_name.as_str(), read.email_verified),
+        ("First", Some(false))
+    );
     assert!(matches!(
         store
             .update_provisioned_user(&stale, &audit(Some(a.id), "scim.user.patched"))

@@ -252,7 +252,7 @@ impl ScimStore for Backend {
         let res = sqlx::query(
             "UPDATE users SET email = $3, email_lower = $4, first_name = $5, last_name = $6, updated_at = $7,
                 user_name = $8, user_name_lower = $9, external_id = $10, scim_active = $11, provisioned = $12,
-                deprovisioned_at = $13, display_name = $14, scim_version = scim_version + 1
+                deprovisioned_at = $13, display_name = $14, email_verified = $16, scim_version = scim_version + 1
              WHERE id = $1 AND app_id = $2 AND scim_version = $15",
         )
         .bind(user.id.to_string())
@@ -270,6 +270,7 @@ impl ScimStore for Backend {
         .bind(user.deprovisioned_at.map(ms))
         .bind(&user.display_name)
         .bind(user.scim_version)
+        .bind(user.email_verified)
         .execute(tx.conn())
         .await?;
         if res.rows_affected() == 0 {
