@@ -180,6 +180,27 @@ pub struct ListQuery {
     pub excluded_attributes: Option<String>,
 }
 
+impl ListQuery {
+    /// The filter (checked against `schema`), the page and the projection.
+    fn read(
+        &self,
+        schema: gatehouse_scim::schema::ResourceSchema,
+    ) -> Result<(Option<ScimFilter>, Page, Projection), ScimError> {
+        let filter = self
+            .filter
+            .as_deref()
+            .map(|f| ScimFilter::parse(f, schema))
+            .transpose()?;
+        let page = Page::parse(self.start_index.as_deref(), self.count.as_deref())?;
+        let projection = Projection::parse(
+            self.attributes.as_deref(),
+            self.excluded_attributes.as_deref(),
+            &schema,
+        );
+        Ok((filter, page, projection))
+    }
+}
+
 fn text_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(match Option::<Value>::deserialize(d)? {
         Some(Value::String(s)) => Some(s),
@@ -576,17 +597,7 @@ impl Provisioning<'_> {
         base: &str,
         q: &ListQuery,
     ) -> Result<Value, ProvisioningError> {
-        let filter = q
-            .filter
-            .as_deref()
-            .map(|f| ScimFilter::parse(f, USER))
-            .transpose()?;
-        let page = Page::parse(q.start_index.as_deref(), q.count.as_deref())?;
-        let projection = Projection::parse(
-            q.attributes.as_deref(),
-            q.excluded_attributes.as_deref(),
-            &USER,
-        );
+        let (filter, page, projection) = q.read(USER)?;
         let matching = self.matching_users(caller, base, filter.as_ref()).await?;
         Ok(page_of(matching, page, &projection))
     }
@@ -990,17 +1001,7 @@ impl Provisioning<'_> {
         base: &str,
         q: &ListQuery,
     ) -> Result<Value, ProvisioningError> {
-        let filter = q
-            .filter
-            .as_deref()
-            .map(|f| ScimFilter::parse(f, GROUP))
-            .transpose()?;
-        let page = Page::parse(q.start_index.as_deref(), q.count.as_deref())?;
-        let projection = Projection::parse(
-            q.attributes.as_deref(),
-            q.excluded_attributes.as_deref(),
-            &GROUP,
-        );
+        let (filter, page, projection) = q.read(GROUP)?;
         let matching = self.matching_groups(caller, base, filter.as_ref()).await?;
         Ok(page_of(matching, page, &projection))
     }

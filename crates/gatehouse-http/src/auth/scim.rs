@@ -8,7 +8,7 @@
 //! `gh.provisioning()`.
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -115,14 +115,43 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// The caller of a SCIM request, or the 401/429 to answer.
-async fn caller(
+/// A refusal, as the SCIM answer to send (handlers return
+/// `Result<Response, Failure>` and use `?`).
+struct Failure(Box<Response>);
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
+impl From<ScimError> for Failure {
+    fn from(e: ScimError) -> Self {
+        Self(Box::new(scim_error(&e)))
+    }
+}
+
+impl From<ProvisioningError> for Failure {
+    fn from(e: ProvisioningError) -> Self {
+        Self(Box::new(failed(e)))
+    }
+}
+
+/// What every SCIM request has once authenticated: the caller and the
+/// application's base URL (as the host the request came to lists it).
+struct Cx {
+    who: ScimCaller,
+    base: String,
+}
+
+/// Authenticate a SCIM request: the caller, or the 401/429 to answer.
+async fn cx(
     state: &AppState,
     route: &AppRoute,
     headers: &HeaderMap,
     client: &Client,
-) -> Result<ScimCaller, Response> {
-    state
+) -> Result<Cx, Failure> {
+    let who = state
         .gh()
         .provisioning()
         .authenticate(
@@ -130,12 +159,28 @@ async fn caller(
             bearer(headers),
             client.correlation_id.clone(),
         )
-        .await
-        .map_err(failed)
+        .await?;
+    Ok(Cx {
+        who,
+        base: base(route),
+    })
+}
+
+/// Authenticate, then read the JSON body (authentication first: a body is
+/// not read for someone without a token).
+async fn cx_body(
+    state: &AppState,
+    route: &AppRoute,
+    client: &Client,
+    req: Request,
+) -> Result<(Cx, Value), Failure> {
+    let cx = cx(state, route, req.headers(), client).await?;
+    let body = json_body(req).await?;
+    Ok((cx, body))
 }
 
 /// A JSON body (up to [`MAX_BODY`]); `invalidSyntax` otherwise.
-async fn json_body(req: Request) -> Result<Value, Response> {
+async fn json_body(req: Request) -> Result<Value, Failure> {
     let ok_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -149,26 +194,26 @@ async fn json_body(req: Request) -> Result<Value, Response> {
         })
         .is_none_or(|t| t == SCIM_JSON || t == "application/json" || t.is_empty());
     if !ok_type {
-        return Err(scim_error(&ScimError::bad_request(
+        return Err(ScimError::bad_request(
             ScimType::InvalidSyntax,
             "the body must be application/scim+json or application/json",
-        )));
+        )
+        .into());
     }
-    let bytes: Bytes = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
-        Ok(b) => b,
-        Err(_) => {
-            return Err(scim_error(&ScimError {
-                status: 413,
-                scim_type: None,
-                detail: format!("the body is larger than {MAX_BODY} bytes"),
-            }));
+    let Ok(bytes) = axum::body::to_bytes(req.into_body(), MAX_BODY).await else {
+        return Err(ScimError {
+            status: 413,
+            scim_type: None,
+            detail: format!("the body is larger than {MAX_BODY} bytes"),
         }
+        .into());
     };
     serde_json::from_slice(&bytes).map_err(|e| {
-        scim_error(&ScimError::bad_request(
+        ScimError::bad_request(
             ScimType::InvalidSyntax,
             format!("the body is not JSON: {e}"),
-        ))
+        )
+        .into()
     })
 }
 
@@ -199,15 +244,48 @@ fn params(raw: Option<&str>) -> Result<ListQuery, ScimError> {
 }
 
 /// A search body (`SearchRequest`, RFC 7644 §3.4.3).
-async fn search_body(req: Request) -> Result<ListQuery, Response> {
-    let body = json_body(req).await?;
+fn search_query(body: Value) -> Result<ListQuery, ScimError> {
     serde_json::from_value(body).map_err(|e| {
-        scim_error(&ScimError::bad_request(
+        ScimError::bad_request(
             ScimType::InvalidSyntax,
             format!("the search request cannot be read: {e}"),
-        ))
+        )
     })
 }
+
+/// The projection of a GET of one resource.
+fn projection(
+    raw: Option<&str>,
+    schema: &gatehouse_scim::schema::ResourceSchema,
+) -> Result<Projection, ScimError> {
+    let p = params(raw)?;
+    Ok(Projection::parse(
+        p.attributes.as_deref(),
+        p.excluded_attributes.as_deref(),
+        schema,
+    ))
+}
+
+fn ok(doc: &Value) -> Response {
+    answer(StatusCode::OK, doc, None)
+}
+
+fn created(doc: &Value) -> Response {
+    answer(
+        StatusCode::CREATED,
+        doc,
+        doc.pointer("/meta/location").and_then(Value::as_str),
+    )
+}
+
+fn no_content() -> Response {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    labelled("scim", resp)
+}
+
+/// The handlers' common arguments.
+type Args = (State<AppState>, AppRoute, Client);
 
 // ---- discovery ----------------------------------------------------------------
 
@@ -216,19 +294,12 @@ async fn service_provider_config(
     route: AppRoute,
     client: Client,
     headers: HeaderMap,
-) -> Response {
-    if let Err(r) = caller(&state, &route, &headers, &client).await {
-        return r;
-    }
-    let b = base(&route);
-    answer(
-        StatusCode::OK,
-        &discovery::service_provider_config(
-            &b,
-            "https://github.com/gatehouse/gatehouse/blob/main/docs/provisioning.md",
-        ),
-        None,
-    )
+) -> Result<Response, Failure> {
+    let cx = cx(&state, &route, &headers, &client).await?;
+    Ok(ok(&discovery::service_provider_config(
+        &cx.base,
+        "https://github.com/gatehouse/gatehouse/blob/main/docs/provisioning.md",
+    )))
 }
 
 fn list_of(items: Vec<Value>) -> Value {
@@ -248,15 +319,9 @@ async fn resource_types(
     route: AppRoute,
     client: Client,
     headers: HeaderMap,
-) -> Response {
-    if let Err(r) = caller(&state, &route, &headers, &client).await {
-        return r;
-    }
-    answer(
-        StatusCode::OK,
-        &list_of(discovery::resource_types(&base(&route))),
-        None,
-    )
+) -> Result<Response, Failure> {
+    let cx = cx(&state, &route, &headers, &client).await?;
+    Ok(ok(&list_of(discovery::resource_types(&cx.base))))
 }
 
 async fn resource_type(
@@ -265,11 +330,9 @@ async fn resource_type(
     client: Client,
     headers: HeaderMap,
     Path(name): Path<String>,
-) -> Response {
-    if let Err(r) = caller(&state, &route, &headers, &client).await {
-        return r;
-    }
-    one_of(discovery::resource_types(&base(&route)), "id", &name)
+) -> Result<Response, Failure> {
+    let cx = cx(&state, &route, &headers, &client).await?;
+    one_of(discovery::resource_types(&cx.base), &name)
 }
 
 async fn schemas(
@@ -277,15 +340,9 @@ async fn schemas(
     route: AppRoute,
     client: Client,
     headers: HeaderMap,
-) -> Response {
-    if let Err(r) = caller(&state, &route, &headers, &client).await {
-        return r;
-    }
-    answer(
-        StatusCode::OK,
-        &list_of(discovery::schemas(&base(&route))),
-        None,
-    )
+) -> Result<Response, Failure> {
+    let cx = cx(&state, &route, &headers, &client).await?;
+    Ok(ok(&list_of(discovery::schemas(&cx.base))))
 }
 
 async fn schema(
@@ -294,419 +351,200 @@ async fn schema(
     client: Client,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    if let Err(r) = caller(&state, &route, &headers, &client).await {
-        return r;
-    }
-    one_of(discovery::schemas(&base(&route)), "id", &id)
+) -> Result<Response, Failure> {
+    let cx = cx(&state, &route, &headers, &client).await?;
+    one_of(discovery::schemas(&cx.base), &id)
 }
 
-fn one_of(items: Vec<Value>, key: &str, want: &str) -> Response {
-    match items
+/// The item of `items` whose `id` is `want`, or 404.
+fn one_of(items: Vec<Value>, want: &str) -> Result<Response, Failure> {
+    items
         .into_iter()
-        .find(|i| i.get(key).and_then(Value::as_str) == Some(want))
-    {
-        Some(doc) => answer(StatusCode::OK, &doc, None),
-        None => scim_error(&ScimError {
-            status: 404,
-            scim_type: None,
-            detail: format!("no {want:?}"),
-        }),
-    }
+        .find(|i| i.get("id").and_then(Value::as_str) == Some(want))
+        .map(|doc| ok(&doc))
+        .ok_or_else(|| {
+            ScimError {
+                status: 404,
+                scim_type: None,
+                detail: format!("no {want:?}"),
+            }
+            .into()
+        })
 }
 
 // ---- users --------------------------------------------------------------------
 
 async fn list_users(
-    State(state): State<AppState>,
-    route: AppRoute,
-    client: Client,
+    (State(s), route, client): Args,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-) -> Response {
-    let who = match caller(&state, &route, &headers, &client).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    let q = match params(raw.as_deref()) {
-        Ok(q) => q,
-        Err(e) => return scim_error(&e),
-    };
-    match state
+) -> Result<Response, Failure> {
+    let cx = cx(&s, &route, &headers, &client).await?;
+    let q = params(raw.as_deref())?;
+    Ok(ok(&s
         .gh()
         .provisioning()
-        .list_users(&who, &base(&route), &q)
-        .await
-    {
-        Ok(doc) => answer(StatusCode::OK, &doc, None),
-        Err(e) => failed(e),
-    }
+        .list_users(&cx.who, &cx.base, &q)
+        .await?))
 }
 
-async fn search_users(
-    State(state): State<AppState>,
-    route: AppRoute,
-    client: Client,
-    req: Request,
-) -> Response {
-    let who = match caller(&state, &route, req.headers(), &client).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    let q = match search_body(req).await {
-        Ok(q) => q,
-        Err(r) => return r,
-    };
-    match state
+async fn search_users((State(s), route, client): Args, req: Request) -> Result<Response, Failure> {
+    let (cx, body) = cx_body(&s, &route, &client, req).await?;
+    let q = search_query(body)?;
+    Ok(ok(&s
         .gh()
         .provisioning()
-        .list_users(&who, &base(&route), &q)
-        .await
-    {
-        Ok(doc) => answer(StatusCode::OK, &doc, None),
-        Err(e) => failed(e),
-    }
+        .list_users(&cx.who, &cx.base, &q)
+        .await?))
 }
 
 async fn get_user(
-    State(state): State<AppState>,
-    route: AppRoute,
-    client: Client,
+    (State(s), route, client): Args,
     headers: HeaderMap,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
-) -> Response {
-    let who = match caller(&state, &route, &headers, &client).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    let p = match params(raw.as_deref()) {
-        Ok(q) => q,
-        Err(e) => return scim_error(&e),
-    };
-    let projection = Projection::parse(
-        p.attributes.as_deref(),
-        p.excluded_attributes.as_deref(),
-        &USER,
-    );
-    match state
+) -> Result<Response, Failure> {
+    let cx = cx(&s, &route, &headers, &client).await?;
+    let p = projection(raw.as_deref(), &USER)?;
+    Ok(ok(&s
         .gh()
         .provisioning()
-        .get_user(&who, &base(&route), &id, &projection)
-        .await
-    {
-        Ok(doc) => answer(StatusCode::OK, &doc, None),
-        Err(e) => failed(e),
-    }
+        .get_user(&cx.who, &cx.base, &id, &p)
+        .await?))
 }
 
-fn location(doc: &Value) -> Option<&str> {
-    doc.pointer("/meta/location").and_then(Value::as_str)
-}
-
-async fn create_user(
-    State(state): State<AppState>,
-    route: AppRoute,
-    client: Client,
-    req: Request,
-) -> Response {
-    let who = match caller(&state, &route, req.headers(), &client).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    let body = match json_body(req).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    match state
-        .gh()
-        .provisioning()
-        .create_user(&who, &base(&route), &body)
-        .await
-    {
-        Ok(doc) => answer(StatusCode::CREATED, &doc, location(&doc)),
-        Err(e) => failed(e),
-    }
+async fn create_user((State(s), route, client): Args, req: Request) -> Result<Response, Failure> {
+    let (cx, body) = cx_body(&s, &route, &client, req).await?;
+    Ok(created(
+        &s.gh()
+            .provisioning()
+            .create_user(&cx.who, &cx.base, &body)
+            .await?,
+    ))
 }
 
 async fn replace_user(
-    State(state): State<AppState>,
-    route: AppRoute,
-    client: Client,
+    (State(s), route, client): Args,
     Path(id): Path<String>,
     req: Request,
-) -> Response {
-    let who = match caller(&state, &route, req.headers(), &client).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    let body = match json_body(req).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    match state
-        .gh()
-        .provisioning()
-        .replace_user(&who, &base(&route), &id, &body)
-        .await
-    {
-        Ok(doc) => answer(StatusCode::OK, &doc, None),
-        Err(e) => failed(e),
-    }
+) -> Result<Response, Failure> {
+    let (cx, body) = cx_body(&s, &route, &client, req).await?;
+    let p = s.gh().provisioning();
+    Ok(ok(&p.replace_user(&cx.who, &cx.base, &id, &body).await?))
 }
 
 async fn patch_user(
-    State(state): State<AppState>,
-    route: AppRoute,
-    client: Client,
+    (State(s), route, client): Args,
     Path(id): Path<String>,
     req: Request,
-) -> Response {
-    let who = match caller(&state, &route, req.headers(), &client).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    let body = match json_body(req).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    match state
-        .gh()
-        .provisioning()
-        .patch_user(&who, &base(&route), &id, &body)
-        .await
-    {
-        Ok(doc) => answer(StatusCode::OK, &doc, None),
-        Err(e) => failed(e),
-    }
+) -> Result<Response, Failure> {
+    let (cx, body) = cx_body(&s, &route, &client, req).await?;
+    let p = s.gh().provisioning();
+    Ok(ok(&p.patch_user(&cx.who, &cx.base, &id, &body).await?))
 }
 
 async fn delete_user(
-    State(state): State<AppState>,
-    route: AppRoute,
-    client: Client,
+    (State(s), route, client): Args,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    let who = match caller(&state, &route, &headers, &client).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    match state.gh().provisioning().delete_user(&who, &id).await {
-        Ok(()) => no_content(),
-        Err(e) => failed(e),
-    }
-}
-
-fn no_content() -> Response {
-    let mut resp = Response::new(Body::empty());
-    *resp.status_mut() = StatusCode::NO_CONTENT;
-    labelled("scim", resp)
+) -> Result<Response, Failure> {
+    let cx = cx(&s, &route, &headers, &client).await?;
+    s.gh().provisioning().delete_user(&cx.who, &id).await?;
+    Ok(no_content())
 }
 
 // ---- groups -------------------------------------------------------------------
 
 async fn list_groups(
-    State(state): State<AppState>,
-    route: AppRoute,
-    client: Client,
+    (State(s), route, client): Args,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-) -> Response {
-    let who = match caller(&state, &route, &headers, &client).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    let q = match params(raw.as_deref()) {
-        Ok(q) => q,
-        Err(e) => return scim_error(&e),
-    };
-    match state
+) -> Result<Response, Failure> {
+    let cx = cx(&s, &route, &headers, &client).await?;
+    let q = params(raw.as_deref())?;
+    Ok(ok(&s
         .gh()
         .provisioning()
-        .list_groups(&who, &base(&route), &q)
-        .await
-    {
-        Ok(doc) => answer(StatusCode::OK, &doc, None),
-        Err(e) => failed(e),
-    }
+        .list_groups(&cx.who, &cx.base, &q)
+        .await?))
 }
 
-async fn search_groups(
-    State(state): State<AppState>,
-    route: AppRoute,
-    client: Client,
-    req: Request,
-) -> Response {
-    let who = match caller(&state, &route, req.headers(), &client).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    let q = match search_body(req).await {
-        Ok(q) => q,
-        Err(r) => return r,
-    };
-    match state
+async fn search_groups((State(s), route, client): Args, req: Request) -> Result<Response, Failure> {
+    let (cx, body) = cx_body(&s, &route, &client, req).await?;
+    let q = search_query(body)?;
+    Ok(ok(&s
         .gh()
         .provisioning()
-        .list_groups(&who, &base(&route), &q)
-        .await
-    {
-        Ok(doc) => answer(StatusCode::OK, &doc, None),
-        Err(e) => failed(e),
-    }
+        .list_groups(&cx.who, &cx.base, &q)
+        .await?))
 }
 
 /// `POST /.search` at the root: users, then groups, that match, paged as
 /// one list (RFC 7644 §3.4.3).
-async fn search_all(
-    State(state): State<AppState>,
-    route: AppRoute,
-    client: Client,
-    req: Request,
-) -> Response {
-    let who = match caller(&state, &route, req.headers(), &client).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    let q = match search_body(req).await {
-        Ok(q) => q,
-        Err(r) => return r,
-    };
-    match state
+async fn search_all((State(s), route, client): Args, req: Request) -> Result<Response, Failure> {
+    let (cx, body) = cx_body(&s, &route, &client, req).await?;
+    let q = search_query(body)?;
+    Ok(ok(&s
         .gh()
         .provisioning()
-        .search_all(&who, &base(&route), &q)
-        .await
-    {
-        Ok(doc) => answer(StatusCode::OK, &doc, None),
-        Err(e) => failed(e),
-    }
+        .search_all(&cx.who, &cx.base, &q)
+        .await?))
 }
 
 async fn get_group(
-    State(state): State<AppState>,
-    route: AppRoute,
-    client: Client,
+    (State(s), route, client): Args,
     headers: HeaderMap,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
-) -> Response {
-    let who = match caller(&state, &route, &headers, &client).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    let p = match params(raw.as_deref()) {
-        Ok(q) => q,
-        Err(e) => return scim_error(&e),
-    };
-    let projection = Projection::parse(
-        p.attributes.as_deref(),
-        p.excluded_attributes.as_deref(),
-        &GROUP,
-    );
-    match state
+) -> Result<Response, Failure> {
+    let cx = cx(&s, &route, &headers, &client).await?;
+    let p = projection(raw.as_deref(), &GROUP)?;
+    Ok(ok(&s
         .gh()
         .provisioning()
-        .get_group(&who, &base(&route), &id, &projection)
-        .await
-    {
-        Ok(doc) => answer(StatusCode::OK, &doc, None),
-        Err(e) => failed(e),
-    }
+        .get_group(&cx.who, &cx.base, &id, &p)
+        .await?))
 }
 
-async fn create_group(
-    State(state): State<AppState>,
-    route: AppRoute,
-    client: Client,
-    req: Request,
-) -> Response {
-    let who = match caller(&state, &route, req.headers(), &client).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    let body = match json_body(req).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    match state
-        .gh()
-        .provisioning()
-        .create_group(&who, &base(&route), &body)
-        .await
-    {
-        Ok(doc) => answer(StatusCode::CREATED, &doc, location(&doc)),
-        Err(e) => failed(e),
-    }
+async fn create_group((State(s), route, client): Args, req: Request) -> Result<Response, Failure> {
+    let (cx, body) = cx_body(&s, &route, &client, req).await?;
+    Ok(created(
+        &s.gh()
+            .provisioning()
+            .create_group(&cx.who, &cx.base, &body)
+            .await?,
+    ))
 }
 
 async fn replace_group(
-    State(state): State<AppState>,
-    route: AppRoute,
-    client: Client,
+    (State(s), route, client): Args,
     Path(id): Path<String>,
     req: Request,
-) -> Response {
-    let who = match caller(&state, &route, req.headers(), &client).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    let body = match json_body(req).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    match state
-        .gh()
-        .provisioning()
-        .replace_group(&who, &base(&route), &id, &body)
-        .await
-    {
-        Ok(doc) => answer(StatusCode::OK, &doc, None),
-        Err(e) => failed(e),
-    }
+) -> Result<Response, Failure> {
+    let (cx, body) = cx_body(&s, &route, &client, req).await?;
+    let p = s.gh().provisioning();
+    Ok(ok(&p.replace_group(&cx.who, &cx.base, &id, &body).await?))
 }
 
 async fn patch_group(
-    State(state): State<AppState>,
-    route: AppRoute,
-    client: Client,
+    (State(s), route, client): Args,
     Path(id): Path<String>,
     req: Request,
-) -> Response {
-    let who = match caller(&state, &route, req.headers(), &client).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    let body = match json_body(req).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    match state
-        .gh()
-        .provisioning()
-        .patch_group(&who, &base(&route), &id, &body)
-        .await
-    {
-        Ok(Some(doc)) => answer(StatusCode::OK, &doc, None),
-        Ok(None) => no_content(),
-        Err(e) => failed(e),
-    }
+) -> Result<Response, Failure> {
+    let (cx, body) = cx_body(&s, &route, &client, req).await?;
+    let p = s.gh().provisioning();
+    Ok(match p.patch_group(&cx.who, &cx.base, &id, &body).await? {
+        Some(doc) => ok(&doc),
+        None => no_content(),
+    })
 }
 
 async fn delete_group(
-    State(state): State<AppState>,
-    route: AppRoute,
-    client: Client,
+    (State(s), route, client): Args,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    let who = match caller(&state, &route, &headers, &client).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    match state.gh().provisioning().delete_group(&who, &id).await {
-        Ok(()) => no_content(),
-        Err(e) => failed(e),
-    }
+) -> Result<Response, Failure> {
+    let cx = cx(&s, &route, &headers, &client).await?;
+    s.gh().provisioning().delete_group(&cx.who, &id).await?;
+    Ok(no_content())
 }
