@@ -379,9 +379,10 @@ pub struct User {
     pub display_name: Option<String>,
     /// SCIM's `active`: `false` once provisioning deactivated the user.
     pub scim_active: bool,
-    /// The version of SCIM's part of the user as read: a provisioning write
-    /// of an older version is refused (and retried), so that concurrent
-    /// SCIM requests never undo each other (a deactivation above all).
+    /// The user's version as read (every write of the user bumps it): a
+    /// provisioning write of an older version is refused (and retried), so
+    /// that a concurrent SCIM request, sign-in or administrator's change is
+    /// never undone by it (a deactivation above all).
     pub scim_version: i64,
     /// Whether provisioning made or adopted the user.
     pub provisioned: bool,

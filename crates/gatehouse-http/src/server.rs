@@ -17,6 +17,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
+use tower_http::timeout::TimeoutBody;
 
 /// How connections are served.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +42,11 @@ impl Default for ServeOptions {
 /// is closed after it too): a client that trickles headers, or holds
 /// connections open without a request, cannot hold them for good.
 pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The most a connection buffers of a request's head (hyper's default,
+/// ~400 KB, let one unfinished request hold that much memory): nginx
+/// allows 32 KB of headers by default.
+const MAX_BUF: usize = 64 * 1024;
 
 /// Longest wait for in-flight requests at shutdown.
 const DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
@@ -95,11 +101,16 @@ pub async fn serve(
             tracing::debug!(error = %e, "TCP_NODELAY");
         }
         let router = router.clone();
+        let body_idle = opts.header_read_timeout;
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
             let router = router.clone();
+            // A body that stops arriving fails after the same time a client
+            // has for its headers (a slow-body slowloris is cut off; a long
+            // upload that keeps sending is not).
+            let req = req.map(|b| Body::new(TimeoutBody::new(body_idle, b)));
             async move {
-                let resp = match router.oneshot(req.map(Body::new)).await {
+                let resp = match router.oneshot(req).await {
                     Ok(r) => r,
                     Err(never) => match never {},
                 };
@@ -116,7 +127,8 @@ pub async fn serve(
                 builder
                     .http1()
                     .timer(TokioTimer::new())
-                    .header_read_timeout(opts.header_read_timeout);
+                    .header_read_timeout(opts.header_read_timeout)
+                    .max_buf_size(MAX_BUF);
                 builder.http2().timer(TokioTimer::new());
                 drive!(
                     builder.serve_connection_with_upgrades(io, service),
@@ -129,6 +141,7 @@ pub async fn serve(
                 let conn = hyper::server::conn::http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(opts.header_read_timeout)
+                    .max_buf_size(MAX_BUF)
                     .serve_connection(io, service)
                     .with_upgrades();
                 drive!(conn, stop, alive);

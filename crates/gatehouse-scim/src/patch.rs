@@ -44,6 +44,8 @@ pub enum Op {
 pub struct Operation {
     op: Op,
     path: Option<PatchPath>,
+    /// The path as sent (a schema URN alone does not parse as a path).
+    raw_path: Option<String>,
     value: Option<Value>,
 }
 
@@ -63,6 +65,15 @@ fn invalid_value(detail: impl Into<String>) -> ScimError {
 
 fn syntax(detail: impl Into<String>) -> ScimError {
     ScimError::bad_request(ScimType::InvalidSyntax, detail)
+}
+
+/// Whether `raw` is a schema URN alone (`urn:…:core:2.0:User`, an
+/// extension's URN): the path of an operation whose value is an object of
+/// that schema's attributes.
+fn is_schema_urn(raw: &str) -> bool {
+    let lower = raw.to_ascii_lowercase();
+    lower.starts_with("urn:ietf:params:scim:schemas:")
+        && (lower.ends_with(":2.0:user") || lower.ends_with(":2.0:group"))
 }
 
 fn parse_path(raw: &str) -> Result<PatchPath, ScimError> {
@@ -114,9 +125,15 @@ impl PatchRequest {
                     )));
                 }
             };
+            let raw_path = match o.get("path") {
+                Some(Value::String(p)) if !p.trim().is_empty() => Some(p.trim().to_owned()),
+                _ => None,
+            };
             let path = match o.get("path") {
                 None | Some(Value::Null) => None,
                 Some(Value::String(p)) if p.trim().is_empty() => None,
+                // A schema URN alone: read at apply time.
+                Some(Value::String(p)) if is_schema_urn(p.trim()) => None,
                 Some(Value::String(p)) => Some(parse_path(p)?),
                 Some(_) => {
                     return Err(invalid_path(format!(
@@ -136,7 +153,12 @@ impl PatchRequest {
                     "Operations[{i}]: {op:?} needs a value"
                 )));
             }
-            operations.push(Operation { op, path, value });
+            operations.push(Operation {
+                op,
+                path,
+                raw_path,
+                value,
+            });
         }
         Ok(Self { operations })
     }
@@ -178,7 +200,33 @@ impl PatchRequest {
             };
             schema.locate(attr.uri.as_deref(), &attr.name).is_some()
         };
+        let core_urn = |raw: &str| raw.eq_ignore_ascii_case(schema.urn);
         for o in &self.operations {
+            // A schema's URN as the path: the value is an object of that
+            // schema's attributes (the core's at the top, an extension's
+            // under its URN), as without a path.
+            if o.path.is_none()
+                && let Some(raw) = o.raw_path.as_deref()
+            {
+                let value = if core_urn(raw) {
+                    o.value.clone()
+                } else {
+                    let mut m = Map::new();
+                    m.insert(raw.to_owned(), o.value.clone().unwrap_or(Value::Null));
+                    Some(Value::Object(m))
+                };
+                let unpathed = Operation {
+                    op: o.op,
+                    path: None,
+                    raw_path: None,
+                    value,
+                };
+                PatchRequest {
+                    operations: vec![unpathed],
+                }
+                .apply_with(schema, resource, ignore_unknown)?;
+                continue;
+            }
             match &o.path {
                 Some(p) if ignore_unknown && !known(p) => {}
                 Some(p) => apply_at(schema, resource, o.op, p, o.value.as_ref())?,
@@ -189,6 +237,26 @@ impl PatchRequest {
                         ));
                     };
                     for (key, v) in fields {
+                        if core_urn(key) {
+                            let Value::Object(_) = v else {
+                                return Err(invalid_value(format!("{key} must be an object")));
+                            };
+                            let inner = Operation {
+                                op: o.op,
+                                path: None,
+                                raw_path: None,
+                                value: Some(v.clone()),
+                            };
+                            PatchRequest {
+                                operations: vec![inner],
+                            }
+                            .apply_with(
+                                schema,
+                                resource,
+                                ignore_unknown,
+                            )?;
+                            continue;
+                        }
                         if let Some((urn, attrs)) = schema
                             .extensions
                             .iter()
@@ -292,6 +360,15 @@ fn coerce(attr: &Attr, v: &Value) -> Result<Value, ScimError> {
                     }
                 }
             }
+            Ok(Value::Object(out))
+        }
+        // Entra ID sends a single complex value (the enterprise `manager`)
+        // as its `value` alone: `"manager": "<id>"`.
+        (AttrType::Complex, Value::String(_))
+            if !attr.multi && attr.sub_attr("value").is_some() =>
+        {
+            let mut out = Map::new();
+            out.insert("value".to_owned(), v.clone());
             Ok(Value::Object(out))
         }
         (AttrType::Complex, _) => Err(invalid_value(format!("{} must be an object", attr.name))),
@@ -729,6 +806,34 @@ mod tests {
             .err()
             .and_then(|e| e.scim_type);
         assert_eq!(no_schema, Some(ScimType::InvalidSyntax));
+    }
+
+    #[test]
+    fn a_schema_urn_as_path_or_key_names_its_attributes() {
+        let mut user = serde_json::json!({"userName": "a", "active": true});
+        let urn = crate::schema::USER_URN;
+        let ent = crate::schema::ENTERPRISE_URN;
+        for body in [
+            serde_json::json!({"schemas": [PATCH_SCHEMA], "Operations": [{"op": "replace", "value": {urn: {"active": false}}}]}),
+            serde_json::json!({"schemas": [PATCH_SCHEMA], "Operations": [{"op": "replace", "path": urn, "value": {"active": false}}]}),
+        ] {
+            user["active"] = true.into();
+            PatchRequest::parse(&body)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .apply_ignoring_unknown(&crate::schema::USER, &mut user)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(user["active"], false, "{body}");
+        }
+        // Entra ID's manager as a string, under its extension's URN.
+        let body = serde_json::json!({"schemas": [PATCH_SCHEMA], "Operations": [
+            {"op": "Add", "path": format!("{ent}:manager"), "value": "boss-7"},
+            {"op": "replace", "path": ent, "value": {"department": "Ops"}}]});
+        PatchRequest::parse(&body)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .apply_ignoring_unknown(&crate::schema::USER, &mut user)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(user[ent]["manager"]["value"], "boss-7");
+        assert_eq!(user[ent]["department"], "Ops");
     }
 
     #[test]

@@ -725,7 +725,9 @@ impl Provisioning<'_> {
             .await?
             && u.deprovisioned_at.is_none()
         {
-            if u.provisioned {
+            // Adopted only when it is the same person: a userName left from
+            // an address the user no longer has names someone else.
+            if u.provisioned || u.email.normalized() != fields.email.normalized() {
                 return Err(uniqueness(format!(
                     "the userName {:?} is taken by user {}",
                     fields.user_name, u.id
@@ -821,6 +823,13 @@ impl Provisioning<'_> {
             // default mappings send addresses and phone numbers), as a POST
             // ignores them.
             patch.apply_ignoring_unknown(&USER, &mut doc)?;
+            // `active` is SCIM's to set, not to remove (absent would read
+            // as active: a `remove active` must not re-activate).
+            if doc.get("active").is_none_or(Value::is_null) {
+                return Err(invalid_value(
+                    "active cannot be removed or emptied; set it to true or false",
+                ));
+            }
             let fields = resource::parse_user(&doc, &maps)?;
             self.write_user(user, &fields, &caller.ctx(), "scim.user.patched")
                 .await
@@ -895,8 +904,15 @@ impl Provisioning<'_> {
             user.last_name.clone_from(&fields.family_name);
             changed.push("name.familyName");
         }
-        if user.display_name != fields.display_name {
-            user.display_name.clone_from(&fields.display_name);
+        // A displayName that is just the names (as SCIM answered it) is not
+        // a displayName of its own: stored, it would go stale.
+        let derived = format!("{} {}", fields.given_name, fields.family_name);
+        let display_name = fields
+            .display_name
+            .clone()
+            .filter(|d| d.as_str() != derived.trim());
+        if user.display_name != display_name {
+            user.display_name = display_name;
             changed.push("displayName");
         }
         if user.email != fields.email {
@@ -1246,10 +1262,25 @@ impl Provisioning<'_> {
         let old_name = g.display_name.clone();
         let renamed = old_name != fields.display_name;
         let write_fields = renamed || g.external_id != fields.external_id || !g.provisioned;
+        let scim_members = || {
+            let mut m: Vec<UserId> = g
+                .members
+                .iter()
+                .filter(|m| m.source == GroupSource::Scim)
+                .map(|m| m.user)
+                .collect();
+            m.sort_unstable();
+            m
+        };
         let no_members = match members {
             MemberChange::Keep => true,
             MemberChange::Add(u) | MemberChange::Remove(u) => u.is_empty(),
-            MemberChange::Replace(_) => false,
+            MemberChange::Replace(u) => {
+                let mut u = u.to_vec();
+                u.sort_unstable();
+                u.dedup();
+                u == scim_members()
+            }
         };
         if !write_fields && no_members {
             // Nothing changes: no write, no audit event.
@@ -1324,7 +1355,9 @@ where
         match once().await {
             Err(ProvisioningError::Stale) if tries + 1 < TRIES => {
                 tries += 1;
-                tokio::task::yield_now().await;
+                // Back off a little more each time: many writers of one
+                // resource take turns instead of spinning.
+                tokio::time::sleep(std::time::Duration::from_millis(2 << tries.min(6))).await;
             }
             other => return other,
         }

@@ -78,7 +78,8 @@ pub trait ScimStore {
     /// The ids and userNames of the users SCIM sees (no tombstones): one
     /// light query for group members' `display` and checks.
     async fn scim_user_names(&self, app: AppId) -> Result<Vec<(UserId, String)>, StoreError>;
-    /// The ids of the groups with these display names: `(id, name)`.
+    /// The ids of the provisioned groups with these display names: `(id,
+    /// name)` (what a SCIM User's `groups` can point to).
     async fn group_ids_by_name(
         &self,
         app: AppId,

@@ -683,3 +683,93 @@ async fn scim_sees_only_groups_it_made_or_adopted_and_deleting_one_keeps_others_
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(h.audit(a.id, "scim.group").await.len(), before);
 }
+
+#[tokio::test]
+async fn a_stale_user_name_adopts_nobody_and_active_cannot_be_removed() {
+    let h = Harness::new().await;
+    let a = h.app("alpha").await;
+    let who = caller(&h, a.id).await;
+    let p = h.gh.provisioning();
+    // Carl's address changed; his userName is still the old one.
+    let carl = h.user(a.id, "carl@example.com", None).await;
+    h.gh.directory()
+        .update(
+            a.id,
+            carl.id,
+            crate::users::UserPatch {
+                email: Some("carl.moved@example.com".into()),
+                ..Default::default()
+            },
+            &ctx(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let newcomer = p
+        .create_user(
+            &who,
+            BASE,
+            &scim_user("carl@example.com", "carl@example.com", "n1"),
+        )
+        .await;
+    assert!(
+        matches!(newcomer, Err(ProvisioningError::Scim(e)) if e.status == 409),
+        "not Carl's account"
+    );
+    let carl =
+        h.gh.directory()
+            .get(a.id, carl.id)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(carl.email.as_str(), "carl.moved@example.com");
+    assert!(!carl.provisioned);
+    // Removing `active` does not re-activate anyone: refused.
+    let id = id_of(
+        &p.create_user(
+            &who,
+            BASE,
+            &scim_user("dee@example.com", "dee@example.com", "d"),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}")),
+    );
+    p.patch_user(
+        &who,
+        BASE,
+        &id,
+        &patch(json!([{"op": "replace", "path": "active", "value": false}])),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    for op in [
+        json!({"op": "remove", "path": "active"}),
+        json!({"op": "replace", "path": "active", "value": null}),
+    ] {
+        let r = p.patch_user(&who, BASE, &id, &patch(json!([op]))).await;
+        assert!(matches!(r, Err(ProvisioningError::Scim(e)) if e.status == 400));
+    }
+    let doc = p
+        .get_user(&who, BASE, &id, &Default::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(doc["active"], false);
+    // A PUT with the same members is no change.
+    let g = id_of(
+        &p.create_group(
+            &who,
+            BASE,
+            &json!({"displayName": "same", "members": [{"value": id}]}),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}")),
+    );
+    let before = h.audit(a.id, "scim.group").await.len();
+    p.replace_group(
+        &who,
+        BASE,
+        &g,
+        &json!({"displayName": "same", "members": [{"value": id}]}),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(h.audit(a.id, "scim.group").await.len(), before);
+}

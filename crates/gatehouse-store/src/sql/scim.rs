@@ -200,11 +200,12 @@ impl ScimStore for Backend {
         }
         let json = serde_json::to_string(names).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let rows = sqlx::query(concat!(
-            "SELECT id, display_name FROM app_groups WHERE app_id = $2 AND display_name ",
+            "SELECT id, display_name FROM app_groups WHERE app_id = $2 AND provisioned = $3 AND display_name ",
             ids_in!()
         ))
         .bind(json)
         .bind(app.to_string())
+        .bind(true)
         .fetch_all(&mut *self.exec().await?)
         .await?;
         rows.iter()
@@ -400,13 +401,18 @@ impl ScimStore for Backend {
             .execute(tx.conn())
             .await?
         } else {
-            // Members only: the name stays as stored (a concurrent rename's).
-            sqlx::query("UPDATE app_groups SET updated_at = $3, version = version + 1 WHERE id = $1 AND app_id = $2")
-                .bind(&id)
-                .bind(&app)
-                .bind(ms(group.updated_at))
-                .execute(tx.conn())
-                .await?
+            // Members only: the name stays as stored (a concurrent rename's);
+            // a group no longer provisioned (a DELETE came first) takes none.
+            sqlx::query(
+                "UPDATE app_groups SET updated_at = $3, version = version + 1
+                 WHERE id = $1 AND app_id = $2 AND provisioned = $4",
+            )
+            .bind(&id)
+            .bind(&app)
+            .bind(ms(group.updated_at))
+            .bind(true)
+            .execute(tx.conn())
+            .await?
         };
         if res.rows_affected() == 0 {
             return Err(StoreError::Conflict { field: "version" });
@@ -452,6 +458,16 @@ impl ScimStore for Backend {
     async fn delete_group(&self, app: AppId, id: GroupId, audit: &AuditEvent) -> Result<(), StoreError> {
         let mut tx = AuditedTx::begin(self).await?;
         let gid = id.to_string();
+        // Take the group's row first: a member change of it waits for this
+        // delete (or this one for it), never interleaves.
+        let locked = sqlx::query("UPDATE app_groups SET version = version + 1 WHERE id = $1 AND app_id = $2")
+            .bind(&gid)
+            .bind(app.to_string())
+            .execute(tx.conn())
+            .await?;
+        if locked.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
         let before = member_ids(tx.conn(), &gid).await?;
         // Provisioning's part goes: its memberships, its link. A group that
         // still has members from the claim or an administrator stays (no

@@ -328,7 +328,7 @@ impl UserStore for Backend {
         let res = bind_user(
             sqlx::query(
                 "UPDATE users SET email = $3, email_lower = $4, first_name = $5, last_name = $6, status = $7,
-                    updated_at = $8, last_login_at = $9, email_verified = $10,
+                    updated_at = $8, last_login_at = $9, email_verified = $10, scim_version = scim_version + 1,
                     password_hash = CASE WHEN $11 THEN $12 ELSE password_hash END
                  WHERE id = $1 AND app_id = $2",
             ),

@@ -762,10 +762,11 @@ async fn cleartext_http2_when_turned_on_is_held_to_the_same_rules() {
     );
 }
 
-/// A client that trickles its headers, or holds a connection open without
-/// a request, is cut off after `header_read_timeout` (slowloris).
+/// A client that trickles its headers, holds a connection open without a
+/// request, or stops sending a body, is cut off after `header_read_timeout`
+/// (slowloris).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn slow_or_idle_connections_are_closed_after_the_header_read_timeout() {
+async fn slow_idle_or_stalled_connections_are_closed_after_the_header_read_timeout() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = TestApp::builder()
         .header_read_timeout(std::time::Duration::from_secs(1))
@@ -777,8 +778,16 @@ async fn slow_or_idle_connections_are_closed_after_the_header_read_timeout() {
         .await
         .unwrap();
     let mut idle = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    // A body announced and never sent, where a form is read.
+    let mut slow_body = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    slow_body
+        .write_all(
+            b"POST /admin/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 500\r\n\r\nemail=a",
+        )
+        .await
+        .unwrap();
     let started = std::time::Instant::now();
-    for conn in [&mut trickle, &mut idle] {
+    for conn in [&mut trickle, &mut idle, &mut slow_body] {
         let mut buf = Vec::new();
         let read = tokio::time::timeout(
             std::time::Duration::from_secs(10),
