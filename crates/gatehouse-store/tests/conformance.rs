@@ -357,7 +357,15 @@ async fn users_and_sessions(store: &dyn Store) {
         .await
         .unwrap();
     let got = store.get_user(a.id, u.id).await.unwrap().unwrap();
-    assert_eq!(got, changed);
+    // Every write of a user bumps its version (provisioning writes check it).
+    assert_eq!(got.scim_version, changed.scim_version + 1);
+    assert_eq!(
+        got,
+        User {
+            scim_version: got.scim_version,
+            ..changed
+        }
+    );
 
     // Sessions.
     let t = now();
