@@ -598,6 +598,29 @@ impl Provisioning<'_> {
         q: &ListQuery,
     ) -> Result<Value, ProvisioningError> {
         let (filter, page, projection) = q.read(USER)?;
+        if filter.is_none() {
+            // Unfiltered: one page from the store, and the count.
+            let (users, total) = self
+                .shared
+                .store
+                .scim_users_page(caller.app, page.offset() as u64, page.count as u64)
+                .await?;
+            let maps = mappings(&self.runtime_settings(caller.app));
+            let groups = self.group_ids(caller.app, &users).await?;
+            let resources: Vec<Value> = users
+                .iter()
+                .map(|u| {
+                    let mut r = self.render_user(u, base, &maps, &groups);
+                    projection.apply(&mut r);
+                    r
+                })
+                .collect();
+            return Ok(gatehouse_scim::list_response(
+                usize::try_from(total).unwrap_or(usize::MAX),
+                page,
+                resources,
+            ));
+        }
         let matching = self.matching_users(caller, base, filter.as_ref()).await?;
         Ok(page_of(matching, page, &projection))
     }

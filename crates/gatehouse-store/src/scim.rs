@@ -75,6 +75,14 @@ pub trait ScimStore {
     /// Every user of an application that SCIM sees (no tombstones), by
     /// creation.
     async fn scim_users(&self, app: AppId) -> Result<Vec<User>, StoreError>;
+    /// One page of the users SCIM sees (by creation) and how many there are
+    /// in all: an unfiltered list reads no more than it answers.
+    async fn scim_users_page(
+        &self,
+        app: AppId,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<User>, u64), StoreError>;
     /// The ids and userNames of the users SCIM sees (no tombstones): one
     /// light query for group members' `display` and checks.
     async fn scim_user_names(&self, app: AppId) -> Result<Vec<(UserId, String)>, StoreError>;

@@ -178,6 +178,26 @@ impl ScimStore for Backend {
             .await
     }
 
+    async fn scim_users_page(&self, app: AppId, offset: u64, limit: u64) -> Result<(Vec<User>, u64), StoreError> {
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE app_id = $1 AND deprovisioned_at IS NULL")
+            .bind(app.to_string())
+            .fetch_one(&mut *self.exec().await?)
+            .await?;
+        let rows = sqlx::query(select_users!(
+            "WHERE app_id = $1 AND deprovisioned_at IS NULL ORDER BY created_at, id LIMIT $2 OFFSET $3"
+        ))
+        .bind(app.to_string())
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+        .fetch_all(&mut *self.exec().await?)
+        .await?;
+        let users = rows
+            .iter()
+            .map(|r| base_user(r).map(|(u, _)| u))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((self.complete_users(users).await?, u64::try_from(total).unwrap_or(0)))
+    }
+
     async fn scim_user_names(&self, app: AppId) -> Result<Vec<(UserId, String)>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, user_name FROM users WHERE app_id = $1 AND deprovisioned_at IS NULL",
