@@ -207,13 +207,28 @@ impl SignIn<'_> {
             }
             return Err(ServiceError::InvalidCredentials);
         }
-        if !user.may_sign_in() {
+        // Deactivated (by an administrator or provisioning), or not
+        // provisioned where only provisioned users may sign in: refused as a
+        // wrong password is (nobody learns which accounts exist).
+        let provisioned_only = self
+            .router
+            .current()
+            .get(app.id)
+            .is_some_and(|rt| rt.provisioning.provisioned_only);
+        let reason = if !user.may_sign_in() {
+            Some("disabled")
+        } else if provisioned_only && !user.provisioned {
+            Some("not_provisioned")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
             if self
                 .refusals
-                .audit(self.shared, fail("disabled"), &source, "disabled")
+                .audit(self.shared, fail(reason), &source, reason)
                 .await?
             {
-                tracing::info!(app = %app.slug, outcome = "failed", reason = "disabled", "sign-in refused");
+                tracing::info!(app = %app.slug, outcome = "failed", reason, "sign-in refused");
             }
             return Err(ServiceError::InvalidCredentials);
         }

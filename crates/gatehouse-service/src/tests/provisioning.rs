@@ -323,6 +323,28 @@ async fn provisioned_only_refuses_anyone_not_provisioned() {
         matches!(r, Err(SignInError::NotProvisioned { .. })),
         "{r:?}"
     );
+    // A local password does not get around it.
+    h.user(a.id, "local@example.com", Some("a-long-password"))
+        .await;
+    let local =
+        h.gh.sign_in()
+            .with_password(
+                &a,
+                "local@example.com",
+                secrecy::SecretString::from("a-long-password".to_owned()),
+                None,
+                &crate::sessions::ClientInfo::default(),
+                &ctx(),
+            )
+            .await;
+    assert!(matches!(
+        local,
+        Err(crate::ServiceError::InvalidCredentials)
+    ));
+    assert_eq!(
+        h.audit(a.id, "signin.failed").await[0].details["reason"],
+        "not_provisioned"
+    );
 }
 
 #[tokio::test]
