@@ -78,14 +78,19 @@ pub const MAX_DETAIL_ITEMS: usize = 100;
 
 /// `s` cut to at most `max` bytes, on a character boundary.
 pub fn truncate(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut end = max;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-    }
+    let end = prefix(&s, max).len();
+    s.truncate(end);
     s
+}
+
+/// The longest start of `s` of at most `max` bytes that ends on a
+/// character boundary.
+pub fn prefix(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 fn bounded(v: serde_json::Value) -> serde_json::Value {

@@ -8,7 +8,6 @@ use time::OffsetDateTime;
 
 use crate::ids::{AppId, GroupId, UserId};
 use crate::user::GroupSource;
-use crate::validation::Invalid;
 
 /// A group of one application.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -53,16 +52,4 @@ impl Group {
         ids.dedup();
         ids
     }
-}
-
-/// An external id (SCIM `externalId`): 1-256 characters without control
-/// characters.
-pub fn parse_external_id(raw: &str, field: &str) -> Result<String, Invalid> {
-    if raw.is_empty() || raw.chars().count() > 256 || raw.chars().any(char::is_control) {
-        return Err(Invalid::field(
-            field,
-            "an external id is 1-256 characters without control characters",
-        ));
-    }
-    Ok(raw.to_owned())
 }

@@ -565,29 +565,26 @@ impl Provisioning<'_> {
         }
     }
 
-    fn render_user(
-        &self,
-        user: &User,
-        base: &str,
-        maps: &[TagMapping],
-        groups: &[(GroupId, String)],
-    ) -> Value {
-        resource::render_user(user, base, maps, &groups_of(user, groups))
-    }
-
-    /// The ids of the groups `users` are members of (one light query).
-    async fn group_ids(
+    /// Users as SCIM resources, with the application's attribute mappings
+    /// and the ids of their (provisioned) groups, read once for all of them.
+    async fn render_users(
         &self,
         app: AppId,
+        base: &str,
         users: &[User],
-    ) -> Result<Vec<(GroupId, String)>, ProvisioningError> {
+    ) -> Result<Vec<Value>, ProvisioningError> {
+        let maps = mappings(&self.runtime_settings(app));
         let mut names: Vec<String> = users
             .iter()
             .flat_map(|u| u.groups.iter().map(|m| m.name.clone()))
             .collect();
         names.sort_unstable();
         names.dedup();
-        Ok(self.shared.store.group_ids_by_name(app, &names).await?)
+        let groups = self.shared.store.group_ids_by_name(app, &names).await?;
+        Ok(users
+            .iter()
+            .map(|u| resource::render_user(u, base, &maps, &groups_of(u, &groups)))
+            .collect())
     }
 
     /// List or search users (`GET /Users`, `POST /Users/.search`).
@@ -605,16 +602,10 @@ impl Provisioning<'_> {
                 .store
                 .scim_users_page(caller.app, page.offset() as u64, page.count as u64)
                 .await?;
-            let maps = mappings(&self.runtime_settings(caller.app));
-            let groups = self.group_ids(caller.app, &users).await?;
-            let resources: Vec<Value> = users
-                .iter()
-                .map(|u| {
-                    let mut r = self.render_user(u, base, &maps, &groups);
-                    projection.apply(&mut r);
-                    r
-                })
-                .collect();
+            let mut resources = self.render_users(caller.app, base, &users).await?;
+            for r in &mut resources {
+                projection.apply(r);
+            }
             return Ok(gatehouse_scim::list_response(
                 usize::try_from(total).unwrap_or(usize::MAX),
                 page,
@@ -640,23 +631,25 @@ impl Provisioning<'_> {
         let mut matching = self.matching_users(caller, base, users.as_ref()).await?;
         matching.extend(self.matching_groups(caller, base, groups.as_ref()).await?);
         // The projection's names are read against each resource's schema.
+        let projection = |schema| {
+            Projection::parse(
+                q.attributes.as_deref(),
+                q.excluded_attributes.as_deref(),
+                schema,
+            )
+        };
+        let (of_users, of_groups) = (projection(&USER), projection(&GROUP));
         let total = matching.len();
         let resources: Vec<Value> = matching
             .into_iter()
             .skip(page.offset())
             .take(page.count)
             .map(|mut r| {
-                let schema = if r.pointer("/meta/resourceType") == Some(&Value::from("Group")) {
-                    &GROUP
+                if r.pointer("/meta/resourceType") == Some(&Value::from("Group")) {
+                    of_groups.apply(&mut r);
                 } else {
-                    &USER
-                };
-                Projection::parse(
-                    q.attributes.as_deref(),
-                    q.excluded_attributes.as_deref(),
-                    schema,
-                )
-                .apply(&mut r);
+                    of_users.apply(&mut r);
+                }
                 r
             })
             .collect();
@@ -697,13 +690,9 @@ impl Provisioning<'_> {
             },
             _ => store.scim_users(app).await?,
         };
-        let maps = mappings(&self.runtime_settings(app));
-        let groups = self.group_ids(app, &users).await?;
-        Ok(users
-            .iter()
-            .map(|u| self.render_user(u, base, &maps, &groups))
-            .filter(|r| filter.is_none_or(|f| f.matches(r)))
-            .collect())
+        let mut rendered = self.render_users(app, base, &users).await?;
+        rendered.retain(|r| filter.is_none_or(|f| f.matches(r)));
+        Ok(rendered)
     }
 
     /// One user (`GET /Users/{id}`).
@@ -721,11 +710,11 @@ impl Provisioning<'_> {
     }
 
     async fn user_resource(&self, user: &User, base: &str) -> Result<Value, ProvisioningError> {
-        let maps = mappings(&self.runtime_settings(user.app_id));
-        let groups = self
-            .group_ids(user.app_id, std::slice::from_ref(user))
+        let mut one = self
+            .render_users(user.app_id, base, std::slice::from_ref(user))
             .await?;
-        Ok(self.render_user(user, base, &maps, &groups))
+        one.pop()
+            .ok_or_else(|| ServiceError::Internal("a user rendered to nothing".into()).into())
     }
 
     /// Create a user (`POST /Users`). A user of the application with the

@@ -40,20 +40,12 @@ fn refusal_budget() -> Option<u64> {
     }
 }
 
-/// The reason as logged: at most 512 bytes.
-fn short(reason: &str) -> &str {
-    let mut end = reason.len().min(512);
-    while !reason.is_char_boundary(end) {
-        end -= 1;
-    }
-    &reason[..end]
-}
-
 /// Log a report once, at a level that matches its status (refusals within
 /// a budget per second; failures always).
 pub fn log(report: &ErrorReport, id: &RequestId) {
     let status = report.status.as_u16();
-    let reason = short(&report.reason);
+    // The reason as logged: at most 512 bytes.
+    let reason = gatehouse_core::audit::prefix(&report.reason, 512);
     if status >= 500 {
         tracing::error!(correlation_id = %id, status, code = report.code, reason, "request failed");
     } else if let Some(left_out) = refusal_budget() {
@@ -148,6 +140,9 @@ mod tests {
             "{logged}"
         );
         assert!(logged >= 1);
-        assert_eq!(short(&"é".repeat(1000)).len(), 512);
+        assert_eq!(
+            gatehouse_core::audit::prefix(&"é".repeat(1000), 512).len(),
+            512
+        );
     }
 }

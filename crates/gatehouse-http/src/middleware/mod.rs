@@ -46,11 +46,7 @@ fn log_path(path: &str) -> std::borrow::Cow<'_, str> {
     if path.len() <= 256 {
         return std::borrow::Cow::Borrowed(path);
     }
-    let mut end = 256;
-    while !path.is_char_boundary(end) {
-        end -= 1;
-    }
-    std::borrow::Cow::Owned(format!("{}…", &path[..end]))
+    std::borrow::Cow::Owned(format!("{}…", gatehouse_core::audit::prefix(path, 256)))
 }
 
 /// Correlation id, span, error rendering and metrics for every request.

@@ -97,6 +97,15 @@ fn members_changed(tx: &mut AuditedTx, before: Vec<String>, after: Vec<String>) 
     Ok(())
 }
 
+/// Note as changed the users who are members in `before` or `after` but
+/// not in both (their groups changed; the others' did not).
+fn membership_changed(tx: &mut AuditedTx, before: &[String], after: &[String]) -> Result<(), StoreError> {
+    let b: std::collections::HashSet<&String> = before.iter().collect();
+    let a: std::collections::HashSet<&String> = after.iter().collect();
+    let diff: Vec<String> = b.symmetric_difference(&a).map(|s| (*s).clone()).collect();
+    members_changed(tx, diff, Vec::new())
+}
+
 impl Backend {
     async fn users_where(&self, sql: &'static str, app: AppId, arg: Option<&str>) -> Result<Vec<User>, StoreError> {
         let mut q = sqlx::query(sql).bind(app.to_string());
@@ -465,11 +474,7 @@ impl ScimStore for Backend {
         if renamed {
             members_changed(&mut tx, before, after)?;
         } else {
-            // Only those whose membership changed.
-            let b: std::collections::HashSet<&String> = before.iter().collect();
-            let a: std::collections::HashSet<&String> = after.iter().collect();
-            let diff: Vec<String> = b.symmetric_difference(&a).map(|s| (*s).clone()).collect();
-            members_changed(&mut tx, diff, Vec::new())?;
+            membership_changed(&mut tx, &before, &after)?;
         }
         tx.commit(audit).await?;
         Ok(moved)
@@ -517,10 +522,7 @@ impl ScimStore for Backend {
                 .await?;
         }
         let after = member_ids(tx.conn(), &gid).await?;
-        let b: std::collections::HashSet<&String> = before.iter().collect();
-        let a: std::collections::HashSet<&String> = after.iter().collect();
-        let diff: Vec<String> = b.symmetric_difference(&a).map(|s| (*s).clone()).collect();
-        members_changed(&mut tx, diff, Vec::new())?;
+        membership_changed(&mut tx, &before, &after)?;
         tx.commit(audit).await
     }
 }
