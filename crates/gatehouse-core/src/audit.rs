@@ -47,6 +47,13 @@ pub enum Actor {
         /// Its name.
         name: String,
     },
+    /// Applications as code (`gatehouse apply`, `POST /api/v1/apply`).
+    Apply {
+        /// Who ran it through the API (an admin token), if not the
+        /// command line on the server.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
     /// Someone not (yet) identified, e.g. a failed sign-in.
     Anonymous {
         /// The client's address.
@@ -64,6 +71,8 @@ impl fmt::Display for Actor {
             Self::Admin { email, .. } => write!(f, "admin:{email}"),
             Self::User { email, .. } => write!(f, "user:{email}"),
             Self::ScimToken { name, .. } => write!(f, "scim-token:{name}"),
+            Self::Apply { by: None } => f.write_str("apply"),
+            Self::Apply { by: Some(by) } => write!(f, "apply ({by})"),
             Self::Anonymous { ip } => write!(f, "anonymous:{ip}"),
         }
     }

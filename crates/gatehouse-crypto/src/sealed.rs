@@ -41,6 +41,9 @@ pub enum SealContext {
     TrySignIn(gatehouse_core::AppId),
     /// A browser's "known device" mark for local sign-in.
     LoginDevice(gatehouse_core::AppId),
+    /// Why a sign-in was refused, carried from the callback to the page
+    /// that shows it.
+    Refusal(gatehouse_core::AppId),
     /// The instance's assertion signing keys.
     AssertionKeys,
 }
@@ -57,6 +60,7 @@ impl SealContext {
             Self::LoginFlow(app) => format!("login_flow:{app}"),
             Self::TrySignIn(app) => format!("try_signin:{app}"),
             Self::LoginDevice(app) => format!("login_device:{app}"),
+            Self::Refusal(app) => format!("refusal:{app}"),
             Self::AssertionKeys => "assertion_keys".to_owned(),
         }
     }

@@ -51,6 +51,34 @@ pub struct ErrorReport {
 #[derive(Debug)]
 pub struct HttpError(Box<ErrorReport>);
 
+/// A refused sign-in's page, carried (sealed, in a short-lived cookie) from
+/// the callback to the clean URL that shows it.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct RefusalNote {
+    status: u16,
+    code: String,
+    title: String,
+    detail: String,
+    link: Option<String>,
+}
+
+/// The (code, title) pairs of the pages a refused sign-in shows: a note
+/// names one of these (titles and codes are static text).
+const REFUSAL_PAGES: &[(&str, &str)] = &[
+    ("idp_error", "Sign-in was cancelled"),
+    ("idp_error", "The identity provider refused the sign-in"),
+    ("missing_claim", "Your account is missing information"),
+    ("email_not_verified", "Your e-mail address is not verified"),
+    ("email_taken", "This e-mail is already in use"),
+    ("user_disabled", "Your account is disabled"),
+    ("user_deactivated", "Your account is deactivated"),
+    (
+        "not_provisioned",
+        "Your account is not set up for this application",
+    ),
+    ("no_access", "You have no access to this application"),
+];
+
 impl HttpError {
     /// A new error.
     pub fn new(
@@ -138,6 +166,48 @@ impl HttpError {
         err.0.protocol_body = Some(e.document());
         err.0.protocol_type = Some("application/scim+json");
         err
+    }
+
+    /// A refusal of a signed-in person (403, 409) as a note to show after
+    /// a redirect; `None` for other errors.
+    pub(crate) fn refusal_note(&self) -> Option<RefusalNote> {
+        let r = &self.0;
+        (matches!(r.status, StatusCode::FORBIDDEN | StatusCode::CONFLICT)
+            && REFUSAL_PAGES.contains(&(r.code, r.title)))
+        .then(|| RefusalNote {
+            status: r.status.as_u16(),
+            code: r.code.to_owned(),
+            title: r.title.to_owned(),
+            detail: r.detail.clone(),
+            link: r.link.as_ref().map(|(href, _)| href.clone()),
+        })
+    }
+
+    /// The page a [`RefusalNote`] describes.
+    pub(crate) fn from_refusal_note(n: &RefusalNote) -> Self {
+        let (code, title) = REFUSAL_PAGES
+            .iter()
+            .find(|(c, t)| *c == n.code && *t == n.title)
+            .copied()
+            .unwrap_or(("refused", "Sign-in refused"));
+        let status = match n.status {
+            409 => StatusCode::CONFLICT,
+            _ => StatusCode::FORBIDDEN,
+        };
+        let err = Self::new(status, code, title, n.detail.clone()).reason(format!(
+            "the page of a refused sign-in ({code}), shown again"
+        ));
+        match &n.link {
+            Some(href) if href.starts_with('/') && !href.starts_with("//") => {
+                err.link(href.clone(), "Try again")
+            }
+            _ => err,
+        }
+    }
+
+    /// Why, for the log.
+    pub(crate) fn log_reason(&self) -> &str {
+        &self.0.reason
     }
 
     /// Offer a link on the HTML page.

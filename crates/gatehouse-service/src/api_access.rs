@@ -128,6 +128,22 @@ pub struct ApiAccessSettings<'a> {
     pub(crate) router: &'a crate::routing::Router,
 }
 
+/// Bearer-token settings as sent, checked against the application's SSO
+/// issuer and client id (the defaults of `issuer` and `audience`), with a
+/// PEM key parsed.
+pub(crate) fn check_settings(
+    input: ApiAccessInput,
+    sso_issuer: &str,
+    client_id: &str,
+) -> Result<ApiAccess, gatehouse_core::Invalid> {
+    let settings = input.validate(sso_issuer, client_id)?;
+    if let Some(pem) = &settings.public_key_pem {
+        bearer::pem_key_set(pem)
+            .map_err(|why| gatehouse_core::Invalid::field("public_key_pem", why))?;
+    }
+    Ok(settings)
+}
+
 impl ApiAccessSettings<'_> {
     /// The bearer-token settings of an application.
     pub async fn get(&self, app: AppId) -> Result<ApiAccess, ServiceError> {
@@ -159,11 +175,7 @@ impl ApiAccessSettings<'_> {
             .as_ref()
             .map_or("", |i| i.as_str())
             .to_owned();
-        let settings = input.validate(&sso_issuer, &oidc.client_id)?;
-        if let Some(pem) = &settings.public_key_pem {
-            bearer::pem_key_set(pem)
-                .map_err(|why| gatehouse_core::Invalid::field("public_key_pem", why))?;
-        }
+        let settings = check_settings(input, &sso_issuer, &oidc.client_id)?;
         let now = self.shared.now();
         let value =
             serde_json::to_value(&settings).map_err(|e| ServiceError::Internal(e.to_string()))?;

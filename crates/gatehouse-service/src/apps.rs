@@ -132,6 +132,12 @@ impl Apps<'_> {
     /// Create an application.
     #[tracing::instrument(level = "info", skip_all, err(level = "debug"))]
     pub async fn create(&self, input: NewApp, ctx: &Context) -> Result<Application, ServiceError> {
+        self.create_with_id(AppId::new(), input, ctx).await
+    }
+
+    /// Check a new application's fields as [`Apps::create`] does, without
+    /// storing anything: the application it would make, with id `id`.
+    pub(crate) fn check_new(&self, id: AppId, input: &NewApp) -> Result<Application, ServiceError> {
         let mut c = Collector::new();
         let name = c.check(parse_app_name(&input.name));
         let slug = match input.slug.as_deref().map(str::trim) {
@@ -164,8 +170,8 @@ impl Apps<'_> {
             ));
         };
         let now = self.shared.now();
-        let app = Application {
-            id: AppId::new(),
+        Ok(Application {
+            id,
             name,
             slug,
             hosts,
@@ -174,7 +180,18 @@ impl Apps<'_> {
             auth_prefix,
             created_at: now,
             updated_at: now,
-        };
+        })
+    }
+
+    /// Create an application with a given id (applications as code pin ids).
+    pub(crate) async fn create_with_id(
+        &self,
+        id: AppId,
+        input: NewApp,
+        ctx: &Context,
+    ) -> Result<Application, ServiceError> {
+        let app = self.check_new(id, &input)?;
+        let now = app.created_at;
         let audit = ctx
             .event(Some(app.id), now, "app.created")
             .target(app.slug.as_str())

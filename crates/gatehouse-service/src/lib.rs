@@ -28,6 +28,7 @@ pub mod access;
 pub mod admin;
 mod admin_sso;
 pub mod api_access;
+pub mod apply;
 pub mod apps;
 pub mod assertion;
 pub mod audit;
@@ -508,6 +509,18 @@ impl Work<'_> {
         api_access::ApiAccessSettings {
             shared: &self.shared,
             router: &self.gh.inner.router,
+        }
+    }
+
+    /// Provisioning settings, in this unit (SCIM requests are never part
+    /// of a unit).
+    pub fn provisioning(&self) -> provisioning::Provisioning<'_> {
+        let i = &*self.gh.inner;
+        provisioning::Provisioning {
+            shared: &self.shared,
+            router: &i.router,
+            caches: &self.caches,
+            limiter: &i.scim_limiter,
         }
     }
 

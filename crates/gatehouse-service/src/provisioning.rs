@@ -273,6 +273,58 @@ pub struct AttributeTagInput {
     pub tag: String,
 }
 
+/// `settings` with the fields `input` sends changed (absent fields stay),
+/// every field at fault named.
+pub(crate) fn merge_settings(
+    mut settings: ProvisioningSettings,
+    input: &ProvisioningInput,
+) -> Result<ProvisioningSettings, gatehouse_core::Invalid> {
+    let mut c = gatehouse_core::validation::Collector::new();
+    if let Some(maps) = &input.attribute_tags {
+        let mut out: Vec<AttributeTag> = Vec::new();
+        for (i, m) in maps.iter().enumerate() {
+            let attribute = match AttrRef::parse(&m.attribute) {
+                Ok(a) => Some(a.canonical()),
+                Err(why) => {
+                    c.push(format!("attribute_tags[{i}].attribute"), why);
+                    None
+                }
+            };
+            let tag = c.check(TagKey::parse(
+                m.tag.trim(),
+                &format!("attribute_tags[{i}].tag"),
+            ));
+            if let (Some(attribute), Some(tag)) = (attribute, tag) {
+                if out.iter().any(|o| o.attribute == attribute) {
+                    c.push(format!("attribute_tags[{i}].attribute"), "is mapped twice");
+                } else {
+                    out.push(AttributeTag { attribute, tag });
+                }
+            }
+        }
+        if out.len() > 50 {
+            c.push("attribute_tags", "at most 50 mappings");
+        }
+        settings.attribute_tags = out;
+    }
+    if let Some(v) = input.groups_claim_values {
+        settings.groups_claim_values = v;
+    }
+    if let Some(claim) = &input.link_claim
+        && let Some(path) = c.check(gatehouse_core::claims::ClaimPath::parse(
+            claim,
+            "link_claim",
+        ))
+    {
+        settings.link_claim = path;
+    }
+    if let Some(p) = input.provisioned_only {
+        settings.provisioned_only = p;
+    }
+    c.finish()?;
+    Ok(settings)
+}
+
 /// The mappings of `settings` the protocol layer reads with (a stored
 /// mapping that no longer parses is left out, and logged).
 fn mappings(settings: &ProvisioningSettings) -> Vec<TagMapping> {
@@ -352,50 +404,7 @@ impl Provisioning<'_> {
         ctx: &Context,
     ) -> Result<ProvisioningSettings, ServiceError> {
         let application = self.shared.app(app).await?;
-        let mut settings = self.settings(app).await?;
-        let mut c = gatehouse_core::validation::Collector::new();
-        if let Some(maps) = &input.attribute_tags {
-            let mut out: Vec<AttributeTag> = Vec::new();
-            for (i, m) in maps.iter().enumerate() {
-                let attribute = match AttrRef::parse(&m.attribute) {
-                    Ok(a) => Some(a.canonical()),
-                    Err(why) => {
-                        c.push(format!("attribute_tags[{i}].attribute"), why);
-                        None
-                    }
-                };
-                let tag = c.check(TagKey::parse(
-                    m.tag.trim(),
-                    &format!("attribute_tags[{i}].tag"),
-                ));
-                if let (Some(attribute), Some(tag)) = (attribute, tag) {
-                    if out.iter().any(|o| o.attribute == attribute) {
-                        c.push(format!("attribute_tags[{i}].attribute"), "is mapped twice");
-                    } else {
-                        out.push(AttributeTag { attribute, tag });
-                    }
-                }
-            }
-            if out.len() > 50 {
-                c.push("attribute_tags", "at most 50 mappings");
-            }
-            settings.attribute_tags = out;
-        }
-        if let Some(v) = input.groups_claim_values {
-            settings.groups_claim_values = v;
-        }
-        if let Some(claim) = &input.link_claim
-            && let Some(path) = c.check(gatehouse_core::claims::ClaimPath::parse(
-                claim,
-                "link_claim",
-            ))
-        {
-            settings.link_claim = path;
-        }
-        if let Some(p) = input.provisioned_only {
-            settings.provisioned_only = p;
-        }
-        c.finish()?;
+        let settings = merge_settings(self.settings(app).await?, &input)?;
         let now = self.now();
         let value =
             serde_json::to_value(&settings).map_err(|e| ServiceError::Internal(e.to_string()))?;

@@ -368,7 +368,8 @@ impl IdpBrowser {
 
 /// Sign in to the application at `client`'s host through the IdP as
 /// `account`: `GET /auth/login<query>`, the IdP's form, back to the
-/// callback. Returns the callback's response.
+/// callback. Returns the callback's response, or for a refused sign-in
+/// (which the callback shows on a clean URL) that page's.
 pub async fn sign_in(
     client: &AppClient,
     idp: &IdpBrowser,
@@ -386,5 +387,9 @@ pub async fn sign_in(
     let path = back
         .strip_prefix(&client.base)
         .unwrap_or_else(|| panic!("the IdP sent the browser to {back}"));
-    client.get(path).await
+    let r = client.get(path).await;
+    match r.header("location") {
+        Some(to) if r.status == 303 && to.ends_with("/refused") => client.get(to).await,
+        _ => r,
+    }
 }

@@ -20,7 +20,7 @@ use crate::{Application, CliError, Config};
 
 /// Gatehouse: a self-hosted single sign-on gateway.
 #[derive(Debug, Parser)]
-#[command(name = "gatehouse", version, about)]
+#[command(name = "gatehouse", version = crate::VERSION, about)]
 pub struct Cli {
     /// Configuration file (default: ./gatehouse.toml when it exists).
     #[arg(long, short, global = true, env = "GATEHOUSE_CONFIG")]
@@ -59,6 +59,15 @@ pub enum Command {
         #[command(subcommand)]
         command: ScimCommand,
     },
+    /// Grants of roles in an application.
+    Grant {
+        #[command(subcommand)]
+        command: GrantCommand,
+    },
+    /// Make the instance match a file of applications (applications as code).
+    Apply(crate::ops::ApplyArgs),
+    /// Print the applications in the format `apply` reads.
+    Export(crate::ops::ExportArgs),
     /// The keys that sign `X-Gatehouse-Assertion`.
     Keys {
         #[command(subcommand)]
@@ -133,6 +142,27 @@ pub enum ScimTokenCommand {
         /// A name to recognise the token by ("okta", "entra").
         #[arg(long)]
         name: String,
+    },
+}
+
+/// `gatehouse grant ...`
+#[derive(Debug, Subcommand)]
+pub enum GrantCommand {
+    /// Grant a role to users by e-mail, group or tag, and print the grant's id.
+    Create(crate::ops::GrantCreate),
+    /// List an application's grants: id, role, subject.
+    List {
+        /// The application's slug.
+        #[arg(long)]
+        app: String,
+    },
+    /// Delete a grant.
+    Delete {
+        /// The application's slug.
+        #[arg(long)]
+        app: String,
+        /// The grant's id (from `grant list`).
+        id: String,
     },
 }
 
@@ -227,6 +257,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     crate::telemetry::init(config.log_format, level);
     let clock = Arc::new(SystemClock);
     match cli.command {
+        Command::Apply(args) => crate::ops::apply(&config, clock, args).await,
+        Command::Export(args) => crate::ops::export(&config, clock, args).await,
+        Command::Grant { command } => crate::ops::grant(&config, clock, command).await,
         Command::Serve { .. } => serve(&config, clock).await,
         Command::Keys { command } => {
             let (gh, _) = crate::startup::gatehouse(&config, clock, config.listen.port()).await?;

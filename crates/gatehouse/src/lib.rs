@@ -6,12 +6,22 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+mod ops;
 pub mod startup;
 pub mod telemetry;
 
 pub use config::Config;
 pub use error::CliError;
 pub use startup::Application;
+
+/// The version `gatehouse --version` shows: the package version and the
+/// commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("GATEHOUSE_COMMIT"),
+    ")"
+);
 
 /// The `gatehouse` command: parse the command line, run it, and exit with
 /// the code of its outcome (see `docs/cli.md`).

@@ -86,7 +86,8 @@ pub async fn callback(
         ),
         Err(e) => {
             state.metrics().observe_signin("oidc", e.reason());
-            HttpError::sign_in(e, login_url).into_response()
+            let err = HttpError::sign_in(e, login_url);
+            refused_elsewhere(&state, &route, &err).unwrap_or_else(|| err.into_response())
         }
     };
     if let Some(s) = params.state.as_deref()
@@ -95,4 +96,64 @@ pub async fn callback(
         resp.headers_mut().append(header::SET_COOKIE, c);
     }
     labelled("auth_callback", resp)
+}
+
+/// The cookie carrying a refused sign-in's page to `<prefix>/refused`.
+pub(crate) const REFUSAL_COOKIE: &str = "gatehouse_refusal";
+
+/// A refusal of someone the IdP signed in (no role, deactivated, not
+/// provisioned, ...) is shown on a clean URL: a redirect to
+/// `<prefix>/refused` with the page sealed in a short-lived cookie, so a
+/// reload does not replay the used authorization code. `None` for other
+/// errors (they are shown here).
+fn refused_elsewhere(state: &AppState, route: &AppRoute, err: &HttpError) -> Option<Response> {
+    let app = &route.rt.app;
+    let note = serde_json::to_value(err.refusal_note()?).ok()?;
+    let sealed = match state.gh().sign_in().seal_refusal(app.id, &note) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot seal a refusal note; showing the page at the callback");
+            return None;
+        }
+    };
+    let path = format!("{}/refused", app.auth_prefix);
+    let max_age = time::Duration::seconds(
+        i64::try_from(gatehouse_service::oidc::REFUSAL_TTL.as_secs()).unwrap_or(600),
+    );
+    let cookie = cookie_header(REFUSAL_COOKIE, &sealed, &path, app.scheme, max_age)?;
+    tracing::info!(
+        reason = err.log_reason(),
+        "sign-in refused; the page is shown at {path}"
+    );
+    let mut resp = Redirect::to(&path).into_response();
+    resp.headers_mut().append(header::SET_COOKIE, cookie);
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Some(resp)
+}
+
+/// `GET <prefix>/refused`: the page of a sign-in refused at the callback.
+pub async fn refused(
+    State(state): State<AppState>,
+    route: AppRoute,
+    headers: HeaderMap,
+) -> Response {
+    let app = &route.rt.app;
+    let note = crate::cookies::first(&headers, REFUSAL_COOKIE)
+        .and_then(|t| state.gh().sign_in().open_refusal(app.id, t))
+        .and_then(|v| serde_json::from_value::<crate::error::RefusalNote>(v).ok());
+    let mut resp = match note {
+        Some(n) => HttpError::from_refusal_note(&n).into_response(),
+        None => HttpError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "Nothing to show",
+            "This page shows why a sign-in was refused, for a few minutes after it happened. Sign in again.",
+        )
+        .link(format!("{}/login", app.auth_prefix), "Sign in")
+        .into_response(),
+    };
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    labelled("auth_refused", resp)
 }

@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", get(logout::logout).post(logout::logout))
         .route("/logged-out", get(logged_out::page))
         .route("/callback", get(callback::callback))
+        .route("/refused", get(callback::refused))
         .route("/jwks.json", get(client_jwks::jwks))
         .route("/try", get(try_sign_in::try_sign_in))
         .fallback(|| async { labelled("auth", HttpError::not_found("Page")) })

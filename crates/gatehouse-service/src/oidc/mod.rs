@@ -52,6 +52,9 @@ pub enum Purpose {
 /// How long a "Try sign-in" link from the console is valid.
 pub const TRY_TTL: Duration = Duration::from_secs(600);
 
+/// How long the page of a refused sign-in can be shown (and reloaded).
+pub const REFUSAL_TTL: Duration = Duration::from_secs(600);
+
 /// Signing in and out of applications: OIDC (authorization code with PKCE,
 /// the callback, users made or linked from the claims), local passwords,
 /// logout and back-channel logout. Holds what a session needs (it issues
@@ -98,6 +101,36 @@ impl SignIn<'_> {
             .keys
             .seal(body.to_string().as_bytes(), SealContext::TrySignIn(app))?;
         Ok(sealed.into())
+    }
+
+    /// Seal `note` (why a sign-in was refused) for a short-lived cookie of
+    /// `app`, so the refusal is shown on a clean URL after a redirect from
+    /// the callback (a reload there would replay a used code).
+    pub fn seal_refusal(
+        &self,
+        app: AppId,
+        note: &serde_json::Value,
+    ) -> Result<String, crate::ServiceError> {
+        let body = serde_json::json!({"note": note, "exp": (self.shared.now() + REFUSAL_TTL).unix_timestamp()});
+        let sealed = self
+            .shared
+            .keys
+            .seal(body.to_string().as_bytes(), SealContext::Refusal(app))?;
+        Ok(sealed.into())
+    }
+
+    /// A note sealed by [`SignIn::seal_refusal`] for `app`, if not expired.
+    pub fn open_refusal(&self, app: AppId, token: &str) -> Option<serde_json::Value> {
+        let token = gatehouse_core::Sealed::parse(token)?;
+        let bytes = self
+            .shared
+            .keys
+            .open(&token, SealContext::Refusal(app))
+            .ok()?;
+        let mut v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        let exp = v.get("exp")?.as_i64()?;
+        (exp > self.shared.now().unix_timestamp())
+            .then(|| v.get_mut("note").map(serde_json::Value::take))?
     }
 
     /// Who started a "Try sign-in" link, if the token is valid for `app` and not expired.

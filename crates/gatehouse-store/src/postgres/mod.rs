@@ -111,6 +111,20 @@ impl PostgresStore {
     }
 }
 
+/// The advisory lock units of work hold (one at a time, instance-wide).
+const UNIT_LOCK: i64 = 0x6761_7465_756e_6974; // "gateunit"
+
+/// Wait for the units-of-work lock, held until `tx` ends.
+pub(crate) async fn lock_units(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(UNIT_LOCK)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Listen for change announcements until the store is dropped; wake the
 /// feed for each, and once after every reconnection (notifications sent
 /// while the connection was down are lost; the feed's read heals that).

@@ -125,7 +125,11 @@ impl Backend {
                 "a unit of work cannot hold another".into(),
             ));
         }
-        let tx = self.begin_write().await?;
+        let mut tx = self.begin_write().await?;
+        // Units run one at a time (applications as code: two applies never
+        // interleave). SQLite's write transaction already excludes every
+        // other writer; PostgreSQL takes a transaction-scoped advisory lock.
+        super::lock_units(&mut tx).await?;
         let unit = Arc::new(Unit {
             tx: Arc::new(Mutex::new(Some(tx))),
             failed: AtomicBool::new(false),

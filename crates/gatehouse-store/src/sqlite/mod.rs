@@ -87,6 +87,14 @@ impl SqliteStore {
     }
 }
 
+/// SQLite: `BEGIN IMMEDIATE` already holds the database's one write lock.
+#[allow(clippy::unused_async)]
+pub(crate) async fn lock_units(
+    _tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+) -> Result<(), StoreError> {
+    Ok(())
+}
+
 pub(crate) use crate::common::{from_ms, from_ms_opt, ms, parse_id, sealed};
 
 /// Append a change-log row inside a transaction.

@@ -4,6 +4,7 @@
 
 mod access;
 mod api;
+mod apply;
 mod assertion;
 mod bearer;
 mod browser;
@@ -16,5 +17,6 @@ mod local_sign_in;
 mod multinode;
 mod oidc;
 mod proxy;
+mod readme;
 mod scim;
 mod sessions;

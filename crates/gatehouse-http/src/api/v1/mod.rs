@@ -4,6 +4,7 @@
 //! from these handlers.
 
 pub mod api_access;
+pub mod apply;
 pub mod apps;
 pub mod audit;
 pub mod grants;
@@ -78,6 +79,8 @@ pub fn router() -> Router<AppState> {
             "/apps/{id}/scim/settings",
             get(scim::get_settings).put(scim::put_settings),
         )
+        .route("/apply", axum::routing::post(apply::apply))
+        .route("/export", get(apply::export))
         .route("/keys", get(keys::list))
         .route("/keys/rotate", axum::routing::post(keys::rotate))
         .fallback(|| async { labelled("api", HttpError::not_found("API route")) })

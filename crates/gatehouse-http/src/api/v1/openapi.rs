@@ -5,7 +5,7 @@ use axum::response::Response;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{api_access, apps, audit, grants, keys, scim, sessions, sso, users, views};
+use super::{api_access, apply, apps, audit, grants, keys, scim, sessions, sso, users, views};
 use crate::auth::labelled;
 
 struct AdminToken;
@@ -35,6 +35,7 @@ impl Modify for AdminToken {
         scim::info, scim::list_tokens, scim::create_token, scim::revoke_token,
         scim::get_settings, scim::put_settings,
         keys::list, keys::rotate,
+        apply::apply, apply::export,
     ),
     components(schemas(views::Problem, views::FieldErrorView)),
     modifiers(&AdminToken),
