@@ -1,12 +1,14 @@
 //! Records the commit the binary is built from, for `gatehouse --version`:
-//! `GATEHOUSE_COMMIT` from the environment (packagers building outside git),
-//! else `git rev-parse`, else "unknown commit".
+//! `GH_BUILD_COMMIT` from the environment (packagers building outside git),
+//! else `git rev-parse`, else "unknown commit". (Not a `GATEHOUSE_` name:
+//! `cargo run` and `cargo test` pass build-script variables to the program,
+//! which reads every `GATEHOUSE_` variable as configuration.)
 
 use std::path::Path;
 use std::process::Command;
 
 fn main() {
-    println!("cargo:rerun-if-env-changed=GATEHOUSE_COMMIT");
+    println!("cargo:rerun-if-env-changed=GH_BUILD_COMMIT");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     // Rebuild when HEAD moves (a new commit or another branch).
     let git = root.join(".git");
@@ -28,7 +30,7 @@ fn main() {
             );
         }
     }
-    let commit = std::env::var("GATEHOUSE_COMMIT")
+    let commit = std::env::var("GH_BUILD_COMMIT")
         .ok()
         .filter(|c| !c.trim().is_empty())
         .or_else(|| {
@@ -42,5 +44,5 @@ fn main() {
                 .map(|s| format!("commit {}", s.trim()))
         })
         .unwrap_or_else(|| "unknown commit".to_owned());
-    println!("cargo:rustc-env=GATEHOUSE_COMMIT={commit}");
+    println!("cargo:rustc-env=GH_BUILD_COMMIT={commit}");
 }

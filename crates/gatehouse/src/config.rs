@@ -197,7 +197,7 @@ impl Config {
             }
             None => {}
         }
-        fig = fig.merge(Env::prefixed("GATEHOUSE_").ignore(&["config"]));
+        fig = fig.merge(Env::prefixed("GATEHOUSE_").ignore(&["config", "token"]));
         let mut config: Config = fig.extract().map_err(|e| CliError::Config(e.to_string()))?;
         config.resolve_files()?;
         config.validate()?;
@@ -402,6 +402,8 @@ mod tests {
             jail.set_env("GATEHOUSE_LOG_FORMAT", "json");
             jail.set_env("GATEHOUSE_MASTER_KEY_FILE", "key.txt");
             jail.set_env("GATEHOUSE_CONFIG", "ignored");
+            // The admin token `apply --server` sends is not configuration.
+            jail.set_env("GATEHOUSE_TOKEN", "ignored");
             let c = Config::load(None).unwrap();
             assert_eq!(c.listen.to_string(), "127.0.0.1:9100");
             assert_eq!(c.admin_host.to_string(), "admin.example.com");

@@ -19,7 +19,7 @@ pub use startup::Application;
 pub const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (",
-    env!("GATEHOUSE_COMMIT"),
+    env!("GH_BUILD_COMMIT"),
     ")"
 );
 

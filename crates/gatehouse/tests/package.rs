@@ -103,9 +103,15 @@ fn the_package_holds_a_hardened_service_and_its_binary_serves() {
         assert!(info.contains(want), "{want}:\n{info}");
     }
     let root = tempfile::tempdir().unwrap();
-    run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(root.path()));
+    run(Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(&deb)
+        .arg(root.path()));
     let ctrl = tempfile::tempdir().unwrap();
-    run(Command::new("dpkg-deb").arg("-e").arg(&deb).arg(ctrl.path()));
+    run(Command::new("dpkg-deb")
+        .arg("-e")
+        .arg(&deb)
+        .arg(ctrl.path()));
     assert_eq!(
         std::fs::read_to_string(ctrl.path().join("conffiles"))
             .unwrap()
@@ -114,7 +120,9 @@ fn the_package_holds_a_hardened_service_and_its_binary_serves() {
     );
     let postrm = std::fs::read_to_string(ctrl.path().join("postrm")).unwrap();
     let purge = postrm.find("purge)").expect("postrm handles purge");
-    let data = postrm.find("rm -rf /var/lib/gatehouse").expect("purge deletes the data");
+    let data = postrm
+        .find("rm -rf /var/lib/gatehouse")
+        .expect("purge deletes the data");
     assert!(data > purge, "the data goes on purge only");
     let postinst = std::fs::read_to_string(ctrl.path().join("postinst")).unwrap();
     assert!(postinst.contains("adduser --system"), "{postinst}");
@@ -183,7 +191,7 @@ fn the_package_holds_a_hardened_service_and_its_binary_serves() {
         .env("GATEHOUSE_DATA_DIR", data.path())
         .env("GATEHOUSE_LISTEN", "127.0.0.1:0")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();

@@ -242,6 +242,20 @@ impl Plan {
             .collect()
     }
 
+    /// What the plan does, for comparing two plans: every line, but the
+    /// user and session counts of a deleted application (those change as
+    /// people sign in).
+    fn fingerprint(&self) -> Vec<String> {
+        self.apps
+            .iter()
+            .flat_map(|a| a.changes.iter())
+            .map(|c| match (c.op, c.what.starts_with("app ")) {
+                (Op::Remove, true) => format!("- {}", c.what),
+                _ => c.to_string(),
+            })
+            .collect()
+    }
+
     /// How many applications change.
     pub fn changed_apps(&self) -> usize {
         self.apps.iter().filter(|a| !a.changes.is_empty()).count()
@@ -754,10 +768,10 @@ fn secret_change(
         (StoredSecret::Unreadable, Some(_)) => " (changed)",
     };
     Some(Change {
-        op: if detail == " (removed)" {
-            Op::Remove
-        } else {
-            Op::Change
+        op: match detail {
+            " (removed)" => Op::Remove,
+            " (set)" => Op::Add,
+            _ => Op::Change,
         },
         what: format!("{slug}.sso.client_secret"),
         detail: detail.to_owned(),
@@ -1020,56 +1034,35 @@ async fn run(
                 .map_err(|e| at(&format!("app {}", c.app.slug), e))?;
         }
     }
-    // Hosts moving to another entry of the file leave first.
-    for step in &computed.steps {
-        if let Step::Update {
-            desired: di,
-            current: ci,
-        } = step
-        {
-            let (d, c) = (&desired[*di], &current[*ci]);
-            let wanted_elsewhere = c.app.hosts.iter().any(|h| {
-                !d.app.hosts.contains(h)
-                    && desired
-                        .iter()
-                        .any(|o| !std::ptr::eq(o, d) && o.app.hosts.contains(h))
-            });
-            let kept: Vec<String> = c
-                .app
-                .hosts
-                .iter()
-                .filter(|h| d.app.hosts.contains(h))
-                .map(ToString::to_string)
-                .collect();
-            if wanted_elsewhere && !kept.is_empty() {
-                h.apps
-                    .update(
-                        c.app.id,
-                        AppPatch {
-                            hosts: Some(kept),
-                            ..AppPatch::default()
-                        },
-                        ctx,
-                    )
-                    .await
-                    .map_err(|e| at(&d.place, e))?;
+    // Updates that give a host away to another entry of the file run
+    // first, then the other updates, then the new applications.
+    let gives_away = |di: usize, ci: usize| {
+        let (d, c) = (&desired[di], &current[ci]);
+        c.app.hosts.iter().any(|h| {
+            !d.app.hosts.contains(h)
+                && desired
+                    .iter()
+                    .enumerate()
+                    .any(|(oi, o)| oi != di && o.app.hosts.contains(h))
+        })
+    };
+    for first in [true, false] {
+        for step in &computed.steps {
+            if let Step::Update {
+                desired: di,
+                current: ci,
+            } = step
+                && gives_away(*di, *ci) == first
+            {
+                let (d, c) = (&desired[*di], &current[*ci]);
+                update(h, d, c, ctx).await.map_err(|e| at(&d.place, e))?;
             }
         }
     }
     for step in &computed.steps {
-        match step {
-            Step::Delete { .. } => {}
-            Step::Update {
-                desired: di,
-                current: ci,
-            } => {
-                let (d, c) = (&desired[*di], &current[*ci]);
-                update(h, d, c, ctx).await.map_err(|e| at(&d.place, e))?;
-            }
-            Step::Create { desired: di } => {
-                let d = &desired[*di];
-                create(h, d, ctx).await.map_err(|e| at(&d.place, e))?;
-            }
+        if let Step::Create { desired: di } = step {
+            let d = &desired[*di];
+            create(h, d, ctx).await.map_err(|e| at(&d.place, e))?;
         }
     }
     Ok(())
@@ -1250,7 +1243,7 @@ impl AppsAsCode<'_> {
                 applied: false,
             });
         }
-        if again.plan.lines() != computed.plan.lines() {
+        if again.plan.fingerprint() != computed.plan.fingerprint() {
             return Err(ServiceError::Conflict {
                 field: "plan",
                 message: "the instance changed while the plan was being made (another apply or an administrator); nothing was changed: run it again to see the new plan".into(),

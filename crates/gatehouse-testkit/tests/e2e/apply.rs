@@ -648,10 +648,8 @@ async fn two_applies_at_once_make_each_application_once() {
     let f = rig.file("apps.toml", &file_text("alpha-client", port));
     let fp = f.to_str().unwrap();
     let env = [("ALPHA_CLIENT_SECRET", SECRET_A)];
-    let (a, b) = tokio::join!(
-        rig.cli(&["apply", "--file", fp], &env),
-        rig.cli(&["apply", "--file", fp], &env)
-    );
+    let args = ["apply", "--file", fp];
+    let (a, b) = tokio::join!(rig.cli(&args, &env), rig.cli(&args, &env));
     for o in [&a, &b] {
         assert!(
             o.code == 0 || (o.code == 5 && o.stderr.contains("changed while the plan")),
