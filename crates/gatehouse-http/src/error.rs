@@ -198,7 +198,13 @@ impl HttpError {
             "the page of a refused sign-in ({code}), shown again"
         ));
         match &n.link {
-            Some(href) if href.starts_with('/') && !href.starts_with("//") => {
+            // Only a path on this host (never `//host` or `/\host`).
+            Some(href)
+                if href.starts_with('/')
+                    && !href.starts_with("//")
+                    && !href.contains('\\')
+                    && !href.chars().any(char::is_control) =>
+            {
                 err.link(href.clone(), "Try again")
             }
             _ => err,

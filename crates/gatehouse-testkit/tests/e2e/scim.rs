@@ -370,7 +370,11 @@ async fn a_user_deactivated_over_scim_on_one_node_is_refused_on_another_within_a
         .browser()
         .authorize(start.header("location").unwrap(), Some("alice"))
         .await;
-    let refused = b2.get(callback.strip_prefix(&base).unwrap()).await;
+    // The callback shows the refusal on a clean URL.
+    let back = b2.get(callback.strip_prefix(&base).unwrap()).await;
+    assert_eq!(back.status, 303, "{}", back.text);
+    assert_eq!(back.header("location"), Some("/auth/refused"));
+    let refused = b2.get("/auth/refused").await;
     assert_eq!(refused.status, 403, "{}", refused.text);
     assert!(refused.text.contains("deactivated"), "{}", refused.text);
     drop((n1, n2));
