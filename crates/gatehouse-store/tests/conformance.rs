@@ -1159,6 +1159,24 @@ async fn units_of_work(store: &dyn Store) {
         .collect();
     assert!(changed.contains(&Changed::App(a.id)) && changed.contains(&Changed::App(b.id)));
 
+    // Units run one at a time (two applies never interleave): a second one
+    // begins only when the first has ended.
+    let first = store.begin_unit().await.unwrap();
+    let second = store.begin_unit();
+    tokio::pin!(second);
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(300), &mut second)
+            .await
+            .is_err(),
+        "a second unit waits for the first"
+    );
+    first.commit().await.unwrap();
+    let second = tokio::time::timeout(std::time::Duration::from_secs(5), second)
+        .await
+        .expect("then it begins")
+        .unwrap();
+    drop(second);
+
     // Dropped without a commit: nothing.
     let unit = store.begin_unit().await.unwrap();
     let c = app("unit-c", &["c.unit.test"]);
