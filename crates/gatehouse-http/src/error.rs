@@ -60,6 +60,12 @@ pub(crate) struct RefusalNote {
     title: String,
     detail: String,
     link: Option<String>,
+    /// The correlation id the refusal was logged with at the callback.
+    #[serde(default)]
+    cid: Option<String>,
+    /// Why, one sentence each (an access refusal's rule and roles).
+    #[serde(default)]
+    reasons: Vec<String>,
 }
 
 /// The (code, title) pairs of the pages a refused sign-in shows: a note
@@ -170,7 +176,7 @@ impl HttpError {
 
     /// A refusal of a signed-in person (403, 409) as a note to show after
     /// a redirect; `None` for other errors.
-    pub(crate) fn refusal_note(&self) -> Option<RefusalNote> {
+    pub(crate) fn refusal_note(&self, cid: Option<String>) -> Option<RefusalNote> {
         let r = &self.0;
         (matches!(r.status, StatusCode::FORBIDDEN | StatusCode::CONFLICT)
             && REFUSAL_PAGES.contains(&(r.code, r.title)))
@@ -180,6 +186,8 @@ impl HttpError {
             title: r.title.to_owned(),
             detail: r.detail.clone(),
             link: r.link.as_ref().map(|(href, _)| href.clone()),
+            cid,
+            reasons: r.reasons.clone(),
         })
     }
 
@@ -194,9 +202,11 @@ impl HttpError {
             409 => StatusCode::CONFLICT,
             _ => StatusCode::FORBIDDEN,
         };
-        let err = Self::new(status, code, title, n.detail.clone()).reason(format!(
-            "the page of a refused sign-in ({code}), shown again"
+        let mut err = Self::new(status, code, title, n.detail.clone()).reason(format!(
+            "the page of a refused sign-in ({code}), shown again; the refusal was logged with correlation id {}",
+            n.cid.as_deref().unwrap_or("-")
         ));
+        err.0.reasons.clone_from(&n.reasons);
         match &n.link {
             // Only a path on this host (never `//host` or `/\host`).
             Some(href)

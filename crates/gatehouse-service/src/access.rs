@@ -116,20 +116,33 @@ impl Access<'_> {
         ctx: &Context,
     ) -> Result<Grant, ServiceError> {
         let application = self.shared.app(app).await?;
-        let NewGrant { role, subject } = grant;
         if self
             .shared
             .store
             .list_grants(app)
             .await?
             .iter()
-            .any(|g| g.role == role && g.subject == subject)
+            .any(|g| g.role == grant.role && g.subject == grant.subject)
         {
             return Err(ServiceError::Conflict {
                 field: "subject",
                 message: "this role is already granted to this subject".into(),
             });
         }
+        self.add_grant(&application, grant, ctx).await
+    }
+
+    /// Store a grant known not to exist yet (the caller read the
+    /// application's grants in the same unit of work): no scan of the
+    /// application's grants per grant added.
+    pub(crate) async fn add_grant(
+        &self,
+        application: &gatehouse_core::Application,
+        grant: NewGrant,
+        ctx: &Context,
+    ) -> Result<Grant, ServiceError> {
+        let app = application.id;
+        let NewGrant { role, subject } = grant;
         let now = self.shared.now();
         let grant = Grant {
             id: GrantId::new(),

@@ -87,7 +87,7 @@ pub async fn callback(
         Err(e) => {
             state.metrics().observe_signin("oidc", e.reason());
             let err = HttpError::sign_in(e, login_url);
-            refused_elsewhere(&state, &route, &err).unwrap_or_else(|| err.into_response())
+            refused_elsewhere(&state, &route, &client, &err).unwrap_or_else(|| err.into_response())
         }
     };
     if let Some(s) = params.state.as_deref()
@@ -106,9 +106,14 @@ pub(crate) const REFUSAL_COOKIE: &str = "gatehouse_refusal";
 /// `<prefix>/refused` with the page sealed in a short-lived cookie, so a
 /// reload does not replay the used authorization code. `None` for other
 /// errors (they are shown here).
-fn refused_elsewhere(state: &AppState, route: &AppRoute, err: &HttpError) -> Option<Response> {
+fn refused_elsewhere(
+    state: &AppState,
+    route: &AppRoute,
+    client: &Client,
+    err: &HttpError,
+) -> Option<Response> {
     let app = &route.rt.app;
-    let note = serde_json::to_value(err.refusal_note()?).ok()?;
+    let note = serde_json::to_value(err.refusal_note(client.correlation_id.clone())?).ok()?;
     let sealed = match state.gh().sign_in().seal_refusal(app.id, &note) {
         Ok(s) => s,
         Err(e) => {

@@ -38,6 +38,10 @@ use crate::{Context, Gatehouse, ServiceError};
 
 /// The most applications one file may hold.
 pub const MAX_APPS: usize = 1000;
+/// The most grants one application may list in a file.
+pub const MAX_GRANTS_PER_APP: usize = 1000;
+/// The most route rules one application may list in a file.
+pub const MAX_ROUTES_PER_APP: usize = 256;
 /// The largest file accepted (bytes).
 pub const MAX_FILE_BYTES: usize = 1024 * 1024;
 
@@ -84,6 +88,13 @@ pub struct LocalSecrets;
 
 impl SecretSource for LocalSecrets {
     fn read(&self, r: &SecretRef) -> Result<SecretString, String> {
+        if let SecretRef::Env(n) = r
+            && n.to_ascii_uppercase().starts_with("GATEHOUSE_")
+        {
+            return Err(format!(
+                "{n} is one of Gatehouse's own variables (GATEHOUSE_*): a client secret never comes from them, so a file cannot send the admin token or master key to an IdP"
+            ));
+        }
         let text = match r {
             SecretRef::Env(n) => std::env::var(n).map_err(|e| match e {
                 std::env::VarError::NotPresent => format!("the variable {n} is not set"),
@@ -94,7 +105,7 @@ impl SecretSource for LocalSecrets {
             }
         };
         let text = text.trim_end_matches(['\n', '\r']);
-        if text.is_empty() {
+        if text.trim().is_empty() {
             return Err(format!("{r} is empty"));
         }
         Ok(SecretString::from(text.to_owned()))
@@ -109,10 +120,16 @@ pub struct SentSecrets(pub HashMap<String, SecretString>);
 
 impl SecretSource for SentSecrets {
     fn read(&self, r: &SecretRef) -> Result<SecretString, String> {
-        self.0
+        let sent = self
+            .0
             .get(&r.key())
-            .cloned()
-            .ok_or_else(|| format!("{r} was not sent with the file (secrets[\"{}\"])", r.key()))
+            .ok_or_else(|| format!("{r} was not sent with the file (secrets[\"{}\"])", r.key()))?;
+        // As read locally: without the trailing newline a file ends with.
+        let text = sent.expose_secret().trim_end_matches(['\n', '\r']);
+        if text.trim().is_empty() {
+            return Err(format!("{r} is empty"));
+        }
+        Ok(SecretString::from(text.to_owned()))
     }
 }
 
@@ -429,8 +446,8 @@ fn check_entry(
     let pinned = match doc.id.as_deref() {
         None => None,
         Some(raw) => match raw.trim().parse::<AppId>() {
-            Ok(id) => Some(id),
-            Err(_) => {
+            Ok(id) if !id.as_uuid().is_nil() => Some(id),
+            _ => {
                 keep(Err(Invalid::field(
                     "id",
                     "must be an application id, as `gatehouse export` writes it",
@@ -496,6 +513,13 @@ fn check_entry(
             )));
             None
         }
+        (Some(n), None) if n.trim().to_ascii_uppercase().starts_with("GATEHOUSE_") => {
+            keep(Err(Invalid::field(
+                "sso.client_secret_env",
+                "names one of Gatehouse's own variables (GATEHOUSE_*): a client secret never comes from them, so a file cannot send the admin token or master key to an IdP",
+            )));
+            None
+        }
         (Some(n), None) => Some(("sso.client_secret_env", SecretRef::Env(n.trim().to_owned()))),
         (None, Some(p)) => Some((
             "sso.client_secret_file",
@@ -503,17 +527,22 @@ fn check_entry(
         )),
         (None, None) => None,
     };
+    // A secret named but not read is reported once (not again as missing).
+    let mut named_unread = false;
     if let Some((field, r)) = reference {
         match secrets.read(&r) {
             Ok(s) => secret = Some(s),
-            Err(why) => keep(Err(Invalid::field(field, why))),
+            Err(why) => {
+                named_unread = true;
+                keep(Err(Invalid::field(field, why)));
+            }
         }
     }
-    let input = sso_doc.input(Some(
-        secret
-            .clone()
-            .unwrap_or_else(|| SecretString::from(String::new())),
-    ));
+    let input = sso_doc.input(Some(match (&secret, named_unread) {
+        (Some(s), _) => s.clone(),
+        (None, true) => SecretString::from("unread".to_owned()),
+        (None, false) => SecretString::from(String::new()),
+    }));
     let sso = match input.validate(false) {
         Ok((s, _)) => Some(s),
         Err(e) => {
@@ -522,8 +551,26 @@ fn check_entry(
         }
     };
 
+    if doc.grant.len() > MAX_GRANTS_PER_APP {
+        keep(Err(Invalid::field(
+            "grant",
+            format!(
+                "at most {MAX_GRANTS_PER_APP} grants per application (grant groups, not people)"
+            ),
+        )));
+    }
+    if doc
+        .access
+        .as_ref()
+        .is_some_and(|a| a.routes.len() > MAX_ROUTES_PER_APP)
+    {
+        keep(Err(Invalid::field(
+            "access.routes",
+            format!("at most {MAX_ROUTES_PER_APP} route rules per application"),
+        )));
+    }
     let mut grants: Vec<NewGrant> = Vec::new();
-    for (j, g) in doc.grant.iter().enumerate() {
+    for (j, g) in doc.grant.iter().enumerate().take(MAX_GRANTS_PER_APP) {
         match NewGrant::new(&g.role, g.subject.parse()) {
             Ok(ng) if grants.contains(&ng) => keep(Err(Invalid::field(
                 format!("grant[{j}]"),
@@ -992,17 +1039,20 @@ async fn compute(
             .map(|&ci| current[ci].app.slug.to_string())
             .collect();
     }
-    for (i, d) in desired.iter().enumerate() {
-        if let Some(ci) = matched[i] {
-            plan.apps.push(AppPlan {
-                slug: d.app.slug.to_string(),
-                changes: app_changes(d, Some(&current[ci])),
-            });
-            steps.push(Step::Update {
-                desired: i,
-                current: ci,
-            });
-        }
+    let updates: Vec<(usize, usize)> = matched
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| m.map(|ci| (i, ci)))
+        .collect();
+    for (i, ci) in order_updates(desired, current, &updates)? {
+        plan.apps.push(AppPlan {
+            slug: desired[i].app.slug.to_string(),
+            changes: app_changes(&desired[i], Some(&current[ci])),
+        });
+        steps.push(Step::Update {
+            desired: i,
+            current: ci,
+        });
     }
     for (i, d) in desired.iter().enumerate() {
         if matched[i].is_none() {
@@ -1014,6 +1064,61 @@ async fn compute(
         }
     }
     Ok(Computed { plan, steps })
+}
+
+/// The updates in an order where each runs after those that give up a
+/// slug or host it takes (a rename chain `a → b`, `b → c` runs `b → c`
+/// first). A cycle (two applications exchanging a slug or a host) cannot
+/// run in one transaction: refused at plan time, naming the entries.
+fn order_updates(
+    desired: &[Desired],
+    current: &[Current],
+    updates: &[(usize, usize)],
+) -> Result<Vec<(usize, usize)>, ServiceError> {
+    // after[v] = the updates that must wait for update v.
+    let n = updates.len();
+    let mut after: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut waits = vec![0usize; n];
+    for (u, &(du, _)) in updates.iter().enumerate() {
+        let want = &desired[du].app;
+        for (v, &(dv, cv)) in updates.iter().enumerate() {
+            if u == v {
+                continue;
+            }
+            let (held, keeps) = (&current[cv].app, &desired[dv].app);
+            let slug = want.slug == held.slug && keeps.slug != held.slug;
+            let host = want
+                .hosts
+                .iter()
+                .any(|h| held.hosts.contains(h) && !keeps.hosts.contains(h));
+            if slug || host {
+                after[v].push(u);
+                waits[u] += 1;
+            }
+        }
+    }
+    let mut ready: std::collections::VecDeque<usize> = (0..n).filter(|u| waits[*u] == 0).collect();
+    let mut out = Vec::with_capacity(n);
+    while let Some(v) = ready.pop_front() {
+        out.push(updates[v]);
+        for &u in &after[v] {
+            waits[u] -= 1;
+            if waits[u] == 0 {
+                ready.push_back(u);
+            }
+        }
+    }
+    if out.len() == n {
+        return Ok(out);
+    }
+    let stuck: Vec<&str> = (0..n)
+        .filter(|u| waits[*u] > 0)
+        .map(|u| desired[updates[u].0].place.as_str())
+        .collect();
+    Err(ServiceError::Invalid(Invalid::field(
+        format!("{}: slug/hosts", stuck.join(", ")),
+        "these applications exchange a slug or a host, which cannot happen in one transaction: apply in two steps (first move one of them to a temporary slug or host)",
+    )))
 }
 
 // ---- running the plan -------------------------------------------------------------
@@ -1034,35 +1139,20 @@ async fn run(
                 .map_err(|e| at(&format!("app {}", c.app.slug), e))?;
         }
     }
-    // Updates that give a host away to another entry of the file run
-    // first, then the other updates, then the new applications.
-    let gives_away = |di: usize, ci: usize| {
-        let (d, c) = (&desired[di], &current[ci]);
-        c.app.hosts.iter().any(|h| {
-            !d.app.hosts.contains(h)
-                && desired
-                    .iter()
-                    .enumerate()
-                    .any(|(oi, o)| oi != di && o.app.hosts.contains(h))
-        })
-    };
-    for first in [true, false] {
-        for step in &computed.steps {
-            if let Step::Update {
+    for step in &computed.steps {
+        match step {
+            Step::Delete { .. } => {}
+            Step::Update {
                 desired: di,
                 current: ci,
-            } = step
-                && gives_away(*di, *ci) == first
-            {
+            } => {
                 let (d, c) = (&desired[*di], &current[*ci]);
                 update(h, d, c, ctx).await.map_err(|e| at(&d.place, e))?;
             }
-        }
-    }
-    for step in &computed.steps {
-        if let Step::Create { desired: di } = step {
-            let d = &desired[*di];
-            create(h, d, ctx).await.map_err(|e| at(&d.place, e))?;
+            Step::Create { desired: di } => {
+                let d = &desired[*di];
+                create(h, d, ctx).await.map_err(|e| at(&d.place, e))?;
+            }
         }
     }
     Ok(())
@@ -1103,9 +1193,16 @@ async fn sections(
             h.access.delete_grant(id, g.id, ctx).await?;
         }
     }
-    for n in &d.grants {
-        if !grants.iter().any(|g| same_grant(g, n)) {
-            h.access.create_grant(id, n.clone(), ctx).await?;
+    let added: Vec<&NewGrant> = d
+        .grants
+        .iter()
+        .filter(|n| !grants.iter().any(|g| same_grant(g, n)))
+        .collect();
+    if !added.is_empty() {
+        // Read in this unit, under its lock: none of these exists yet.
+        let application = h.apps.get(id).await?;
+        for n in added {
+            h.access.add_grant(&application, n.clone(), ctx).await?;
         }
     }
     if c.map_or(d.access != AccessPolicy::default(), |c| {

@@ -791,3 +791,90 @@ async fn grants_from_the_command_line() {
         .await;
     assert_eq!(o.code, 6, "{}", o.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renames_chain_swaps_are_refused_at_plan_time_and_own_variables_are_never_secrets() {
+    let rig = Rig::start().await;
+    let port = rig.node.port();
+    let entry = |id: Option<&str>, slug: &str, host: &str| {
+        let id = id.map_or_else(String::new, |i| format!("id = \"{i}\"\n"));
+        format!(
+            "[[app]]\n{id}slug = \"{slug}\"\nname = \"{slug}\"\nhosts = [\"{host}.localhost:{port}\"]\n"
+        )
+    };
+    let f = rig.file(
+        "apps.toml",
+        &(entry(None, "a", "ha") + &entry(None, "b", "hb")),
+    );
+    let fp = f.to_str().unwrap().to_owned();
+    assert_eq!(rig.cli(&["apply", "--file", &fp], &[]).await.code, 0);
+    let (a, b) = (
+        rig.app_id("a").await.unwrap(),
+        rig.app_id("b").await.unwrap(),
+    );
+
+    // A chain, listed in the order that fails naively: a takes b's slug
+    // and host while b moves on to c.
+    std::fs::write(&f, entry(Some(&a), "b", "hb") + &entry(Some(&b), "c", "hc")).unwrap();
+    let o = rig.cli(&["apply", "--file", &fp], &[]).await;
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(rig.app_id("b").await.as_deref(), Some(a.as_str()));
+    assert_eq!(rig.app_id("c").await.as_deref(), Some(b.as_str()));
+
+    // A swap cannot happen in one transaction: refused by the dry run
+    // already, naming both entries; nothing changes.
+    std::fs::write(&f, entry(Some(&a), "c", "hc") + &entry(Some(&b), "b", "hb")).unwrap();
+    let o = rig.cli(&["apply", "--file", &fp, "--dry-run"], &[]).await;
+    assert_eq!(o.code, 4, "{} {}", o.stdout, o.stderr);
+    assert!(o.stderr.contains("app[0] (c), app[1] (b)"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("exchange a slug or a host"),
+        "{}",
+        o.stderr
+    );
+    let o = rig.cli(&["apply", "--file", &fp], &[]).await;
+    assert_eq!(o.code, 4, "{}", o.stderr);
+    assert_eq!(rig.app_id("b").await.as_deref(), Some(a.as_str()));
+
+    // Gatehouse's own variables are never read as a client secret (a file
+    // in review could otherwise send the admin token to an IdP of its choice).
+    let f = rig.file(
+        "steal.toml",
+        &format!("{}[app.sso]\nenabled = true\nissuer_url = \"https://idp.example\"\nclient_id = \"x\"\nclient_secret_env = \"GATEHOUSE_TOKEN\"\n", entry(None, "steal", "hs")),
+    );
+    let server = format!("http://localhost:{port}");
+    for args in [
+        vec!["apply", "--file", f.to_str().unwrap(), "--dry-run"],
+        vec![
+            "apply",
+            "--file",
+            f.to_str().unwrap(),
+            "--dry-run",
+            "--server",
+            &server,
+        ],
+    ] {
+        let o = rig.cli(&args, &[("GATEHOUSE_TOKEN", ADMIN_TOKEN)]).await;
+        assert_eq!(o.code, 4, "{args:?}: {} {}", o.stdout, o.stderr);
+        assert!(o.stderr.contains("GATEHOUSE_"), "{}", o.stderr);
+        assert!(!o.stderr.contains(ADMIN_TOKEN) && !o.stdout.contains(ADMIN_TOKEN));
+    }
+
+    // More grants than an application may list: refused, named.
+    let mut text = entry(None, "many", "hm");
+    for i in 0..1001 {
+        text.push_str(&format!(
+            "[[app.grant]]\nrole = \"member\"\nsubject = {{ group = \"g{i}\" }}\n"
+        ));
+    }
+    let f = rig.file("many.toml", &text);
+    let o = rig
+        .cli(&["apply", "--file", f.to_str().unwrap(), "--dry-run"], &[])
+        .await;
+    assert_eq!(o.code, 4, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("app[0] (many): grant: at most 1000"),
+        "{}",
+        o.stderr
+    );
+}
