@@ -358,6 +358,28 @@ subject = {{ email = "not-an-email" }}
     assert!(o.stderr.contains("app[1]: line 8"), "{}", o.stderr);
     assert!(o.stderr.contains("hostz"), "{}", o.stderr);
 
+    // A dry run without the secrets (a review job) shows the plan and says
+    // which secret it could not compare; the apply needs them.
+    let f = rig.file(
+        "review.toml",
+        &format!("[[app]]\nslug = \"a\"\nname = \"A\"\nhosts = [\"a.localhost:{port}\"]\n[app.sso]\nenabled = true\nissuer_url = \"https://idp.example\"\nclient_id = \"a\"\nclient_secret_env = \"NOT_SET_ANYWHERE\"\n"),
+    );
+    let server = format!("http://localhost:{port}");
+    for extra in [&[][..], &["--server", server.as_str()][..]] {
+        let mut args = vec!["apply", "--file", f.to_str().unwrap(), "--dry-run"];
+        args.extend_from_slice(extra);
+        let o = rig.cli(&args, &[("GATEHOUSE_TOKEN", ADMIN_TOKEN)]).await;
+        assert_eq!(o.code, 0, "{args:?}: {}", o.stderr);
+        assert!(o.stdout.contains("+ app a\n"), "{}", o.stdout);
+        assert!(
+            o.stdout.contains(
+                "~ a.sso.client_secret (not compared in this dry run: the variable NOT_SET_ANYWHERE"
+            ),
+            "{}",
+            o.stdout
+        );
+    }
+
     // A secret variable that is not set.
     let f = rig.file(
         "nosecret.toml",
