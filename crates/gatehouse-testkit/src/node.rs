@@ -29,6 +29,17 @@ impl Node {
     /// `database_url`, with the shared master key and the test admin token,
     /// plus `env` (`GATEHOUSE_*` overrides).
     pub async fn start(bin: &str, database_url: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_logging(bin, database_url, env, None).await
+    }
+
+    /// The same, with the node's log (standard error) written to `log`
+    /// instead of the test's output, for tests that read it.
+    pub async fn start_logging(
+        bin: &str,
+        database_url: &str,
+        env: &[(&str, &str)],
+        log: Option<&Path>,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut cmd = Command::new(bin);
         crate::process::dies_with_us(&mut cmd);
@@ -44,9 +55,13 @@ impl Node {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        let stderr = match log {
+            Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+            None => Stdio::inherit(),
+        };
         let mut child = cmd
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("start {bin}: {e}"));

@@ -28,11 +28,23 @@ struct Out {
 }
 
 impl Rig {
+    /// The node logs at debug level into `node.log` (read by [`Rig::log`]).
     async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/gh.db", dir.path().display());
-        let node = Node::start(BIN, &url, &[]).await;
+        let log = dir.path().join("node.log");
+        let node =
+            Node::start_logging(BIN, &url, &[("GATEHOUSE_LOG_LEVEL", "debug")], Some(&log)).await;
         Self { dir, node }
+    }
+
+    /// The node's log so far; it never holds a secret.
+    fn log(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.path().join("node.log")).unwrap();
+        for s in [SECRET_A, SECRET_B, ADMIN_TOKEN] {
+            assert!(!log.contains(s), "a secret in the node's log");
+        }
+        log
     }
 
     fn db(&self) -> String {
@@ -577,6 +589,9 @@ async fn through_the_api_and_exported_into_a_fresh_instance_the_state_is_the_sam
         .cli(&["apply", "--file", fp, "--server", &server], &env)
         .await;
     assert!(o.stderr.contains("No changes"), "{}", o.stderr);
+    // The node logged the apply (at debug level); no secret in its log.
+    let log = rig.log();
+    assert!(log.contains("applications as code applied"), "{log}");
 
     // A bad file through the API: 422 naming the place, nothing changed.
     let bad = rig.file(
