@@ -321,19 +321,11 @@ async fn apply_remote(server: &str, text: &str, options: Options) -> Result<(), 
                 .collect()
         })
         .unwrap_or_default();
-    let changed_apps = {
-        let mut apps: Vec<&str> = lines
-            .iter()
-            .filter_map(|l| l.get(2..))
-            .map(|l| {
-                let l = l.strip_prefix("app ").unwrap_or(l);
-                l.split(['.', ' ']).next().unwrap_or(l)
-            })
-            .collect();
-        apps.sort_unstable();
-        apps.dedup();
-        apps.len()
-    };
+    let changed_apps = result
+        .get("applications_changed")
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0);
     summary(
         changed_apps,
         result

@@ -55,6 +55,8 @@ pub struct ApplyResult {
     pub plan: Vec<String>,
     /// Applications not in the file, left as they are (no `prune`).
     pub unmanaged: Vec<String>,
+    /// How many applications the plan changes (creates, changes, deletes).
+    pub applications_changed: usize,
 }
 
 /// Make the instance match a file: create, change and (with `prune`)
@@ -90,6 +92,7 @@ pub async fn apply(
         changed: !outcome.plan.is_empty(),
         dry_run: req.dry_run,
         plan: outcome.plan.lines(),
+        applications_changed: outcome.plan.changed_apps(),
         unmanaged: outcome.plan.unmanaged,
     }))
 }
