@@ -65,13 +65,14 @@ impl ProxyClient {
 
 /// The upstream URI for a request path and query.
 fn upstream_uri(base: &url::Url, path_and_query: &str) -> Result<Uri, HttpError> {
-    let prefix = base.path().trim_end_matches('/');
-    let authority = match base.port() {
-        Some(p) => format!("{}:{p}", base.host_str().unwrap_or("")),
-        None => base.host_str().unwrap_or("").to_owned(),
-    };
-    format!("{}://{authority}{prefix}{path_and_query}", base.scheme())
-        .parse()
+    // The base's `scheme://host[:port]/path` as `url` keeps it serialized
+    // (no credentials: `UpstreamUrl` refuses them; no query), without the
+    // path's trailing '/': one allocation, no formatting, per request.
+    let prefix = base[..url::Position::AfterPath].trim_end_matches('/');
+    let mut s = String::with_capacity(prefix.len() + path_and_query.len());
+    s.push_str(prefix);
+    s.push_str(path_and_query);
+    Uri::from_maybe_shared(bytes::Bytes::from(s))
         .map_err(|e| HttpError::internal(format!("cannot build upstream URI: {e}")))
 }
 
@@ -85,12 +86,10 @@ pub async fn forward(
     let Some(upstream) = route.rt.app.upstream_url.as_ref() else {
         return Err(HttpError::internal("forward called without an upstream"));
     };
-    let pq = req
-        .uri()
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_owned();
-    let uri = upstream_uri(upstream.as_url(), &pq)?;
+    let uri = upstream_uri(
+        upstream.as_url(),
+        req.uri().path_and_query().map_or("/", |p| p.as_str()),
+    )?;
     let client_ip = crate::extract::client_ip(req.extensions());
     let upgrade = headers::is_websocket_upgrade(req.method(), req.headers());
     let client_upgrade = if upgrade {
@@ -227,6 +226,23 @@ mod tests {
                 .ok()
                 .as_deref(),
             Some("https://up.example/")
+        );
+        let v6 = url::Url::parse("http://[::1]:8080").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            upstream_uri(&v6, "/a/b?c=d%2F")
+                .map(|u| u.to_string())
+                .ok()
+                .as_deref(),
+            Some("http://[::1]:8080/a/b?c=d%2F")
+        );
+        let default_port =
+            url::Url::parse("http://up.example:80/p").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            upstream_uri(&default_port, "/")
+                .map(|u| u.to_string())
+                .ok()
+                .as_deref(),
+            Some("http://up.example/p/")
         );
     }
 }
