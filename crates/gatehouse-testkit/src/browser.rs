@@ -2,6 +2,7 @@
 //! over WebDriver with fantoccini: a fresh profile per test, the flags that
 //! keep it off the network, screenshots saved under `artifacts/screenshots/`.
 
+use crate::free_port;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
@@ -18,13 +19,6 @@ pub struct Browser {
     /// chromedriver and the Chromium it started go together.
     _group: crate::process::GroupGuard,
     _profile: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// Where screenshots go (gitignored).

@@ -22,6 +22,14 @@ pub mod sso;
 pub mod upstream;
 
 pub use app::{TestApp, TestAppBuilder};
+
+/// A loopback port nobody listens on (just now).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
 pub use client::{ApiClient, AppClient, Resp};
 pub use idp::TestIdp;
 pub use upstream::EchoUpstream;

@@ -2,6 +2,7 @@
 //! forward-auth examples of `docs/forward-auth/` with the addresses of one
 //! test, so the documented configurations are the tested ones.
 
+use crate::free_port;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -15,14 +16,6 @@ pub fn example(name: &str) -> String {
         .join("../../docs/forward-auth")
         .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// A loopback port nobody listens on (just now).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 async fn wait_listening(port: u16, child: &mut Child, what: &str, log: &Path) {

@@ -341,12 +341,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 },
         } => {
             let (gh, _) = crate::startup::gatehouse(&config, clock, config.listen.port()).await?;
-            let application = gh.apps().by_slug(&app).await.map_err(|e| match e {
-                gatehouse_service::ServiceError::NotFound(_) => {
-                    CliError::NotFound(format!("no application with slug \"{app}\""))
-                }
-                other => other.into(),
-            })?;
+            let application = crate::ops::app_by_slug(&gh, &app).await?;
             let (_, token) = gh
                 .provisioning()
                 .create_token(application.id, &name, &Context::cli())
@@ -393,12 +388,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         } => {
             let password = read_secret_file(&u.password_file)?;
             let (gh, _) = crate::startup::gatehouse(&config, clock, config.listen.port()).await?;
-            let app = gh.apps().by_slug(&u.app).await.map_err(|e| match e {
-                gatehouse_service::ServiceError::NotFound(_) => {
-                    CliError::NotFound(format!("no application with slug \"{}\"", u.app))
-                }
-                other => other.into(),
-            })?;
+            let app = crate::ops::app_by_slug(&gh, &u.app).await?;
             let input = NewUser {
                 email: u.email,
                 first_name: u.first_name,

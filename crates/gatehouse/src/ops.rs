@@ -238,6 +238,15 @@ async fn problem(resp: reqwest::Response) -> CliError {
     }
 }
 
+/// What `POST /api/v1/apply` answers (the fields the command prints).
+#[derive(serde::Deserialize)]
+struct ApplyAnswer {
+    applied: bool,
+    plan: Vec<String>,
+    unmanaged: Vec<String>,
+    applications_changed: usize,
+}
+
 async fn apply_remote(server: &str, text: &str, options: Options) -> Result<(), CliError> {
     let (base, token) = remote(server)?;
     // Parse here too: the secrets the file names are read on this machine
@@ -269,7 +278,7 @@ async fn apply_remote(server: &str, text: &str, options: Options) -> Result<(), 
                 }
                 // A dry run shows the secrets it could not read (a review
                 // job may not have them) instead of failing.
-                Err(_) if options.dry_run && !why_own(&r) => {}
+                Err(_) if options.dry_run && !r.is_own_variable() => {}
                 Err(why) => missing.push(format!("\n  app[{i}] ({}): {field}: {why}", a.slug)),
             }
         }
@@ -296,51 +305,20 @@ async fn apply_remote(server: &str, text: &str, options: Options) -> Result<(), 
     if !resp.status().is_success() {
         return Err(problem(resp).await);
     }
-    let result: serde_json::Value = resp
+    let answer: ApplyAnswer = resp
         .json()
         .await
         .map_err(|e| CliError::Unavailable(format!("unexpected answer from {base}: {e}")))?;
-    let lines: Vec<String> = result
-        .get("plan")
-        .and_then(|p| p.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|l| l.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    for l in &lines {
+    for l in &answer.plan {
         println!("{l}");
     }
-    let unmanaged: Vec<String> = result
-        .get("unmanaged")
-        .and_then(|p| p.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|l| l.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    let changed_apps = result
-        .get("applications_changed")
-        .and_then(serde_json::Value::as_u64)
-        .and_then(|n| usize::try_from(n).ok())
-        .unwrap_or(0);
     summary(
-        changed_apps,
-        result
-            .get("applied")
-            .and_then(serde_json::Value::as_bool)
-            .unwrap_or(false),
+        answer.applications_changed,
+        answer.applied,
         options.dry_run,
-        &unmanaged,
+        &answer.unmanaged,
     );
     Ok(())
-}
-
-/// Whether `r` names one of Gatehouse's own variables (never a secret).
-fn why_own(r: &apply::SecretRef) -> bool {
-    matches!(r, apply::SecretRef::Env(n) if n.to_ascii_uppercase().starts_with("GATEHOUSE_"))
 }
 
 /// A request error without the URL's query (never a token there, but
@@ -393,21 +371,16 @@ pub async fn export(
     Ok(())
 }
 
-async fn app_by_slug(gh: &Gatehouse, slug: &str) -> Result<gatehouse_core::Application, CliError> {
+pub(crate) async fn app_by_slug(
+    gh: &Gatehouse,
+    slug: &str,
+) -> Result<gatehouse_core::Application, CliError> {
     gh.apps().by_slug(slug).await.map_err(|e| match e {
         ServiceError::NotFound(_) => {
             CliError::NotFound(format!("no application with slug \"{slug}\""))
         }
         other => other.into(),
     })
-}
-
-fn describe(subject: &Subject) -> String {
-    match subject {
-        Subject::Email(e) => format!("email:{e}"),
-        Subject::Group(g) => format!("group:{g}"),
-        Subject::Tag { key, value } => format!("tag:{key}={value}"),
-    }
 }
 
 /// `gatehouse grant ...`.
@@ -449,14 +422,14 @@ pub async fn grant(
             eprintln!(
                 "Granted {} to {} in {}.",
                 grant.role.as_str(),
-                describe(&grant.subject),
+                grant.subject.label(),
                 app.slug
             );
         }
         GrantCommand::List { app } => {
             let app = app_by_slug(&gh, &app).await?;
             for g in gh.access().grants(app.id).await? {
-                println!("{}\t{}\t{}", g.id, g.role.as_str(), describe(&g.subject));
+                println!("{}\t{}\t{}", g.id, g.role.as_str(), g.subject.label());
             }
         }
         GrantCommand::Delete { app, id } => {

@@ -25,6 +25,16 @@ pub enum Subject {
 }
 
 impl Subject {
+    /// The subject as one token, for plans and the command line:
+    /// `email:ana@x`, `group:eng`, `tag:dept=R&D`.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Email(e) => format!("email:{e}"),
+            Self::Group(g) => format!("group:{g}"),
+            Self::Tag { key, value } => format!("tag:{key}={value}"),
+        }
+    }
+
     /// A short text for lists: `email ana@x`, `group eng`, `tag dept=R&D`.
     pub fn describe(&self) -> String {
         match self {

@@ -19,7 +19,7 @@ mod doc;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use gatehouse_core::access::{AccessPolicy, Grant, NewGrant, Subject};
+use gatehouse_core::access::{AccessPolicy, Grant, NewGrant};
 use gatehouse_core::api_access::ApiAccess;
 use gatehouse_core::provisioning::ProvisioningSettings;
 use gatehouse_core::sso::OidcSettings;
@@ -55,7 +55,18 @@ pub enum SecretRef {
     File(String),
 }
 
+/// Whether `name` is one of Gatehouse's own variables (`GATEHOUSE_*`: the
+/// admin token, the master key), which never serve as a client secret.
+pub fn is_own_variable(name: &str) -> bool {
+    name.trim().to_ascii_uppercase().starts_with("GATEHOUSE_")
+}
+
 impl SecretRef {
+    /// Whether this names one of Gatehouse's own variables ([`is_own_variable`]).
+    pub fn is_own_variable(&self) -> bool {
+        matches!(self, Self::Env(n) if is_own_variable(n))
+    }
+
     /// The key a client sending secrets to `POST /api/v1/apply` uses:
     /// `env:NAME` or `file:PATH`.
     pub fn key(&self) -> String {
@@ -89,7 +100,7 @@ pub struct LocalSecrets;
 impl SecretSource for LocalSecrets {
     fn read(&self, r: &SecretRef) -> Result<SecretString, String> {
         if let SecretRef::Env(n) = r
-            && n.to_ascii_uppercase().starts_with("GATEHOUSE_")
+            && is_own_variable(n)
         {
             return Err(format!(
                 "{n} is one of Gatehouse's own variables (GATEHOUSE_*): a client secret never comes from them, so a file cannot send the admin token or master key to an IdP"
@@ -517,7 +528,7 @@ fn check_entry(
             )));
             None
         }
-        (Some(n), None) if n.trim().to_ascii_uppercase().starts_with("GATEHOUSE_") => {
+        (Some(n), None) if is_own_variable(n) => {
             keep(Err(Invalid::field(
                 "sso.client_secret_env",
                 "names one of Gatehouse's own variables (GATEHOUSE_*): a client secret never comes from them, so a file cannot send the admin token or master key to an IdP",
@@ -539,9 +550,8 @@ fn check_entry(
             Ok(s) => secret = Some(s),
             Err(why) => {
                 named_unread = true;
-                // Gatehouse's own variables are refused even in a dry run.
-                let own = matches!(&r, SecretRef::Env(n) if n.to_ascii_uppercase().starts_with("GATEHOUSE_"));
-                if dry_run && !own {
+                // (Gatehouse's own variables were refused above, unread.)
+                if dry_run {
                     unread = Some(why);
                 } else {
                     keep(Err(Invalid::field(field, why)));
@@ -796,12 +806,7 @@ fn app_fields(a: &Application) -> Value {
 }
 
 fn describe_grant(g: &NewGrant) -> String {
-    let who = match &g.subject {
-        Subject::Email(e) => format!("email:{e}"),
-        Subject::Group(n) => format!("group:{n}"),
-        Subject::Tag { key, value } => format!("tag:{key}={value}"),
-    };
-    format!("{}→{who}", g.role.as_str())
+    format!("{}→{}", g.role.as_str(), g.subject.label())
 }
 
 fn same_grant(g: &Grant, n: &NewGrant) -> bool {

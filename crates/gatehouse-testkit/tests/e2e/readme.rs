@@ -11,19 +11,13 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use gatehouse_testkit::browser::Browser;
+use gatehouse_testkit::free_port;
 use tokio::process::{Child, Command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gatehouse-node");
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
 }
 
 /// The guide's shell blocks, in order.
@@ -125,6 +119,19 @@ fn env(s: &Subst) -> Vec<(String, String)> {
     ]
 }
 
+/// Run `script` with bash as the guide's terminal would, to its end.
+async fn script_output(script: &str, s: &Subst) -> std::process::Output {
+    let mut c = Command::new("bash");
+    gatehouse_testkit::process::dies_with_us(&mut c);
+    c.args(["-c", script])
+        .current_dir(&s.dir)
+        .envs(env(s))
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap()
+}
+
 async fn wait_http(url: &str) {
     let start = Instant::now();
     let http = reqwest::Client::new();
@@ -218,16 +225,7 @@ async fn the_readme_five_minute_guide_works_as_written() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let mut c = Command::new("bash");
-    gatehouse_testkit::process::dies_with_us(&mut c);
-    let out = c
-        .args(["-c", &script])
-        .current_dir(&s.dir)
-        .envs(env(&s))
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .unwrap();
+    let out = script_output(&script, &s).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -314,16 +312,7 @@ async fn the_readme_five_minute_guide_works_as_written() {
 
     // The guide's other blocks run too.
     for block in &blocks[1..] {
-        let mut c = Command::new("bash");
-        gatehouse_testkit::process::dies_with_us(&mut c);
-        let out = c
-            .args(["-c", &format!("set -euo pipefail\n{}", s.apply(block))])
-            .current_dir(&s.dir)
-            .envs(env(&s))
-            .stdin(Stdio::null())
-            .output()
-            .await
-            .unwrap();
+        let out = script_output(&format!("set -euo pipefail\n{}", s.apply(block)), &s).await;
         assert!(
             out.status.success(),
             "{block}\n{}",
