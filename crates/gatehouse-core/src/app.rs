@@ -50,19 +50,65 @@ impl fmt::Display for Scheme {
 /// A host entry of an application: `myapp.example.com` (any port) or
 /// `myapp.localhost:8080` (only that port). Lowercase, validated DNS name or
 /// IPv4 address.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone)]
 pub struct HostPattern {
-    host: String,
+    /// `host[:port]`, as shown: shared, so a request that carries its
+    /// application's entry (the proxy's `aud`) copies no string.
+    text: std::sync::Arc<str>,
+    host_len: usize,
     port: Option<u16>,
+}
+
+impl PartialEq for HostPattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.host() == other.host() && self.port == other.port
+    }
+}
+
+impl Eq for HostPattern {}
+
+impl std::hash::Hash for HostPattern {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.host().hash(state);
+        self.port.hash(state);
+    }
+}
+
+impl PartialOrd for HostPattern {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for HostPattern {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.host(), self.port).cmp(&(other.host(), other.port))
+    }
 }
 
 impl HostPattern {
     /// `localhost`, any port: the default admin host.
     pub fn localhost() -> Self {
+        Self::from_parts("localhost".to_owned(), None)
+    }
+
+    /// An entry from a checked host name and port.
+    fn from_parts(host: String, port: Option<u16>) -> Self {
+        let host_len = host.len();
+        let text = match port {
+            Some(p) => format!("{host}:{p}"),
+            None => host,
+        };
         Self {
-            host: "localhost".to_owned(),
-            port: None,
+            text: text.into(),
+            host_len,
+            port,
         }
+    }
+
+    /// `host[:port]`, as [`Display`](fmt::Display) writes it.
+    pub fn as_str(&self) -> &str {
+        &self.text
     }
 
     /// Parse a host entry as an operator writes it.
@@ -96,12 +142,12 @@ impl HostPattern {
                 "must be a DNS name such as \"myapp.example.com\" (letters, digits, hyphens, dots)",
             ));
         }
-        Ok(Self { host, port })
+        Ok(Self::from_parts(host, port))
     }
 
     /// The host name, lowercase.
     pub fn host(&self) -> &str {
-        &self.host
+        &self.text[..self.host_len]
     }
 
     /// The port, when the entry is bound to one.
@@ -112,16 +158,13 @@ impl HostPattern {
     /// Whether a request for `req` is for this entry: an entry with a port
     /// matches only that host and port, one without matches the host on any port.
     pub fn matches(&self, req: &RequestHost) -> bool {
-        self.host == req.host && self.port.is_none_or(|p| req.port == Some(p))
+        self.host() == req.host && self.port.is_none_or(|p| req.port == Some(p))
     }
 }
 
 impl fmt::Display for HostPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.port {
-            Some(p) => write!(f, "{}:{p}", self.host),
-            None => f.write_str(&self.host),
-        }
+        f.write_str(&self.text)
     }
 }
 
@@ -496,7 +539,7 @@ mod tests {
     proptest! {
         #[test]
         fn host_router_never_matches_another_host(a in "[a-z]{1,8}(\\.[a-z]{1,8}){0,2}", b in "[a-z]{1,8}(\\.[a-z]{1,8}){0,2}", port in proptest::option::of(1u16..), rport in proptest::option::of(1u16..)) {
-            let entry = HostPattern { host: a.clone(), port };
+            let entry = HostPattern::from_parts(a.clone(), port);
             let req = RequestHost { host: b.clone(), port: rport };
             let m = entry.matches(&req);
             prop_assert_eq!(m, a == b && (port.is_none() || port == rport));

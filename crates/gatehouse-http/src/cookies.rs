@@ -39,8 +39,17 @@ pub fn pairs(headers: &HeaderMap) -> impl Iterator<Item = (&[u8], &[u8])> {
 /// (visible ASCII, optionally quoted), in the order sent, at most
 /// [`MAX_TRIED`].
 pub fn values<'h>(headers: &'h HeaderMap, name: &str) -> Vec<&'h str> {
+    named(headers, |k| k == name.as_bytes()).collect()
+}
+
+/// The values of every cookie whose name `is_name` accepts, as
+/// [`values`], without collecting them.
+fn named<'h, F: Fn(&[u8]) -> bool>(
+    headers: &'h HeaderMap,
+    is_name: F,
+) -> impl Iterator<Item = &'h str> + use<'h, F> {
     pairs(headers)
-        .filter(|(k, _)| *k == name.as_bytes())
+        .filter(move |(k, _)| is_name(k))
         .filter_map(|(_, v)| {
             let v = v
                 .strip_prefix(b"\"")
@@ -52,7 +61,28 @@ pub fn values<'h>(headers: &'h HeaderMap, name: &str) -> Vec<&'h str> {
             std::str::from_utf8(v).ok()
         })
         .take(MAX_TRIED)
-        .collect()
+}
+
+/// The values of `app`'s session cookie ([`session_name`]) in the order
+/// sent, at most [`MAX_TRIED`]: the hot path's reading, which builds no
+/// name and collects nothing.
+pub fn session_values<'h, 'a>(
+    headers: &'h HeaderMap,
+    base: &'a str,
+    app: &'a Application,
+) -> impl Iterator<Item = &'h str> + use<'h, 'a> {
+    named(headers, move |k| is_session_name(k, base, app))
+}
+
+/// Whether `name` is [`session_name`]`(base, app)`.
+fn is_session_name(name: &[u8], base: &str, app: &Application) -> bool {
+    let rest = match app.scheme {
+        Scheme::Https => name.strip_prefix(HOST_PREFIX.as_bytes()),
+        Scheme::Http => Some(name),
+    };
+    rest.and_then(|r| r.strip_prefix(base.as_bytes()))
+        .and_then(|r| r.strip_prefix(b"_"))
+        .is_some_and(|r| r == app.slug.as_str().as_bytes())
 }
 
 /// The first value of cookie `name` (for cookies that are never tossed:
@@ -227,7 +257,42 @@ mod tests {
         assert_eq!(left, vec![&b"theme=dark; Path=/"[..]]);
     }
 
+    fn app(slug: &str, scheme: gatehouse_core::Scheme) -> Application {
+        let now = time::OffsetDateTime::UNIX_EPOCH;
+        Application {
+            id: gatehouse_core::AppId::new(),
+            name: "Demo".into(),
+            slug: gatehouse_core::Slug::parse(slug).unwrap(),
+            hosts: vec![gatehouse_core::HostPattern::localhost()],
+            upstream_url: None,
+            scheme,
+            auth_prefix: gatehouse_core::AuthPrefix::default(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     proptest! {
+        /// The hot path's reading of the session cookie finds exactly what
+        /// reading by the built name finds, whatever else is sent.
+        #[test]
+        fn session_values_match_values_by_name(
+            names in proptest::collection::vec(prop_oneof![
+                Just("gatehouse_session_demo"), Just("__Host-gatehouse_session_demo"),
+                Just("gatehouse_session_demo2"), Just("gatehouse_session_dem"),
+                Just("gatehouse_session"), Just("gatehouse_sessionXdemo"), Just("other"),
+            ], 0..8),
+            https in any::<bool>(),
+        ) {
+            let scheme = if https { Scheme::Https } else { Scheme::Http };
+            let a = app("demo", scheme);
+            let raw: Vec<String> = names.iter().enumerate().map(|(i, n)| format!("{n}=v{i}")).collect();
+            let mut h = HeaderMap::new();
+            h.insert(header::COOKIE, HeaderValue::from_str(&raw.join("; ")).unwrap());
+            let fast: Vec<&str> = session_values(&h, "gatehouse_session", &a).collect();
+            prop_assert_eq!(fast, values(&h, &session_name("gatehouse_session", &a)));
+        }
+
         #[test]
         fn foreign_bytes_never_hide_or_leak_the_session(
             before in proptest::collection::vec(any::<u8>(), 0..40),

@@ -159,11 +159,12 @@ async fn dispatch(state: AppState, routers: Routers, mut req: Request) -> Respon
         return app_request(&state, &routers, route, req).await;
     }
     if state.gh().settings().admin_host.matches(&host) {
-        return oneshot(routers.admin, req).await;
+        return on_control(&state, routers.admin, req).await;
     }
     match req.uri().path() {
         "/healthz" | "/readyz" | "/.well-known/jwks.json" => {
-            oneshot(health::router().with_state(state), req).await
+            let router = health::router().with_state(state.clone());
+            on_control(&state, router, req).await
         }
         _ => labelled(
             "unknown_host",
@@ -204,6 +205,17 @@ async fn oneshot(router: Router, req: Request) -> Response {
     }
 }
 
+/// `router` answers `req` on the control runtime (see [`crate::server`]):
+/// the console, the admin API, sign-in and sign-out await the store and
+/// the IdP, and may hash a password.
+async fn on_control(state: &AppState, router: Router, req: Request) -> Response {
+    // Boxed, so the hot path's future does not carry this one's size.
+    match Box::pin(state.on_control(oneshot(router, req))).await {
+        Ok(r) => r,
+        Err(e) => labelled("control", HttpError::internal(e.to_string())),
+    }
+}
+
 async fn app_request(
     state: &AppState,
     routers: &Routers,
@@ -212,6 +224,7 @@ async fn app_request(
 ) -> Response {
     let app = &route.rt.app;
     if let Some(rest) = app.auth_prefix.route(req.uri().path()) {
+        let verify = rest == "verify";
         let rewritten = match req.uri().query() {
             Some(q) => format!("/{rest}?{q}"),
             None => format!("/{rest}"),
@@ -221,7 +234,12 @@ async fn app_request(
             Err(_) => return labelled("auth", HttpError::bad_request("Invalid path.")),
         }
         req.extensions_mut().insert(route);
-        return oneshot(routers.auth.clone(), req).await;
+        // Forward-auth checks are the hot path: answered here, from memory
+        // when they can be (`identify` hands the rest to the control runtime).
+        if verify {
+            return oneshot(routers.auth.clone(), req).await;
+        }
+        return on_control(state, routers.auth.clone(), req).await;
     }
     match protected(state, &route, req).await {
         Ok(r) => r,
@@ -242,7 +260,15 @@ async fn protected(
         .extensions()
         .get::<Canonical>()
         .map_or_else(|| req.uri().path(), |c| c.0.match_key());
-    let who = match identity::identify(state, route, req.headers(), req.extensions(), key).await {
+    let who = match identity::identify(
+        state,
+        route,
+        req.headers(),
+        crate::middleware::RequestId::of(req.extensions()),
+        key,
+    )
+    .await
+    {
         Ok(Some(who)) => who,
         Ok(None) => return Ok(unauthenticated(route, &req)),
         Err(resp) => return Ok(labelled("proxy", resp)),

@@ -80,10 +80,15 @@ pub struct ClientAddr(pub IpAddr);
 
 /// The client's address: what a trusted proxy reported, else the TCP peer.
 pub fn client_ip(extensions: &axum::http::Extensions) -> Option<String> {
+    client_addr(extensions).map(|ip| ip.to_string())
+}
+
+/// [`client_ip`] as an address.
+pub fn client_addr(extensions: &axum::http::Extensions) -> Option<IpAddr> {
     if let Some(ClientAddr(ip)) = extensions.get::<ClientAddr>() {
-        return Some(ip.to_string());
+        return Some(*ip);
     }
-    peer_ip(extensions).map(|ip| ip.to_string())
+    peer_ip(extensions)
 }
 
 /// Whether the TCP peer is one of `trusted_proxies` (whose `X-Forwarded-*`

@@ -6,6 +6,24 @@
 //! HTTP/2 is off by default because a proxy in front that speaks HTTP/1.1
 //! to Gatehouse is what the shipped configurations use, and a second
 //! framing on the same port is a second place for request smuggling to hide.
+//!
+//! Thread per core: [`Listeners::bind`] opens one listening socket per
+//! worker on the same port (`SO_REUSEPORT`: the kernel spreads new
+//! connections over them), and [`serve`] runs each worker on its own OS
+//! thread with a current-thread tokio runtime. A connection, its requests,
+//! their upstream connections (a pool per thread, see
+//! [`crate::proxy`]) and the responses stay on the thread that accepted it:
+//! no hand-off between threads on the hot path.
+//!
+//! The runtime that calls [`serve`] (the process's main runtime) is the
+//! *control* runtime: it owns the database pool, the IdP client, the
+//! change feed and the batched writes. Workers never await those: a
+//! request that needs them (sign-in, the console, the API, a session not
+//! in the cache) is handed to the control runtime with
+//! [`crate::AppState::on_control`] and its answer awaited; so a slow
+//! query or a CPU-heavy password hash never blocks a worker's other
+//! connections, and a database connection never belongs to a worker's
+//! runtime (which ends at shutdown before the last writes).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -51,8 +69,83 @@ const MAX_BUF: usize = 64 * 1024;
 /// Longest wait for in-flight requests at shutdown.
 const DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Serve `router` on `listener` until `shutdown` resolves, then let
-/// in-flight requests finish (for at most 30 s).
+/// Pending connections each listening socket queues (nginx's default is 511).
+const BACKLOG: i32 = 1024;
+
+/// The most workers a node runs (a typo in `workers` must not start
+/// thousands of threads).
+pub const MAX_WORKERS: usize = 256;
+
+/// The default number of workers: one per core the process may use.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+/// The listening sockets of a node: one per worker, all on one address.
+#[derive(Debug)]
+pub struct Listeners {
+    sockets: Vec<std::net::TcpListener>,
+    addr: SocketAddr,
+}
+
+impl Listeners {
+    /// Bind `workers` sockets to `addr` with `SO_REUSEPORT`. The first is
+    /// bound as asked (port 0: the kernel picks one); the others to the
+    /// port it got, so `127.0.0.1:0` works as for one socket. Each socket
+    /// also has `SO_REUSEPORT` set before it is bound, so a second node
+    /// cannot join the group by mistake unless it sets it too (and runs as
+    /// the same user, which the kernel checks).
+    pub fn bind(addr: SocketAddr, workers: usize) -> std::io::Result<Self> {
+        let workers = workers.clamp(1, MAX_WORKERS);
+        let first = reuseport_socket(addr)?;
+        let addr = first.local_addr()?;
+        let mut sockets = vec![first];
+        for _ in 1..workers {
+            sockets.push(reuseport_socket(addr)?);
+        }
+        Ok(Self { sockets, addr })
+    }
+
+    /// The address bound (port 0 resolved).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// How many workers these sockets serve.
+    pub fn workers(&self) -> usize {
+        self.sockets.len()
+    }
+
+    /// The sockets, for a server of one's own (the calibration example).
+    pub fn into_std(self) -> Vec<std::net::TcpListener> {
+        self.sockets
+    }
+}
+
+fn reuseport_socket(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
+thread_local! {
+    /// Set on a worker thread: work for the control runtime is sent there.
+    static WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the current thread is one of [`serve`]'s workers.
+pub fn on_worker() -> bool {
+    WORKER.with(std::cell::Cell::get)
+}
+
 /// Drive a connection until it ends, or until shutdown asks it to finish
 /// its requests and close; then release the drain guard. A macro because
 /// hyper's HTTP/1 and auto (HTTP/1 + h2c) connections share no trait for
@@ -72,19 +165,75 @@ macro_rules! drive {
     }};
 }
 
+/// Serve `router` on `listeners`, one worker thread per socket, until
+/// `shutdown` resolves; then every worker stops accepting, lets its
+/// in-flight requests finish (for at most 30 s) and ends. Returns when all
+/// workers have ended, so the caller can then flush what the control
+/// runtime holds (last-use times, the change feed).
 pub async fn serve(
-    listener: TcpListener,
+    listeners: Listeners,
     router: Router,
     opts: ServeOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut ended = Vec::with_capacity(listeners.sockets.len());
+    for (i, socket) in listeners.sockets.into_iter().enumerate() {
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<std::io::Result<()>>();
+        let router = router.clone();
+        let stop = stop_rx.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("gatehouse-worker-{i}"))
+            .spawn(move || {
+                let result = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .and_then(|rt| {
+                        WORKER.with(|w| w.set(true));
+                        rt.block_on(async move {
+                            let listener = TcpListener::from_std(socket)?;
+                            worker(listener, router, opts, stop).await;
+                            Ok(())
+                        })
+                    });
+                let _ = done_tx.send(result);
+            });
+        match spawned {
+            Ok(_) => ended.push(done_rx),
+            Err(e) => {
+                let _ = stop_tx.send(true);
+                return Err(e);
+            }
+        }
+    }
+    shutdown.await;
+    let _ = stop_tx.send(true);
+    let mut result = Ok(());
+    for done in ended {
+        match done.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => result = Err(e),
+            Err(_) => {
+                result = Err(std::io::Error::other("a worker thread ended abnormally"));
+            }
+        }
+    }
+    result
+}
+
+/// One worker: accept on its own socket until told to stop, each
+/// connection a task on this thread's runtime; then drain.
+async fn worker(
+    listener: TcpListener,
+    router: Router,
+    opts: ServeOptions,
+    mut stop_rx: tokio::sync::watch::Receiver<bool>,
+) {
     // Every connection task holds a sender; when all are gone, the drain is done.
     let (alive_tx, mut alive_rx) = tokio::sync::mpsc::channel::<()>(1);
-    tokio::pin!(shutdown);
     loop {
         let (tcp, peer) = tokio::select! {
-            () = &mut shutdown => break,
+            _ = stop_rx.changed() => break,
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
@@ -104,13 +253,13 @@ pub async fn serve(
         let body_idle = opts.header_read_timeout;
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-            let router = router.clone();
             // A body that stops arriving fails after the same time a client
             // has for its headers (a slow-body slowloris is cut off; a long
             // upload that keeps sending is not).
             let req = req.map(|b| Body::new(TimeoutBody::new(body_idle, b)));
+            let call = router.clone().oneshot(req);
             async move {
-                let resp = match router.oneshot(req).await {
+                let resp = match call.await {
                     Ok(r) => r,
                     Err(never) => match never {},
                 };
@@ -149,16 +298,49 @@ pub async fn serve(
         }
     }
     drop(listener);
-    let _ = stop_tx.send(true);
     drop(alive_tx);
     if tokio::time::timeout(DRAIN, alive_rx.recv()).await.is_err() {
         tracing::warn!("connections still open after the shutdown drain; closing them");
     }
-    Ok(())
 }
 
 fn log_end(err: Option<String>) {
     if let Some(e) = err {
         tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workers_share_one_port_even_when_the_kernel_picks_it() {
+        let l = Listeners::bind(SocketAddr::from(([127, 0, 0, 1], 0)), 3)
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let port = l.local_addr().port();
+        assert_ne!(port, 0);
+        assert_eq!(l.workers(), 3);
+        for s in l.into_std() {
+            assert_eq!(s.local_addr().map(|a| a.port()).ok(), Some(port));
+        }
+    }
+
+    #[test]
+    fn a_socket_without_reuseport_cannot_join_the_port() {
+        let l = Listeners::bind(SocketAddr::from(([127, 0, 0, 1], 0)), 2)
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let stolen = std::net::TcpListener::bind(l.local_addr());
+        assert!(
+            stolen.is_err(),
+            "a plain bind to the workers' port succeeded"
+        );
+    }
+
+    #[test]
+    fn the_worker_count_is_bounded() {
+        let l = Listeners::bind(SocketAddr::from(([127, 0, 0, 1], 0)), 0)
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        assert_eq!(l.workers(), 1);
     }
 }

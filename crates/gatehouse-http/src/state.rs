@@ -55,7 +55,16 @@ struct Inner {
     metrics: Metrics,
     proxy: ProxyClient,
     settings: HttpSettings,
+    /// The runtime that owns the database pool, the IdP client and the
+    /// background tasks: the one the state was built on.
+    control: Option<tokio::runtime::Handle>,
 }
+
+/// Work handed to the control runtime could not finish (the runtime is
+/// shutting down, or the work panicked).
+#[derive(Debug, thiserror::Error)]
+#[error("work handed to the control runtime did not finish: {0}")]
+pub struct ControlError(String);
 
 impl AppState {
     /// Build the state.
@@ -66,6 +75,7 @@ impl AppState {
                 metrics: Metrics::new(),
                 proxy: ProxyClient::new()?,
                 settings,
+                control: tokio::runtime::Handle::try_current().ok(),
             }),
         })
     }
@@ -83,6 +93,26 @@ impl AppState {
     /// The upstream client.
     pub fn proxy(&self) -> &ProxyClient {
         &self.inner.proxy
+    }
+
+    /// Run `work` on the control runtime and wait for its result, when
+    /// called on a worker thread ([`crate::server`]); elsewhere (the control
+    /// runtime itself, a test calling the router directly) run it here.
+    /// Everything that awaits the database or an IdP goes through this on
+    /// the serving path, so none of it runs on, or belongs to, a worker's
+    /// runtime.
+    pub async fn on_control<F>(&self, work: F) -> Result<F::Output, ControlError>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match &self.inner.control {
+            Some(control) if crate::server::on_worker() => control
+                .spawn(work)
+                .await
+                .map_err(|e| ControlError(e.to_string())),
+            _ => Ok(work.await),
+        }
     }
 
     /// The web settings.

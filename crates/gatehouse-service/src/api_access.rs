@@ -204,6 +204,31 @@ impl ApiAccessSettings<'_> {
 }
 
 impl Bearer<'_> {
+    /// The user of a bearer token this node has verified before and still
+    /// holds, with nothing awaited (the hot path); `None`: only
+    /// [`Self::authenticate`] can tell (a token not seen, or expired, the
+    /// user not cached or not allowed, the database down).
+    pub fn peek(&self, rt: &AppRuntime, token: &str) -> Option<Arc<User>> {
+        rt.api.as_ref()?;
+        if !self
+            .feed
+            .within_grace(self.shared.settings.database_outage_grace)
+        {
+            return None;
+        }
+        let hash: [u8; 32] = gatehouse_crypto::token::lookup_key(token);
+        let known = self.tokens.tokens.get(&hash)?;
+        let skew = rt.oidc.extra.clock_skew_seconds;
+        if known.app != rt.app.id
+            || known.generation != rt.generation
+            || self.shared.now().unix_timestamp() >= known.exp.saturating_add(i64::from(skew))
+        {
+            return None;
+        }
+        let user = self.caches.cached_user(rt.app.id, known.user)?;
+        check_status(user, rt).ok()
+    }
+
     /// The user a bearer token is for, in application `rt`. The caller
     /// resolves roles (as for a session).
     #[tracing::instrument(level = "debug", skip_all, fields(app = %rt.app.slug), err(level = "debug"))]

@@ -257,6 +257,11 @@ impl Caches {
         }
     }
 
+    /// A user of application `app` if it is cached (nothing awaited).
+    pub fn cached_user(&self, app: gatehouse_core::AppId, id: UserId) -> Option<Arc<User>> {
+        self.users.get(&id).filter(|u| u.app_id == app)
+    }
+
     /// A user of `app` from the cache, or the store on a miss.
     pub async fn user(
         &self,

@@ -77,6 +77,17 @@ pub struct IdpSessionData {
     pub token_expires_at: Option<OffsetDateTime>,
 }
 
+/// What memory alone says of a session cookie ([`Sessions::peek`]).
+#[derive(Debug)]
+pub enum Peek {
+    /// A valid session.
+    Active(ActiveSession),
+    /// It signs nobody in.
+    Nobody,
+    /// Only [`Sessions::lookup`] can tell.
+    Unknown,
+}
+
 /// A valid session behind a request's cookie.
 #[derive(Debug, Clone)]
 pub struct ActiveSession {
@@ -144,6 +155,69 @@ impl Sessions<'_> {
         };
         self.caches.sessions.insert_live(key, record);
         Ok(issued)
+    }
+
+    /// The session behind `cookie` for application `app` as far as memory
+    /// alone can tell, without awaiting anything: [`Peek::Active`] when the
+    /// session and its user are cached and valid (the session's last use
+    /// is recorded, as by [`Self::lookup`]); [`Peek::Nobody`] when memory
+    /// knows it signs nobody in (a session recently found gone, or another
+    /// application's); [`Peek::Unknown`] when only [`Self::lookup`] can
+    /// answer (not cached, idle past the limit in memory, tokens to
+    /// refresh, the user not cached, the database down). The hot path of
+    /// the proxy and forward-auth answers from this; the rest goes to
+    /// `lookup` on the runtime that owns the store.
+    pub fn peek(&self, app: AppId, cookie: &str) -> Peek {
+        if !self
+            .feed
+            .within_grace(self.shared.settings.database_outage_grace)
+        {
+            return Peek::Unknown;
+        }
+        let key = token::lookup_key(cookie);
+        let now = self.shared.now();
+        let now_ms = millis(now);
+        let live = match self.caches.sessions.get(&key) {
+            Some(Cached::Live(live)) => live,
+            Some(Cached::Gone(at)) if now_ms - at < GONE_TTL_MS => return Peek::Nobody,
+            _ => return Peek::Unknown,
+        };
+        if live.record.app_id != app {
+            return Peek::Nobody;
+        }
+        let seen_ms = live.last_seen_ms.load(std::sync::atomic::Ordering::Relaxed);
+        let seen = OffsetDateTime::from_unix_timestamp_nanos(i128::from(seen_ms) * 1_000_000)
+            .unwrap_or(live.record.base.last_seen_at);
+        if self
+            .shared
+            .settings
+            .session_policy
+            .state(live.record.base.created_at, seen, now)
+            != SessionState::Active
+        {
+            return Peek::Unknown;
+        }
+        let token_expires = live
+            .token_expires_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if token_expires != 0 && now_ms >= token_expires {
+            return Peek::Unknown;
+        }
+        let Some(user) = self.caches.cached_user(app, live.record.user_id) else {
+            return Peek::Unknown;
+        };
+        if !user.may_sign_in() {
+            return Peek::Nobody;
+        }
+        let flush_ms = i64::try_from(self.shared.settings.session_flush_interval.as_millis())
+            .unwrap_or(i64::MAX);
+        self.caches.sessions.touch(&live, now_ms, flush_ms);
+        Peek::Active(ActiveSession {
+            id: live.record.base.id,
+            user,
+            method: live.record.base.method,
+            created_at: live.record.base.created_at,
+        })
     }
 
     /// The valid session behind `cookie` for application `app`, if any.

@@ -94,6 +94,11 @@ impl Node {
         );
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("the node is running")
+    }
+
     /// The port.
     pub fn port(&self) -> u16 {
         self.addr.port()
@@ -116,6 +121,25 @@ impl Node {
             Ok(r) => r.status().as_u16(),
             Err(_) => 0,
         }
+    }
+
+    /// Ask the process to stop (SIGTERM): it stops accepting, finishes
+    /// what is in flight, writes what it holds, and exits.
+    pub fn terminate(&self) {
+        let pid = self.child.id().expect("the node is running");
+        let ok = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -TERM {pid}");
+    }
+
+    /// Wait for the process to exit, at most `limit`; its exit status.
+    pub async fn wait(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        tokio::time::timeout(limit, self.child.wait())
+            .await
+            .ok()?
+            .ok()
     }
 
     /// Kill the process at once (SIGKILL): no graceful shutdown.

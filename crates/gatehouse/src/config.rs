@@ -87,6 +87,9 @@ pub struct Config {
     /// How long to wait for an upstream's response head.
     #[serde(with = "humantime_serde")]
     pub upstream_timeout: Duration,
+    /// Worker threads serving requests, each with its own listening socket
+    /// and runtime; 0 (the default): one per core.
+    pub workers: usize,
     /// How long a client has to send a request's headers, counted from when
     /// the connection is ready for the next request (idle keep-alive
     /// connections close after it too).
@@ -147,6 +150,7 @@ impl Default for Config {
             session_cookie: "gatehouse_session".to_owned(),
             upstream_timeout: Duration::from_secs(60),
             header_read_timeout: gatehouse_http::server::HEADER_READ_TIMEOUT,
+            workers: 0,
         }
     }
 }
@@ -241,6 +245,14 @@ impl Config {
         }
     }
 
+    /// The number of worker threads: `workers`, or one per core.
+    pub fn workers(&self) -> usize {
+        match self.workers {
+            0 => gatehouse_http::server::default_workers(),
+            n => n,
+        }
+    }
+
     /// `trusted_proxies`.
     pub fn trusted_proxies(&self) -> Vec<gatehouse_http::IpNet> {
         self.trusted_proxies.iter().map(|t| t.0).collect()
@@ -248,6 +260,13 @@ impl Config {
 
     fn validate(&self) -> Result<(), CliError> {
         self.metrics_token()?;
+        if self.workers > gatehouse_http::server::MAX_WORKERS {
+            return Err(CliError::Config(format!(
+                "workers must be at most {} (0: one per core), not {}",
+                gatehouse_http::server::MAX_WORKERS,
+                self.workers
+            )));
+        }
         if self.login_attempts_per_account == 0 || self.login_attempts_per_ip == 0 {
             return Err(CliError::Config(
                 "login_attempts_per_account and login_attempts_per_ip must be at least 1".into(),

@@ -10,16 +10,16 @@ use std::sync::Arc;
 use gatehouse_core::Clock;
 use gatehouse_core::session::SessionPolicy;
 use gatehouse_crypto::{MasterKey, MasterKeys};
+use gatehouse_http::server::Listeners;
 use gatehouse_http::{AppState, HttpSettings};
 use gatehouse_service::{Gatehouse, Settings};
 use secrecy::{ExposeSecret, SecretString};
-use tokio::net::TcpListener;
 
 use crate::{CliError, Config};
 
 /// A built, not yet serving, Gatehouse node.
 pub struct Application {
-    listener: TcpListener,
+    listeners: Listeners,
     router: axum::Router,
     gh: Gatehouse,
     http2_cleartext: bool,
@@ -146,12 +146,10 @@ pub async fn gatehouse(
 impl Application {
     /// Build a node: keys, store, service layer, router, and a bound listener.
     pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> Result<Self, CliError> {
-        let listener = TcpListener::bind(config.listen).await.map_err(|e| {
+        let listeners = Listeners::bind(config.listen, config.workers()).map_err(|e| {
             CliError::Unavailable(format!("cannot listen on {}: {e}", config.listen))
         })?;
-        let port = listener
-            .local_addr()
-            .map_or(config.listen.port(), |a| a.port());
+        let port = listeners.local_addr().port();
         let (gh, source) = gatehouse(config, clock, port).await?;
         match source {
             KeySource::Generated => tracing::warn!(
@@ -174,7 +172,7 @@ impl Application {
         let state = AppState::new(gh.clone(), http).map_err(|e| CliError::Other(e.to_string()))?;
         let router = gatehouse_http::router(state);
         Ok(Self {
-            listener,
+            listeners,
             router,
             gh,
             http2_cleartext: config.http2_cleartext,
@@ -184,9 +182,12 @@ impl Application {
 
     /// The address actually bound (port 0 resolved).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.listeners.local_addr()
+    }
+
+    /// How many worker threads will serve (one listening socket each).
+    pub fn workers(&self) -> usize {
+        self.listeners.workers()
     }
 
     /// The service layer (tests use it to inspect state).
@@ -207,7 +208,7 @@ impl Application {
             header_read_timeout: self.header_read_timeout,
         };
         let result =
-            gatehouse_http::server::serve(self.listener, self.router, opts, shutdown).await;
+            gatehouse_http::server::serve(self.listeners, self.router, opts, shutdown).await;
         let _ = tx.send(true);
         for t in tasks {
             let _ = t.await;

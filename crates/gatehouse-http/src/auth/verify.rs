@@ -128,7 +128,15 @@ pub async fn verify(
         Ok(t) => t,
         Err(e) => return labelled("verify", e),
     };
-    let who = match identify(&state, &route, req.headers(), req.extensions(), &key).await {
+    let who = match identify(
+        &state,
+        &route,
+        req.headers(),
+        crate::middleware::RequestId::of(req.extensions()),
+        &key,
+    )
+    .await
+    {
         Ok(who) => who,
         Err(resp) => return labelled("verify", resp),
     };

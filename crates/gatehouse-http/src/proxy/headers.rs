@@ -94,6 +94,17 @@ pub fn is_upgrade(headers: &HeaderMap) -> bool {
 /// Remove hop-by-hop headers, including those named in `Connection`.
 /// With `keep_upgrade`, `Connection: upgrade` and `Upgrade` stay.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    // Most requests carry none of them: one pass over the names (standard
+    // names compare as tags) instead of a hashed lookup for each.
+    let any = headers
+        .keys()
+        .any(|k| *k == header::UPGRADE || HOP_BY_HOP.contains(k));
+    if !any {
+        if keep_upgrade {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        }
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -202,16 +213,38 @@ pub fn add_identity(headers: &mut HeaderMap, user: &User, roles: &[Role]) {
     set(headers, "x-auth-request-last-name", &user.last_name);
 }
 
-/// Set `X-Forwarded-For`, `-Proto` and `-Host` (replacing what the client sent).
-pub fn set_forwarded(headers: &mut HeaderMap, client_ip: Option<&str>, proto: &str, host: &str) {
+/// Set `X-Forwarded-For`, `-Proto` and `-Host` (replacing what the client
+/// sent). Each value is made in one allocation (the proto in none).
+pub fn set_forwarded(
+    headers: &mut HeaderMap,
+    client_ip: Option<std::net::IpAddr>,
+    proto: &'static str,
+    host: String,
+) {
     match client_ip {
-        Some(ip) => set(headers, "x-forwarded-for", ip),
+        Some(ip) => {
+            use std::io::Write;
+            // The longest IPv6 text is 45 bytes.
+            let mut buf = [0u8; 64];
+            let mut cursor = std::io::Cursor::new(&mut buf[..]);
+            if write!(cursor, "{ip}").is_ok() {
+                let n = usize::try_from(cursor.position()).unwrap_or(0);
+                if let Ok(v) = HeaderValue::from_bytes(&buf[..n]) {
+                    headers.insert(HeaderName::from_static("x-forwarded-for"), v);
+                }
+            }
+        }
         None => {
             headers.remove("x-forwarded-for");
         }
     }
-    set(headers, "x-forwarded-proto", proto);
-    set(headers, "x-forwarded-host", host);
+    headers.insert(
+        HeaderName::from_static("x-forwarded-proto"),
+        HeaderValue::from_static(proto),
+    );
+    if let Ok(v) = HeaderValue::from_maybe_shared(bytes::Bytes::from(host)) {
+        headers.insert(HeaderName::from_static("x-forwarded-host"), v);
+    }
     headers.remove(header::FORWARDED);
 }
 

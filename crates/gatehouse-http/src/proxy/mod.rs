@@ -26,10 +26,17 @@ type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 #[error("cannot build the upstream HTTP client: {0}")]
 pub struct ProxyError(String);
 
-/// A pooled HTTP/1.1 client for upstreams (`http` and `https`).
+/// HTTP/1.1 clients for upstreams (`http` and `https`): one connection
+/// pool per thread, so a worker's requests reuse the upstream connections
+/// that worker opened, and a request never waits on another thread's pool
+/// (hyper-util's pool is shared behind a lock, its connections driven by
+/// tasks on whichever runtime opened them).
 #[derive(Clone)]
 pub struct ProxyClient {
-    client: Client<Connector, Body>,
+    connector: Connector,
+    /// Tells this client's per-thread pools from another's (several nodes
+    /// in one process, in tests).
+    id: usize,
 }
 
 impl std::fmt::Debug for ProxyClient {
@@ -38,10 +45,17 @@ impl std::fmt::Debug for ProxyClient {
     }
 }
 
+thread_local! {
+    /// This thread's pool, for the [`ProxyClient`] whose id it carries.
+    static POOL: std::cell::RefCell<Option<(usize, Client<Connector, Body>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 impl ProxyClient {
     /// Build the client. TLS trusts the system's roots, or the Mozilla roots
     /// when the system has none.
     pub fn new() -> Result<Self, ProxyError> {
+        static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
@@ -55,11 +69,30 @@ impl ProxyClient {
             }
         };
         let connector = builder.https_or_http().enable_http1().wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(std::time::Duration::from_secs(90))
-            .pool_max_idle_per_host(256)
-            .build(connector);
-        Ok(Self { client })
+        Ok(Self {
+            connector,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        })
+    }
+
+    /// Send `req` over this thread's pool (made on first use).
+    fn request(&self, req: Request) -> hyper_util::client::legacy::ResponseFuture {
+        POOL.with(|pool| {
+            let mut pool = pool.borrow_mut();
+            match &*pool {
+                Some((id, client)) if *id == self.id => client.request(req),
+                _ => {
+                    let client = Client::builder(TokioExecutor::new())
+                        .pool_idle_timeout(std::time::Duration::from_secs(90))
+                        .pool_max_idle_per_host(256)
+                        .pool_timer(hyper_util::rt::TokioTimer::new())
+                        .build(self.connector.clone());
+                    let sent = client.request(req);
+                    *pool = Some((self.id, client));
+                    sent
+                }
+            }
+        })
     }
 }
 
@@ -90,7 +123,7 @@ pub async fn forward(
         upstream.as_url(),
         req.uri().path_and_query().map_or("/", |p| p.as_str()),
     )?;
-    let client_ip = crate::extract::client_ip(req.extensions());
+    let client_ip = crate::extract::client_addr(req.extensions());
     let upgrade = headers::is_websocket_upgrade(req.method(), req.headers());
     let client_upgrade = if upgrade {
         req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>()
@@ -104,9 +137,9 @@ pub async fn forward(
     crate::cookies::strip_ours(h, &state.settings().session_cookie);
     headers::set_forwarded(
         h,
-        client_ip.as_deref(),
+        client_ip,
         route.rt.app.scheme.as_str(),
-        &route.host.to_string(),
+        route.host.to_string(),
     );
     identity_headers(state, route, who, h)?;
     h.remove(header::HOST);
@@ -118,7 +151,7 @@ pub async fn forward(
     let started = Instant::now();
     let sent = tokio::time::timeout(
         state.settings().upstream_timeout,
-        state.proxy().client.request(req),
+        state.proxy().request(req),
     )
     .await;
     let mut resp = match sent {
@@ -160,6 +193,7 @@ pub async fn forward(
         // they are disabled, deprovisioned or deleted (on any node), it is
         // closed.
         let gh = state.gh().clone();
+        let control = state.clone();
         let (app, user) = (route.rt.app.id, who.user.id);
         let mut changes = gh.user_changes();
         tokio::spawn(async move {
@@ -184,7 +218,11 @@ pub async fn forward(
                                     // The service is shutting down.
                                     Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                                 };
-                                if check && !gh.still_signed_in(app, user).await {
+                                // Asked on the control runtime, which owns the store.
+                                let still = |gh: gatehouse_service::Gatehouse| async move {
+                                    gh.still_signed_in(app, user).await
+                                };
+                                if check && !control.on_control(still(gh.clone())).await.unwrap_or(false) {
                                     tracing::info!(%app, %user, "closing an upgraded connection: the user may no longer be signed in");
                                     break;
                                 }

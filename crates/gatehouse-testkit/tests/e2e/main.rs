@@ -19,4 +19,5 @@ mod oidc;
 mod proxy;
 mod readme;
 mod scim;
+mod serving;
 mod sessions;
