@@ -91,11 +91,14 @@ pub async fn identify(
     // Boxed: the service's futures (session loads, token verification,
     // IdP fetches) are large, and held inline they would make every
     // request's future as large, copied whenever it is moved.
-    Box::pin(state.on_control(async move {
+    let answered = Box::pin(state.on_control(async move {
         identify_here(&state2, &route2, &headers2, cid.as_deref(), &path2).await
     }))
-    .await
-    .unwrap_or_else(|e| Err(HttpError::internal(e.to_string()).into_response()))
+    .await;
+    match answered {
+        Ok(answer) => answer,
+        Err(e) => Err(HttpError::internal(e.to_string()).into_response()),
+    }
 }
 
 /// The caller, when memory alone tells and they are allowed: `Some(None)`

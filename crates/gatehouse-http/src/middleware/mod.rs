@@ -53,7 +53,7 @@ fn log_path(path: &str) -> std::borrow::Cow<'_, str> {
 pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let id = RequestId::generate();
     let json = wants_json(req.headers());
-    req.extensions_mut().insert(id.clone());
+    req.extensions_mut().insert(id);
     let trusted = &state.settings().trusted_proxies;
     if !trusted.is_empty()
         && let Some(peer) = crate::extract::peer_ip(req.extensions())
