@@ -208,22 +208,26 @@ impl RequestHost {
     /// Parse a `Host` header value. Returns `None` for values no application
     /// could match (empty, malformed port, characters outside a host name).
     pub fn parse(raw: &str) -> Option<Self> {
-        let lower = raw.trim().to_ascii_lowercase();
-        let (host, port) = if let Some(rest) = lower.strip_prefix('[') {
+        // One allocation: the lower-cased text, cut down to the host in place.
+        let mut host = raw.trim().to_ascii_lowercase();
+        let (host_len, port) = if let Some(rest) = host.strip_prefix('[') {
             // IPv6 literal: "[::1]" or "[::1]:8080"
             let (inner, after) = rest.split_once(']')?;
             let port = match after {
                 "" => None,
                 p => Some(p.strip_prefix(':')?.parse::<u16>().ok()?),
             };
-            (format!("[{inner}]"), port)
+            (inner.len() + 2, port)
         } else {
-            match lower.rsplit_once(':') {
-                Some((h, p)) => (h.to_owned(), Some(p.parse::<u16>().ok()?)),
-                None => (lower.clone(), None),
+            match host.rsplit_once(':') {
+                Some((h, p)) => (h.len(), Some(p.parse::<u16>().ok()?)),
+                None => (host.len(), None),
             }
         };
-        let host = host.strip_suffix('.').map(str::to_owned).unwrap_or(host);
+        host.truncate(host_len);
+        if host.ends_with('.') {
+            host.pop();
+        }
         if host.is_empty()
             || !host
                 .bytes()

@@ -224,7 +224,13 @@ async fn app_request(
 ) -> Response {
     let app = &route.rt.app;
     if let Some(rest) = app.auth_prefix.route(req.uri().path()) {
-        let verify = rest == "verify";
+        // Forward-auth checks are the hot path: answered here, from memory
+        // when they can be (`identify` hands the rest to the control
+        // runtime), and without the auth router (`<prefix>/verify` has no
+        // layer there: any method, no CSRF check).
+        if rest == "verify" {
+            return auth::verify::verify(State(state.clone()), route, req).await;
+        }
         let rewritten = match req.uri().query() {
             Some(q) => format!("/{rest}?{q}"),
             None => format!("/{rest}"),
@@ -234,11 +240,6 @@ async fn app_request(
             Err(_) => return labelled("auth", HttpError::bad_request("Invalid path.")),
         }
         req.extensions_mut().insert(route);
-        // Forward-auth checks are the hot path: answered here, from memory
-        // when they can be (`identify` hands the rest to the control runtime).
-        if verify {
-            return oneshot(routers.auth.clone(), req).await;
-        }
         return on_control(state, routers.auth.clone(), req).await;
     }
     match protected(state, &route, req).await {

@@ -213,25 +213,32 @@ pub fn add_identity(headers: &mut HeaderMap, user: &User, roles: &[Role]) {
     set(headers, "x-auth-request-last-name", &user.last_name);
 }
 
+/// A header value written through a buffer on the stack (one allocation:
+/// the value's own), or through a `String` when it is longer than a host
+/// name with a port can be.
+fn written(args: std::fmt::Arguments<'_>) -> Option<HeaderValue> {
+    use std::io::Write;
+    let mut buf = [0u8; 272];
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    if cursor.write_fmt(args).is_ok() {
+        let n = usize::try_from(cursor.position()).ok()?;
+        return HeaderValue::from_bytes(buf.get(..n)?).ok();
+    }
+    HeaderValue::from_str(&args.to_string()).ok()
+}
+
 /// Set `X-Forwarded-For`, `-Proto` and `-Host` (replacing what the client
 /// sent). Each value is made in one allocation (the proto in none).
 pub fn set_forwarded(
     headers: &mut HeaderMap,
     client_ip: Option<std::net::IpAddr>,
     proto: &'static str,
-    host: String,
+    host: &gatehouse_core::RequestHost,
 ) {
     match client_ip {
         Some(ip) => {
-            use std::io::Write;
-            // The longest IPv6 text is 45 bytes.
-            let mut buf = [0u8; 64];
-            let mut cursor = std::io::Cursor::new(&mut buf[..]);
-            if write!(cursor, "{ip}").is_ok() {
-                let n = usize::try_from(cursor.position()).unwrap_or(0);
-                if let Ok(v) = HeaderValue::from_bytes(&buf[..n]) {
-                    headers.insert(HeaderName::from_static("x-forwarded-for"), v);
-                }
+            if let Some(v) = written(format_args!("{ip}")) {
+                headers.insert(HeaderName::from_static("x-forwarded-for"), v);
             }
         }
         None => {
@@ -242,7 +249,7 @@ pub fn set_forwarded(
         HeaderName::from_static("x-forwarded-proto"),
         HeaderValue::from_static(proto),
     );
-    if let Ok(v) = HeaderValue::from_maybe_shared(bytes::Bytes::from(host)) {
+    if let Some(v) = written(format_args!("{host}")) {
         headers.insert(HeaderName::from_static("x-forwarded-host"), v);
     }
     headers.remove(header::FORWARDED);

@@ -3,6 +3,7 @@
 //! are spliced, identity headers are replaced by Gatehouse's own.
 
 pub mod headers;
+mod pool;
 
 use std::time::Instant;
 
@@ -10,9 +11,8 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::Response;
-use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 
 use crate::error::HttpError;
 use crate::extract::AppRoute;
@@ -26,11 +26,10 @@ type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 #[error("cannot build the upstream HTTP client: {0}")]
 pub struct ProxyError(String);
 
-/// HTTP/1.1 clients for upstreams (`http` and `https`): one connection
-/// pool per thread, so a worker's requests reuse the upstream connections
-/// that worker opened, and a request never waits on another thread's pool
-/// (hyper-util's pool is shared behind a lock, its connections driven by
-/// tasks on whichever runtime opened them).
+/// HTTP/1.1 connections to upstreams (`http` and `https`): one pool per
+/// worker thread ([`pool`]), so a worker's requests reuse the upstream
+/// connections that worker opened, with no lock and no hand-off between
+/// threads.
 #[derive(Clone)]
 pub struct ProxyClient {
     connector: Connector,
@@ -43,12 +42,6 @@ impl std::fmt::Debug for ProxyClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ProxyClient")
     }
-}
-
-thread_local! {
-    /// This thread's pool, for the [`ProxyClient`] whose id it carries.
-    static POOL: std::cell::RefCell<Option<(usize, Client<Connector, Body>)>> =
-        const { std::cell::RefCell::new(None) };
 }
 
 impl ProxyClient {
@@ -75,24 +68,12 @@ impl ProxyClient {
         })
     }
 
-    /// Send `req` over this thread's pool (made on first use).
-    fn request(&self, req: Request) -> hyper_util::client::legacy::ResponseFuture {
-        POOL.with(|pool| {
-            let mut pool = pool.borrow_mut();
-            match &*pool {
-                Some((id, client)) if *id == self.id => client.request(req),
-                _ => {
-                    let client = Client::builder(TokioExecutor::new())
-                        .pool_idle_timeout(std::time::Duration::from_secs(90))
-                        .pool_max_idle_per_host(256)
-                        .pool_timer(hyper_util::rt::TokioTimer::new())
-                        .build(self.connector.clone());
-                    let sent = client.request(req);
-                    *pool = Some((self.id, client));
-                    sent
-                }
-            }
-        })
+    /// Send `req` (an absolute URI) over this thread's pool.
+    async fn request(
+        &self,
+        req: Request,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, pool::SendError> {
+        pool::send(self.id, &self.connector, req).await
     }
 }
 
@@ -139,7 +120,7 @@ pub async fn forward(
         h,
         client_ip,
         route.rt.app.scheme.as_str(),
-        route.host.to_string(),
+        &route.host,
     );
     identity_headers(state, route, who, h)?;
     h.remove(header::HOST);
@@ -175,9 +156,7 @@ pub async fn forward(
         }
         Ok(Ok(resp)) => resp,
     };
-    state
-        .metrics()
-        .observe_upstream(started.elapsed().as_secs_f64());
+    state.metrics().observe_upstream(started.elapsed());
 
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
         let Some(client_upgrade) = client_upgrade else {

@@ -204,7 +204,8 @@ async fn two_nodes_share_sessions_and_ride_out_a_database_outage() {
     }
     let took = until(Duration::from_secs(1), 303, || page(&n2, &cy, "/")).await;
     eprintln!("after the outage, a revocation on node 1 reached node 2 in {took:?}");
-    assert_eq!(page(&n2, &bo, "/").await, 303);
+    // Each revocation travels on its own: bo's may arrive a moment after cy's.
+    until(Duration::from_secs(1), 303, || page(&n2, &bo, "/")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
