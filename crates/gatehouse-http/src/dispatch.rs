@@ -27,6 +27,23 @@ struct Routers {
     admin: Router,
 }
 
+/// The server's entry point: [`middleware::observed`] around [`dispatch`],
+/// called directly (no router, no per-request service clone or boxing
+/// beyond the one future the server boxes). What `dispatch` hands to the
+/// auth and admin routers keeps their whole stack.
+pub(crate) fn handler(state: AppState) -> crate::server::Handler {
+    let routers = Routers {
+        auth: auth::router(state.clone()),
+        admin: admin_router(state.clone()),
+    };
+    std::sync::Arc::new(move |req: Request| {
+        let (state, routers) = (state.clone(), routers.clone());
+        Box::pin(async move {
+            middleware::observed(&state, req, |req| dispatch(state.clone(), routers, req)).await
+        })
+    })
+}
+
 pub(crate) fn router(state: AppState) -> Router {
     let routers = Routers {
         auth: auth::router(state.clone()),

@@ -34,7 +34,13 @@ pub use state::{AppState, HttpSettings};
 
 use axum::Router;
 
-/// The whole HTTP surface of one node.
+/// The whole HTTP surface of one node, as an axum router.
 pub fn router(state: AppState) -> Router {
     dispatch::router(state)
+}
+
+/// The same surface as the server calls it ([`server::serve`]): the
+/// dispatcher directly, without the router's layers of services.
+pub fn handler(state: AppState) -> server::Handler {
+    dispatch::handler(state)
 }

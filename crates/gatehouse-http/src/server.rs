@@ -28,14 +28,22 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tower::ServiceExt;
 use tower_http::timeout::TimeoutBody;
+
+/// What answers each request: [`crate::handler`].
+pub type Handler = std::sync::Arc<
+    dyn Fn(
+            axum::extract::Request,
+        )
+            -> std::pin::Pin<Box<dyn std::future::Future<Output = axum::response::Response> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// How connections are served.
 #[derive(Debug, Clone, Copy)]
@@ -172,7 +180,7 @@ macro_rules! drive {
 /// runtime holds (last-use times, the change feed).
 pub async fn serve(
     listeners: Listeners,
-    router: Router,
+    handler: Handler,
     opts: ServeOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -180,7 +188,7 @@ pub async fn serve(
     let mut ended = Vec::with_capacity(listeners.sockets.len());
     for (i, socket) in listeners.sockets.into_iter().enumerate() {
         let (done_tx, done_rx) = tokio::sync::oneshot::channel::<std::io::Result<()>>();
-        let router = router.clone();
+        let handler = handler.clone();
         let stop = stop_rx.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("gatehouse-worker-{i}"))
@@ -192,7 +200,7 @@ pub async fn serve(
                         WORKER.with(|w| w.set(true));
                         rt.block_on(async move {
                             let listener = TcpListener::from_std(socket)?;
-                            worker(listener, router, opts, stop).await;
+                            worker(listener, handler, opts, stop).await;
                             Ok(())
                         })
                     });
@@ -225,7 +233,7 @@ pub async fn serve(
 /// connection a task on this thread's runtime; then drain.
 async fn worker(
     listener: TcpListener,
-    router: Router,
+    handler: Handler,
     opts: ServeOptions,
     mut stop_rx: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -249,7 +257,7 @@ async fn worker(
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "TCP_NODELAY");
         }
-        let router = router.clone();
+        let handler = handler.clone();
         let body_idle = opts.header_read_timeout;
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
@@ -257,14 +265,8 @@ async fn worker(
             // has for its headers (a slow-body slowloris is cut off; a long
             // upload that keeps sending is not).
             let req = req.map(|b| Body::new(TimeoutBody::new(body_idle, b)));
-            let call = router.clone().oneshot(req);
-            async move {
-                let resp = match call.await {
-                    Ok(r) => r,
-                    Err(never) => match never {},
-                };
-                Ok::<_, Infallible>(resp)
-            }
+            let call = handler(req);
+            async move { Ok::<_, Infallible>(call.await) }
         });
         let mut stop = stop_rx.clone();
         let alive = alive_tx.clone();

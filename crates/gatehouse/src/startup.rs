@@ -20,7 +20,7 @@ use crate::{CliError, Config};
 /// A built, not yet serving, Gatehouse node.
 pub struct Application {
     listeners: Listeners,
-    router: axum::Router,
+    handler: gatehouse_http::server::Handler,
     gh: Gatehouse,
     http2_cleartext: bool,
     header_read_timeout: std::time::Duration,
@@ -170,10 +170,10 @@ impl Application {
             metrics_token: config.metrics_token()?,
         };
         let state = AppState::new(gh.clone(), http).map_err(|e| CliError::Other(e.to_string()))?;
-        let router = gatehouse_http::router(state);
+        let handler = gatehouse_http::handler(state);
         Ok(Self {
             listeners,
-            router,
+            handler,
             gh,
             http2_cleartext: config.http2_cleartext,
             header_read_timeout: config.header_read_timeout,
@@ -208,7 +208,7 @@ impl Application {
             header_read_timeout: self.header_read_timeout,
         };
         let result =
-            gatehouse_http::server::serve(self.listeners, self.router, opts, shutdown).await;
+            gatehouse_http::server::serve(self.listeners, self.handler, opts, shutdown).await;
         let _ = tx.send(true);
         for t in tasks {
             let _ = t.await;

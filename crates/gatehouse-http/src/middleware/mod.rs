@@ -50,7 +50,17 @@ fn log_path(path: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Correlation id, span, error rendering and metrics for every request.
-pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    observed(&state, req, |req| next.run(req)).await
+}
+
+/// [`observe`] around `inner`, for callers outside a router (the server's
+/// entry point calls the dispatcher through this directly).
+pub async fn observed<F, Fut>(state: &AppState, mut req: Request, inner: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
     let id = RequestId::generate();
     let json = wants_json(req.headers());
     req.extensions_mut().insert(id);
@@ -69,7 +79,7 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
         path = %log_path(req.uri().path()),
     );
     let start = Instant::now();
-    let mut resp = next.run(req).instrument(span.clone()).await;
+    let mut resp = inner(req).instrument(span.clone()).await;
     let label = resp
         .extensions()
         .get::<RouteLabel>()

@@ -116,12 +116,7 @@ pub async fn forward(
     headers::strip_hop_by_hop(h, upgrade);
     headers::strip_identity_headers(h, &route.rt.access.strip_headers);
     crate::cookies::strip_ours(h, &state.settings().session_cookie);
-    headers::set_forwarded(
-        h,
-        client_ip,
-        route.rt.app.scheme.as_str(),
-        &route.host,
-    );
+    headers::set_forwarded(h, client_ip, route.rt.app.scheme.as_str(), &route.host);
     identity_headers(state, route, who, h)?;
     h.remove(header::HOST);
     *req.uri_mut() = uri;
