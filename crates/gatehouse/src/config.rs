@@ -477,6 +477,20 @@ mod tests {
     }
 
     #[test]
+    fn workers_default_to_the_cores_and_are_bounded() {
+        Jail::expect_with(|jail| {
+            let c = Config::load(None).unwrap();
+            assert_eq!(c.workers(), gatehouse_http::server::default_workers());
+            jail.set_env("GATEHOUSE_WORKERS", "3");
+            assert_eq!(Config::load(None).unwrap().workers(), 3);
+            jail.set_env("GATEHOUSE_WORKERS", "100000");
+            let err = Config::load(None).map(|_| ()).unwrap_err().to_string();
+            assert!(err.contains("workers must be at most 256"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn the_documented_example_loads() {
         Jail::expect_with(|jail| {
             let example = include_str!("../../../docs/gatehouse.example.toml");
