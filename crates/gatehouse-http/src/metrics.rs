@@ -28,8 +28,8 @@ struct OutcomeLabels {
 /// Request counters a thread keeps at most (the table is emptied when full).
 const HOT_PER_THREAD: usize = 32;
 
-/// Which counter: (metrics id, route label address, status).
-type HotKey = (usize, usize, u16);
+/// Which counter: (metrics id, route label address and length, status).
+type HotKey = (usize, usize, usize, u16);
 
 thread_local! {
     static HOT: std::cell::RefCell<Vec<(HotKey, Counter)>> =
@@ -202,7 +202,7 @@ impl Metrics {
         // Each thread keeps the counters it has used (clones of the
         // family's: one atomic each), found by the label's address and the
         // status: no lock and no hashing per request.
-        let key = (self.id, route.as_ptr() as usize, status);
+        let key = (self.id, route.as_ptr() as usize, route.len(), status);
         let counter = HOT.with(|hot| {
             let mut hot = hot.borrow_mut();
             if let Some((_, c)) = hot.iter().find(|(k, _)| *k == key) {

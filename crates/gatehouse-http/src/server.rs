@@ -99,12 +99,17 @@ pub struct Listeners {
 impl Listeners {
     /// Bind `workers` sockets to `addr` with `SO_REUSEPORT`. The first is
     /// bound as asked (port 0: the kernel picks one); the others to the
-    /// port it got, so `127.0.0.1:0` works as for one socket. Each socket
-    /// also has `SO_REUSEPORT` set before it is bound, so a second node
-    /// cannot join the group by mistake unless it sets it too (and runs as
-    /// the same user, which the kernel checks).
+    /// port it got, so `127.0.0.1:0` works as for one socket. A port some
+    /// other process listens on is refused as "address in use", as a plain
+    /// bind would be, even when that process set `SO_REUSEPORT` too (a
+    /// second Gatehouse started by mistake on the same port): a plain
+    /// socket is bound to it first, and let go just before the workers'
+    /// sockets take the port.
     pub fn bind(addr: SocketAddr, workers: usize) -> std::io::Result<Self> {
         let workers = workers.clamp(1, MAX_WORKERS);
+        if addr.port() != 0 {
+            drop(std::net::TcpListener::bind(addr)?);
+        }
         let first = reuseport_socket(addr)?;
         let addr = first.local_addr()?;
         let mut sockets = vec![first];
@@ -135,9 +140,8 @@ fn reuseport_socket(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> 
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;
-    if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
-    }
+    // IPV6_V6ONLY is left to the system (Linux: `[::]` also takes IPv4),
+    // as the single listener before did.
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
@@ -336,6 +340,17 @@ mod tests {
         assert!(
             stolen.is_err(),
             "a plain bind to the workers' port succeeded"
+        );
+    }
+
+    #[test]
+    fn a_second_node_on_a_taken_port_is_refused() {
+        let first = Listeners::bind(SocketAddr::from(([127, 0, 0, 1], 0)), 2)
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let second = Listeners::bind(first.local_addr(), 2);
+        assert!(
+            second.is_err(),
+            "a second set of SO_REUSEPORT sockets joined a port in use"
         );
     }
 

@@ -60,6 +60,15 @@ struct Inner {
     control: Option<tokio::runtime::Handle>,
 }
 
+/// Aborts a task when dropped (a finished task is left as it is).
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Work handed to the control runtime could not finish (the runtime is
 /// shutting down, or the work panicked).
 #[derive(Debug, thiserror::Error)]
@@ -101,16 +110,23 @@ impl AppState {
     /// Everything that awaits the database or an IdP goes through this on
     /// the serving path, so none of it runs on, or belongs to, a worker's
     /// runtime.
+    ///
+    /// The work runs in the caller's tracing span (its log lines carry the
+    /// request's correlation id), and is cancelled when the caller is
+    /// dropped (a client that goes away leaves no task behind), as it was
+    /// when it ran in the caller.
     pub async fn on_control<F>(&self, work: F) -> Result<F::Output, ControlError>
     where
         F: std::future::Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        use tracing::Instrument;
         match &self.inner.control {
-            Some(control) if crate::server::on_worker() => control
-                .spawn(work)
-                .await
-                .map_err(|e| ControlError(e.to_string())),
+            Some(control) if crate::server::on_worker() => {
+                let task = control.spawn(work.in_current_span());
+                let _cancel = AbortOnDrop(task.abort_handle());
+                task.await.map_err(|e| ControlError(e.to_string()))
+            }
             _ => Ok(work.await),
         }
     }

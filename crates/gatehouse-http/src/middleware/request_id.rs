@@ -2,16 +2,16 @@
 //! problem documents, in the `X-Request-Id` response header and in every log
 //! line of the request.
 //!
-//! An id needs to be unique and not guessable in advance by someone who
-//! reads the logs of other requests, not secret: each thread draws them
-//! from its own generator (SplitMix64 over a seed from the operating
-//! system's random source, taken once per thread), so a request costs
-//! neither a system call nor a lock.
+//! An id needs to be unique, and unpredictable to someone who has seen the
+//! ids of other requests (they are sent to every client), not secret: each
+//! thread computes them as a keyed PRF (SipHash-1-3, the standard library's
+//! `RandomState`, whose keys come from the operating system's random
+//! source) over a counter, so a request costs neither a system call nor a
+//! lock.
 
 use std::cell::Cell;
 use std::fmt;
-
-use secrecy::ExposeSecret;
+use std::hash::BuildHasher;
 
 /// The alphabet of ids: URL-safe base64.
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -21,34 +21,24 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 pub struct RequestId([u8; 12]);
 
 thread_local! {
-    static STATE: Cell<u64> = Cell::new(seed());
+    /// This thread's secret key and counter.
+    static PRF: (std::collections::hash_map::RandomState, Cell<u64>) =
+        (std::collections::hash_map::RandomState::new(), Cell::new(0));
 }
 
-/// 64 bits from the operating system's random source.
-fn seed() -> u64 {
-    let token = gatehouse_crypto::token::random_token(8);
-    token
-        .expose_secret()
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        })
-}
-
-/// SplitMix64's next output.
-fn next(state: &Cell<u64>) -> u64 {
-    let s = state.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
-    state.set(s);
-    let mut z = s;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+/// 72 pseudo-random bits: two PRF outputs, 36 bits of each.
+fn next_bits() -> (u64, u64) {
+    PRF.with(|(key, counter)| {
+        let n = counter.get();
+        counter.set(n.wrapping_add(2));
+        (key.hash_one(n), key.hash_one(n.wrapping_add(1)))
+    })
 }
 
 impl RequestId {
     /// A new id.
     pub fn generate() -> Self {
-        let (a, b) = STATE.with(|s| (next(s), next(s)));
+        let (a, b) = next_bits();
         let mut out = [0u8; 12];
         for (i, c) in out.iter_mut().enumerate() {
             let word = if i < 6 { a } else { b };

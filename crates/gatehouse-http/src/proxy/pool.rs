@@ -26,11 +26,13 @@ use super::Connector;
 /// Idle connections kept per upstream and thread.
 const MAX_PER_UPSTREAM: usize = 256;
 
-/// A connection unused this long is closed rather than reused.
+/// A connection unused this long (counted from its last response head) is
+/// dropped at the next checkout of its upstream on its thread rather than
+/// reused; an upstream's own idle timeout usually closes it first.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// Upstreams a thread keeps connections to (the least recently used one's
-/// connections are closed past it).
+/// Upstreams a thread keeps connections to (past it, the connections of
+/// the upstream added first are dropped).
 const MAX_UPSTREAMS: usize = 64;
 
 struct Idle {
