@@ -189,46 +189,68 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut ended = Vec::with_capacity(listeners.sockets.len());
+    // Every worker reports here when it ends (a panic included).
+    let (ended_tx, mut ended_rx) =
+        tokio::sync::mpsc::unbounded_channel::<(usize, std::io::Result<()>)>();
+    let workers = listeners.sockets.len();
     for (i, socket) in listeners.sockets.into_iter().enumerate() {
-        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<std::io::Result<()>>();
         let handler = handler.clone();
         let stop = stop_rx.clone();
+        let ended = ended_tx.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("gatehouse-worker-{i}"))
             .spawn(move || {
-                let result = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .and_then(|rt| {
-                        WORKER.with(|w| w.set(true));
-                        rt.block_on(async move {
-                            let listener = TcpListener::from_std(socket)?;
-                            worker(listener, handler, opts, stop).await;
-                            Ok(())
+                let run = std::panic::AssertUnwindSafe(|| {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .and_then(|rt| {
+                            WORKER.with(|w| w.set(true));
+                            rt.block_on(async move {
+                                let listener = TcpListener::from_std(socket)?;
+                                worker(listener, handler, opts, stop).await;
+                                Ok(())
+                            })
                         })
-                    });
-                let _ = done_tx.send(result);
+                });
+                let result = std::panic::catch_unwind(run)
+                    .unwrap_or_else(|_| Err(std::io::Error::other("the worker thread panicked")));
+                let _ = ended.send((i, result));
             });
-        match spawned {
-            Ok(_) => ended.push(done_rx),
-            Err(e) => {
-                let _ = stop_tx.send(true);
-                return Err(e);
-            }
+        if let Err(e) = spawned {
+            let _ = stop_tx.send(true);
+            return Err(e);
         }
     }
-    shutdown.await;
-    let _ = stop_tx.send(true);
+    drop(ended_tx);
+    // Serve until asked to stop, or until a worker stops by itself: its
+    // socket would keep taking connections nobody accepts, so the node
+    // stops (and its supervisor starts it again) rather than serve on
+    // with a hole.
+    tokio::pin!(shutdown);
+    let early = tokio::select! {
+        () = &mut shutdown => None,
+        Some(ended) = ended_rx.recv() => Some(ended),
+    };
     let mut result = Ok(());
-    for done in ended {
-        match done.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => result = Err(e),
-            Err(_) => {
-                result = Err(std::io::Error::other("a worker thread ended abnormally"));
-            }
+    let mut done = 0;
+    if let Some((i, r)) = early {
+        let why = r
+            .err()
+            .map_or_else(|| "it ended".to_owned(), |e| e.to_string());
+        tracing::error!(worker = i, error = %why, "a worker stopped while serving; stopping the node");
+        result = Err(std::io::Error::other(format!("worker {i} stopped: {why}")));
+        done += 1;
+    }
+    let _ = stop_tx.send(true);
+    while let Some((_, r)) = ended_rx.recv().await {
+        done += 1;
+        if let Err(e) = r {
+            result = Err(e);
         }
+    }
+    if done < workers && result.is_ok() {
+        result = Err(std::io::Error::other("a worker thread ended abnormally"));
     }
     result
 }
