@@ -44,23 +44,6 @@ pub(crate) fn handler(state: AppState) -> crate::server::Handler {
     })
 }
 
-pub(crate) fn router(state: AppState) -> Router {
-    let routers = Routers {
-        auth: auth::router(state.clone()),
-        admin: admin_router(state.clone()),
-    };
-    Router::new()
-        .fallback(move |State(s): State<AppState>, req: Request| {
-            let routers = routers.clone();
-            async move { dispatch(s, routers, req).await }
-        })
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::observe,
-        ))
-        .with_state(state)
-}
-
 fn admin_router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())

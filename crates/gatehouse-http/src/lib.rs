@@ -32,15 +32,9 @@ pub use error::HttpError;
 pub use ipnet::IpNet;
 pub use state::{AppState, HttpSettings};
 
-use axum::Router;
-
-/// The whole HTTP surface of one node, as an axum router.
-pub fn router(state: AppState) -> Router {
-    dispatch::router(state)
-}
-
-/// The same surface as the server calls it ([`server::serve`]): the
-/// dispatcher directly, without the router's layers of services.
+/// The whole HTTP surface of one node, as the server calls it
+/// ([`server::serve`]): the dispatcher directly, without a router's layers
+/// of services around it.
 pub fn handler(state: AppState) -> server::Handler {
     dispatch::handler(state)
 }

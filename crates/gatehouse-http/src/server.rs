@@ -1,6 +1,6 @@
 //! The connection loop: HTTP/1.1 (with upgrades, for WebSockets), and
 //! cleartext HTTP/2 with prior knowledge only when the operator turns it on
-//! (`http2_cleartext`). Both go through the same [`router`](crate::router),
+//! (`http2_cleartext`). Both go through the same [`handler`](crate::handler),
 //! so every rule of `dispatch` applies to either.
 //!
 //! HTTP/2 is off by default because a proxy in front that speaks HTTP/1.1

@@ -217,16 +217,25 @@ impl Bearer<'_> {
             return None;
         }
         let hash: [u8; 32] = gatehouse_crypto::token::lookup_key(token);
-        let known = self.tokens.tokens.get(&hash)?;
-        let skew = rt.oidc.extra.clock_skew_seconds;
-        if known.app != rt.app.id
-            || known.generation != rt.generation
-            || self.shared.now().unix_timestamp() >= known.exp.saturating_add(i64::from(skew))
-        {
-            return None;
-        }
-        let user = self.caches.cached_user(rt.app.id, known.user)?;
+        let known = self.verified_before(rt, &hash, self.shared.now())?;
+        let user = self.caches.cached_user(rt.app.id, known)?;
         check_status(user, rt).ok()
+    }
+
+    /// The user of a token this node verified for `rt`'s application (in
+    /// its current settings generation) and that has not expired.
+    fn verified_before(
+        &self,
+        rt: &AppRuntime,
+        hash: &[u8; 32],
+        now: time::OffsetDateTime,
+    ) -> Option<UserId> {
+        let known = self.tokens.tokens.get(hash)?;
+        let skew = rt.oidc.extra.clock_skew_seconds;
+        (known.app == rt.app.id
+            && known.generation == rt.generation
+            && now.unix_timestamp() < known.exp.saturating_add(i64::from(skew)))
+        .then_some(known.user)
     }
 
     /// The user a bearer token is for, in application `rt`. The caller
@@ -248,16 +257,10 @@ impl Bearer<'_> {
                 "the database has not answered for longer than database_outage_grace".into(),
             )));
         }
-        let app = rt.app.id;
         let now = self.shared.now();
-        let skew = rt.oidc.extra.clock_skew_seconds;
         let hash: [u8; 32] = gatehouse_crypto::token::lookup_key(token);
-        if let Some(known) = self.tokens.tokens.get(&hash)
-            && known.app == app
-            && known.generation == rt.generation
-            && now.unix_timestamp() < known.exp.saturating_add(i64::from(skew))
-        {
-            return self.bearer_user(rt, known.user).await;
+        if let Some(user) = self.verified_before(rt, &hash, now) {
+            return self.bearer_user(rt, user).await;
         }
         let jwt = Jwt::parse(token).map_err(|c| {
             BearerError::Invalid(failed_checks(std::slice::from_ref(&c)).unwrap_or_default())

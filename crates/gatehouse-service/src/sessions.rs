@@ -77,6 +77,14 @@ pub struct IdpSessionData {
     pub token_expires_at: Option<OffsetDateTime>,
 }
 
+/// When a cached session was last used (its in-memory time, newer than the
+/// stored one until the next batched write).
+fn last_seen(l: &LiveSession) -> OffsetDateTime {
+    let ms = l.last_seen_ms.load(std::sync::atomic::Ordering::Relaxed);
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(l.record.base.last_seen_at)
+}
+
 /// What memory alone says of a session cookie ([`Sessions::peek`]).
 #[derive(Debug)]
 pub enum Peek {
@@ -185,15 +193,11 @@ impl Sessions<'_> {
         if live.record.app_id != app {
             return Peek::Nobody;
         }
-        let seen_ms = live.last_seen_ms.load(std::sync::atomic::Ordering::Relaxed);
-        let seen = OffsetDateTime::from_unix_timestamp_nanos(i128::from(seen_ms) * 1_000_000)
-            .unwrap_or(live.record.base.last_seen_at);
-        if self
-            .shared
-            .settings
-            .session_policy
-            .state(live.record.base.created_at, seen, now)
-            != SessionState::Active
+        if self.shared.settings.session_policy.state(
+            live.record.base.created_at,
+            last_seen(&live),
+            now,
+        ) != SessionState::Active
         {
             return Peek::Unknown;
         }
@@ -329,12 +333,7 @@ impl Sessions<'_> {
         now: OffsetDateTime,
     ) -> Result<Option<Arc<LiveSession>>, ServiceError> {
         let policy = self.shared.settings.session_policy;
-        let seen = |l: &LiveSession| {
-            let ms = l.last_seen_ms.load(std::sync::atomic::Ordering::Relaxed);
-            OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-                .unwrap_or(l.record.base.last_seen_at)
-        };
-        match policy.state(live.record.base.created_at, seen(&live), now) {
+        match policy.state(live.record.base.created_at, last_seen(&live), now) {
             SessionState::Active => Ok(Some(live)),
             SessionState::AbsoluteExpired => {
                 self.caches.sessions.insert_gone(key, millis(now));
@@ -348,7 +347,7 @@ impl Sessions<'_> {
                     live.last_seen_ms.load(std::sync::atomic::Ordering::Relaxed),
                     std::sync::atomic::Ordering::Relaxed,
                 );
-                if policy.state(fresh.record.base.created_at, seen(&fresh), now)
+                if policy.state(fresh.record.base.created_at, last_seen(&fresh), now)
                     == SessionState::Active
                 {
                     Ok(Some(fresh))

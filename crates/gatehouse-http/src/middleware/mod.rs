@@ -6,8 +6,7 @@ pub mod request_id;
 
 use std::time::Instant;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::Response;
 use tracing::Instrument;
 
@@ -50,12 +49,7 @@ fn log_path(path: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Correlation id, span, error rendering and metrics for every request.
-pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    observed(&state, req, |req| next.run(req)).await
-}
-
-/// [`observe`] around `inner`, for callers outside a router (the server's
-/// entry point calls the dispatcher through this directly).
+/// The server's entry point calls the dispatcher through this directly.
 pub async fn observed<F, Fut>(state: &AppState, mut req: Request, inner: F) -> Response
 where
     F: FnOnce(Request) -> Fut,

@@ -72,16 +72,23 @@ fn same_key(stored: &str, scheme: &str, authority: &str) -> bool {
         && stored.ends_with(authority)
 }
 
-/// A ready pooled connection to `scheme://authority`, if this thread has one.
-fn checkout(pool: usize, scheme: &str, authority: &str) -> Option<SendRequest<Body>> {
+/// This thread's upstreams for pool `pool` (another pool's are let go).
+fn upstreams<R>(pool: usize, f: impl FnOnce(&mut Vec<Upstream>) -> R) -> R {
     POOLS.with(|p| {
         let mut p = p.borrow_mut();
         if p.0 != pool {
             *p = (pool, Vec::new());
         }
-        let up =
-            p.1.iter_mut()
-                .find(|u| same_key(&u.key, scheme, authority))?;
+        f(&mut p.1)
+    })
+}
+
+/// A ready pooled connection to `scheme://authority`, if this thread has one.
+fn checkout(pool: usize, scheme: &str, authority: &str) -> Option<SendRequest<Body>> {
+    upstreams(pool, |ups| {
+        let up = ups
+            .iter_mut()
+            .find(|u| same_key(&u.key, scheme, authority))?;
         let now = Instant::now();
         up.conns
             .retain(|c| !c.send.is_closed() && now.duration_since(c.since) < IDLE_TIMEOUT);
@@ -92,25 +99,21 @@ fn checkout(pool: usize, scheme: &str, authority: &str) -> Option<SendRequest<Bo
 
 /// Put a connection back (it may still be busy with a response body).
 fn checkin(pool: usize, scheme: &str, authority: &str, send: SendRequest<Body>) {
-    POOLS.with(|p| {
-        let mut p = p.borrow_mut();
-        if p.0 != pool {
-            *p = (pool, Vec::new());
-        }
+    upstreams(pool, |ups| {
         let idle = Idle {
             send,
             since: Instant::now(),
         };
-        if let Some(up) = p.1.iter_mut().find(|u| same_key(&u.key, scheme, authority)) {
+        if let Some(up) = ups.iter_mut().find(|u| same_key(&u.key, scheme, authority)) {
             if up.conns.len() < MAX_PER_UPSTREAM {
                 up.conns.push(idle);
             }
             return;
         }
-        if p.1.len() >= MAX_UPSTREAMS {
-            p.1.remove(0);
+        if ups.len() >= MAX_UPSTREAMS {
+            ups.remove(0);
         }
-        p.1.push(Upstream {
+        ups.push(Upstream {
             key: format!("{scheme}://{authority}").into_boxed_str(),
             conns: vec![idle],
         });
